@@ -1,0 +1,190 @@
+"""JAX bindings (``optax`` losses).
+
+optax losses take logits (or log-probabilities for ``kl_divergence``),
+put the class axis last by default, and never reduce: they return one loss
+per example, so the case's reduction is applied to what they return. They
+have no class weights, ignore index or ``pos_weight``; those are written as
+glue on the per-example losses, and the glue is part of the recipe.
+
+float64 needs ``jax_enable_x64`` before the first array is made; without it
+JAX silently computes in float32. Recipes therefore enable it first.
+
+This module imports jax only inside the worker-side functions at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.binding import Binding, Framework
+from conformance.recipe import RecipeWriter
+
+DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.{}"
+
+
+def _axis(w: RecipeWriter) -> str:
+    return "" if w.case.class_axis_is_last else f", axis={w.case.axis}"
+
+
+def _as_logits(w: RecipeWriter) -> str:
+    x = w.input()
+    # Log-probabilities are valid logits: log_softmax(log p) = log p.
+    return f"jnp.log({x})" if not w.as_is and w.case.input.kind == "probs" else x
+
+
+def _reduce(w: RecipeWriter, per: str, denominator: str | None = None) -> None:
+    """Assign ``loss`` from per-example losses ``per`` as the case's reduction asks."""
+    reduction = w.case.reduction
+    if reduction == "none":
+        w.emit(f"loss = {per}")
+    elif reduction == "sum":
+        w.emit(f"loss = {per}.sum()")
+    elif reduction == "batchmean":
+        w.emit(f"loss = {per}.sum() / {w.case.input.values.shape[0]}")
+    elif denominator is not None:
+        w.emit(f"loss = {per}.sum() / {denominator}")
+    else:
+        w.emit(f"loss = {per}.mean()")
+
+
+def _index_glue(w: RecipeWriter, per: str) -> None:
+    """Class weights and the ignore index on per-example losses of index targets."""
+    case, labels = w.case, w.target()
+    weights, denominator = None, None
+    if case.ignore_index is not None:
+        w.emit(f"counted = {labels} != {case.ignore_index}")
+        w.emit(f"per_example = jnp.where(counted, {per}, 0)")
+        per, denominator = "per_example", "counted.sum()"
+    if case.weight is not None:
+        safe = f"jnp.where(counted, {labels}, 0)" if case.ignore_index is not None else labels
+        weights = f"jnp.take({w.weight()}, {safe})"
+        if case.ignore_index is not None:
+            weights = f"jnp.where(counted, {weights}, 0)"
+        w.emit(f"target_weight = {weights}")
+        denominator = "target_weight.sum()"
+    _reduce(w, per, denominator)
+
+
+def _write_softmax_ce(w: RecipeWriter) -> None:
+    case = w.case
+    labels = w.target()
+    if case.target.kind == "index":
+        labels = f"jax.nn.one_hot({labels}, {case.num_classes}, axis={case.axis}, dtype=jnp.{w.dtype})"
+    if case.label_smoothing:
+        labels = f"optax.smooth_labels({labels}, {case.label_smoothing}{_axis(w)})"
+    if case.weight is not None:
+        shape = (case.num_classes,) + (1,) * (case.ndim - 1 - case.axis)
+        # -sum_c w_c t_c log q_c: class weights fold exactly into the target.
+        labels = f"{labels} * {w.weight()}.reshape({shape})"
+    w.emit(f"per_example = optax.softmax_cross_entropy({_as_logits(w)}, {labels}{_axis(w)})")
+    if case.target.kind == "index":
+        _index_glue(w, "per_example")
+    else:
+        _reduce(w, "per_example")
+
+
+def _write_integer_labels(w: RecipeWriter) -> None:
+    case = w.case
+    labels = w.target()
+    if case.ignore_index is not None:
+        labels = f"jnp.where({labels} != {case.ignore_index}, {labels}, 0)"
+    w.emit(f"per_example = optax.softmax_cross_entropy_with_integer_labels("
+           f"{_as_logits(w)}, {labels}{_axis(w)})")
+    if case.weight is not None:
+        w.emit(f"per_example = per_example * jnp.take({w.weight()}, {labels})")
+    _index_glue(w, "per_example")
+
+
+def _write_sigmoid_bce(w: RecipeWriter) -> None:
+    case = w.case
+    x, target = w.input(), w.target()
+    if not w.as_is and case.input.kind == "probs":
+        x = f"jax.scipy.special.logit({x})"
+    if case.pos_weight is None:
+        w.emit(f"per_element = optax.sigmoid_binary_cross_entropy({x}, {target})")
+    else:
+        # -(pw*y*log p + (1-y)*log(1-p)) is linear in the label: combine the
+        # API's losses at label 1 and at label 0.
+        pos_weight = w.floats("pos_weight", case.pos_weight)
+        w.emit(f"x = {x}")
+        w.emit(f"per_element = {pos_weight} * {target} * optax.sigmoid_binary_cross_entropy("
+               f"x, jnp.ones_like(x)) + (1 - {target}) * optax.sigmoid_binary_cross_entropy("
+               "x, jnp.zeros_like(x))")
+    _reduce(w, "per_element")
+
+
+def _write_kl(w: RecipeWriter) -> None:
+    case = w.case
+    x, target = w.input(), w.target()
+    if not w.as_is:
+        if case.input.kind == "probs":
+            x = f"jnp.log({x})"
+        elif case.input.kind == "logits":
+            x = f"jax.nn.log_softmax({x}, axis={case.axis})"
+        if case.target.kind == "log_probs":
+            target = f"jnp.exp({target})"
+        # optax sums over the last axis; a trailing axis of size 1 keeps the pointwise terms.
+        x, target = f"{x}[..., None]", f"{target}[..., None]"
+    w.emit(f"per_element = optax.kl_divergence({x}, {target})")
+    _reduce(w, "per_element")
+
+
+_ALL_INPUTS = frozenset({"logits", "probs", "log_probs"})
+
+FRAMEWORK = Framework(
+    name="jax",
+    distributions=("jax", "jaxlib", "optax"),
+    imports=("import jax", 'jax.config.update("jax_enable_x64", True)', "import jax.numpy as jnp",
+             "import optax"),
+    float_array="jnp.array({data}, dtype=jnp.{dtype})",
+    index_array="jnp.array({data})",
+    show="loss.tolist()",
+    worker_module="adapters.jax",
+    env={"JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
+         "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"},
+    bindings=(
+        Binding("jax.optax.softmax_cross_entropy", "cross_entropy", _ALL_INPUTS,
+                frozenset({"probs", "index"}), _write_softmax_ce,
+                options=frozenset({"weight", "ignore_index", "label_smoothing"}),
+                reads="applies log_softmax over the last axis (reads its input as logits)",
+                doc=DOCS.format("softmax_cross_entropy")),
+        Binding("jax.optax.softmax_cross_entropy_with_integer_labels", "cross_entropy", _ALL_INPUTS,
+                frozenset({"index"}), _write_integer_labels,
+                options=frozenset({"weight", "ignore_index"}),
+                reads="applies log_softmax over the last axis (reads its input as logits)",
+                doc=DOCS.format("softmax_cross_entropy_with_integer_labels")),
+        Binding("jax.optax.sigmoid_binary_cross_entropy", "binary_cross_entropy",
+                frozenset({"logits", "probs"}), frozenset({"probs"}), _write_sigmoid_bce,
+                options=frozenset({"pos_weight"}),
+                reads="applies log_sigmoid (reads its input as logits)",
+                doc=DOCS.format("sigmoid_binary_cross_entropy")),
+        Binding("jax.optax.kl_divergence", "kl_divergence", _ALL_INPUTS,
+                frozenset({"probs", "log_probs"}), _write_kl,
+                reductions=frozenset({"mean", "sum", "none", "batchmean"}),
+                reads="reads its first argument as log-probabilities and sums over the last axis",
+                doc=DOCS.format("kl_divergence")),
+    ),
+)
+
+
+# -- worker side: only ever called inside the jax worker process ------------
+def setup() -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def to_numpy(value: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(value).astype(np.float64)
+
+
+def result_dtype(value: Any) -> str:
+    return str(value.dtype)
+
+
+def device() -> str:
+    import jax
+
+    return jax.devices()[0].platform

@@ -1,0 +1,208 @@
+"""Keras 3 bindings (``keras.losses`` classes) on the TensorFlow backend.
+
+Keras takes ``(y_true, y_pred)`` - target first. Its probability path
+(``from_logits=False``, the default) renormalises categorical predictions
+and clips them to [1e-7, 1 - 1e-7]. The default reduction
+``sum_over_batch_size`` divides by the number of elements of the per-sample
+loss; ``BinaryCrossentropy`` and ``KLDivergence`` first reduce over the last
+axis. Loss classes compute in ``floatx`` (float32) unless given ``dtype``,
+so every recipe passes the run's dtype.
+
+This module imports keras only inside the worker-side functions at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.binding import Binding, Framework
+from conformance.case import Case
+from conformance.recipe import RecipeWriter, kwargs
+
+DOCS = "https://keras.io/api/losses/probabilistic_losses/#{}-class"
+
+
+def _common(w: RecipeWriter, reduction: str | None) -> dict[str, str | None]:
+    return {"reduction": reduction, "dtype": repr(w.dtype)}
+
+
+def _reduction(w: RecipeWriter, weighted: bool = False) -> str | None:
+    reduction = w.case.reduction
+    if reduction == "none":
+        return "None"
+    if reduction == "sum":
+        return '"sum"'
+    return '"mean_with_sample_weight"' if weighted else None
+
+
+def _from_logits(w: RecipeWriter) -> str | None:
+    return "True" if not w.as_is and w.case.input.kind in ("logits", "log_probs") else None
+
+
+def _class_axis_last(w: RecipeWriter, array: str) -> str:
+    if w.case.class_axis_is_last:
+        return array
+    return f"keras.ops.moveaxis({array}, {w.case.axis}, -1)"
+
+
+def _class_weight_shape(case: Case) -> tuple[int, ...]:
+    """Shape that broadcasts per-class weights along the case's class axis."""
+    return (case.num_classes,) + (1,) * (case.ndim - 1 - case.axis)
+
+
+def _write_categorical(w: RecipeWriter) -> None:
+    case = w.case
+    target = w.target()
+    if case.target.kind == "index":
+        target = f"keras.ops.one_hot({target}, {case.num_classes}, axis={case.axis}, dtype={w.dtype!r})"
+    if case.weight is not None:
+        # -sum_c w_c t_c log q_c: class weights fold exactly into a soft target.
+        target = f"{target} * keras.ops.reshape({w.weight()}, {_class_weight_shape(case)})"
+    options = kwargs(from_logits=_from_logits(w), label_smoothing=case.label_smoothing or None,
+                     axis=None if case.class_axis_is_last else case.axis,
+                     **_common(w, _reduction(w)))
+    w.emit(f"loss = keras.losses.CategoricalCrossentropy({options.lstrip(', ')})({target}, {w.input()})")
+
+
+def _categorical_limits(case: Case) -> str | None:
+    if case.weight is not None and case.target.kind == "index":
+        return ("with index targets the weighted mean divides by the summed target weights; "
+                "keras.SparseCategoricalCrossentropy expresses it")
+    if case.weight is not None and case.label_smoothing:
+        return "Keras smooths the target inside the loss, after any class weights could be folded in"
+    return None
+
+
+def _write_sparse(w: RecipeWriter) -> None:
+    case = w.case
+    target = w.target()
+    weighted = case.weight is not None
+    options = kwargs(from_logits=_from_logits(w), ignore_class=case.ignore_index,
+                     **_common(w, _reduction(w, weighted)))
+    call = f"keras.losses.SparseCategoricalCrossentropy({options.lstrip(', ')})"
+    sample_weight = f", sample_weight=keras.ops.take({w.weight()}, {target})" if weighted else ""
+    w.emit(f"loss = {call}({target}, {_class_axis_last(w, w.input())}{sample_weight})")
+
+
+def _sparse_limits(case: Case) -> str | None:
+    if case.weight is not None and case.ignore_index is not None:
+        return "class weights go in as sample weights, which cannot index an ignored label"
+    return None
+
+
+def _elementwise(w: RecipeWriter, array: str) -> str:
+    """A trailing axis of size 1, so a reduction over the last axis is the identity."""
+    return f"keras.ops.expand_dims({array}, -1)"
+
+
+def _write_binary(w: RecipeWriter) -> None:
+    case = w.case
+    x, target = w.input(), w.target()
+    if case.pos_weight is not None:
+        _write_binary_pos_weight(w, x, target)
+        return
+    # Keras averages over the last axis first; faithful calls make each element its own row.
+    if not w.as_is and case.reduction != "mean":
+        x, target = _elementwise(w, x), _elementwise(w, target)
+    options = kwargs(from_logits=_from_logits(w), **_common(w, _reduction(w)))
+    w.emit(f"loss = keras.losses.BinaryCrossentropy({options.lstrip(', ')})({target}, {x})")
+
+
+def _write_binary_pos_weight(w: RecipeWriter, x: str, target: str) -> None:
+    # -(pw*y*log p + (1-y)*log(1-p)) is linear in the label: combine the API's
+    # per-element losses at label 1 and at label 0.
+    options = kwargs(from_logits=_from_logits(w), **_common(w, "None"))
+    pos_weight = w.floats("pos_weight", w.case.pos_weight)
+    w.emit(f"bce = keras.losses.BinaryCrossentropy({options.lstrip(', ')})")
+    w.emit(f"x = {_elementwise(w, x)}")
+    w.emit(f"per_element = {pos_weight} * {target} * bce(keras.ops.ones_like(x), x) "
+           f"+ (1 - {target}) * bce(keras.ops.zeros_like(x), x)")
+    reduce = {"none": "per_element", "sum": "keras.ops.sum(per_element)",
+              "mean": "keras.ops.mean(per_element)"}[w.case.reduction]
+    w.emit(f"loss = {reduce}")
+
+
+def _write_kl(w: RecipeWriter) -> None:
+    case = w.case
+    x, target = w.input(), w.target()
+    if not w.as_is:
+        if case.input.kind == "logits":
+            x = f"keras.ops.softmax({x}, axis={case.axis})"
+        elif case.input.kind == "log_probs":
+            x = f"keras.ops.exp({x})"
+        if case.target.kind == "log_probs":
+            target = f"keras.ops.exp({target})"
+    native = case.reduction == "batchmean" and case.ndim == 2 and case.class_axis_is_last
+    if native or w.as_is:
+        w.emit(f"loss = keras.losses.KLDivergence(dtype={w.dtype!r})({target}, {x})")
+        return
+    # KLDivergence sums over the last axis; a trailing axis of size 1 keeps the pointwise terms.
+    reduction = {"none": "None", "sum": '"sum"', "mean": None, "batchmean": '"sum"'}[case.reduction]
+    options = kwargs(**_common(w, reduction)).lstrip(", ")
+    scale = f" / {case.input.values.shape[0]}" if case.reduction == "batchmean" else ""
+    w.emit(f"loss = keras.losses.KLDivergence({options})"
+           f"({_elementwise(w, target)}, {_elementwise(w, x)}){scale}")
+
+
+_ALL_INPUTS = frozenset({"logits", "probs", "log_probs"})
+
+FRAMEWORK = Framework(
+    name="keras",
+    distributions=("keras", "tensorflow-cpu", "tensorflow"),
+    imports=("import keras",),
+    float_array="keras.ops.convert_to_tensor({data}, dtype={dtype!r})",
+    index_array="keras.ops.convert_to_tensor({data})",
+    show="keras.ops.convert_to_numpy(loss).tolist()",
+    worker_module="adapters.keras",
+    env={"KERAS_BACKEND": "tensorflow"},
+    bindings=(
+        Binding("keras.CategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
+                frozenset({"probs", "index"}), _write_categorical,
+                options=frozenset({"weight", "label_smoothing"}), limits=_categorical_limits,
+                reads="reads its input as probabilities (from_logits=False): renormalises each "
+                      "row and clips to [1e-7, 1-1e-7]",
+                doc=DOCS.format("categoricalcrossentropy")),
+        Binding("keras.SparseCategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
+                frozenset({"index"}), _write_sparse,
+                options=frozenset({"weight", "ignore_index"}), limits=_sparse_limits,
+                reads="reads its input as probabilities (from_logits=False) and clips them to "
+                      "[1e-7, 1-1e-7]",
+                doc=DOCS.format("sparsecategoricalcrossentropy")),
+        Binding("keras.BinaryCrossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
+                frozenset({"probs"}), _write_binary, options=frozenset({"pos_weight"}),
+                reads="reads its input as probabilities (from_logits=False), clips them to "
+                      "[1e-7, 1-1e-7] and averages over the last axis",
+                doc=DOCS.format("binarycrossentropy")),
+        Binding("keras.KLDivergence", "kl_divergence", _ALL_INPUTS, frozenset({"probs", "log_probs"}),
+                _write_kl, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
+                reads="reads both arguments as probabilities, clips them to [1e-7, 1], sums over "
+                      "the last axis and averages over the rest",
+                doc=DOCS.format("kldivergence")),
+    ),
+)
+
+
+# -- worker side: only ever called inside the keras worker process ----------
+def setup() -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras  # noqa: F401  (fixes the backend before any recipe runs)
+
+
+def to_numpy(value: Any) -> Any:
+    import keras
+    import numpy as np
+
+    return np.asarray(keras.ops.convert_to_numpy(value)).astype(np.float64)
+
+
+def result_dtype(value: Any) -> str:
+    import keras
+
+    return keras.backend.standardize_dtype(value.dtype)
+
+
+def device() -> str:
+    return "cpu"

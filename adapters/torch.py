@@ -1,0 +1,142 @@
+"""PyTorch bindings (``torch.nn.functional``).
+
+PyTorch puts the class axis at dim 1 ((N, C, d1, ...)), or dim 0 for a 1-D
+input. ``cross_entropy`` applies log-softmax to its input itself;
+``nll_loss`` and ``kl_div`` want log-probabilities; ``binary_cross_entropy``
+wants probabilities and clamps each log at -100.
+
+This module imports torch only inside the worker-side functions at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.binding import Binding, Framework
+from conformance.recipe import RecipeWriter, kwargs
+
+F = "torch.nn.functional"
+DOCS = "https://pytorch.org/docs/stable/generated/torch.nn.functional.{}.html"
+
+
+def _class_dim(w: RecipeWriter) -> int:
+    return 1 if w.case.ndim > 1 else 0
+
+
+def _classes_at_dim1(w: RecipeWriter, array: str) -> str:
+    """``array`` with the case's class axis moved to where torch wants it."""
+    if w.case.axis == _class_dim(w):
+        return array
+    return f"torch.movedim({array}, {w.case.axis}, {_class_dim(w)})"
+
+
+def _as_logits(w: RecipeWriter) -> str:
+    x, kind = w.input(), w.case.input.kind
+    # Log-probabilities are valid logits: log_softmax(log p) = log p.
+    return x if w.as_is or kind != "probs" else f"torch.log({x})"
+
+
+def _as_log_probs(w: RecipeWriter) -> str:
+    x, kind = w.input(), w.case.input.kind
+    if w.as_is or kind == "log_probs":
+        return x
+    if kind == "probs":
+        return f"torch.log({x})"
+    return f"{F}.log_softmax({x}, dim={w.case.axis})"
+
+
+def _reduction(w: RecipeWriter) -> str | None:
+    return None if w.case.reduction == "mean" else repr(w.case.reduction)
+
+
+def _write_cross_entropy(w: RecipeWriter) -> None:
+    target = w.target()
+    if w.case.target.kind == "probs":
+        target = _classes_at_dim1(w, target)
+    options = kwargs(weight=w.weight() if w.case.weight is not None else None,
+                     ignore_index=w.case.ignore_index,
+                     label_smoothing=w.case.label_smoothing or None,
+                     reduction=_reduction(w))
+    w.emit(f"loss = {F}.cross_entropy({_classes_at_dim1(w, _as_logits(w))}, {target}{options})")
+
+
+def _write_nll_loss(w: RecipeWriter) -> None:
+    options = kwargs(weight=w.weight() if w.case.weight is not None else None,
+                     ignore_index=w.case.ignore_index, reduction=_reduction(w))
+    w.emit(f"loss = {F}.nll_loss({_classes_at_dim1(w, _as_log_probs(w))}, {w.target()}{options})")
+
+
+def _write_binary_cross_entropy(w: RecipeWriter) -> None:
+    w.emit(f"loss = {F}.binary_cross_entropy({w.input()}, {w.target()}{kwargs(reduction=_reduction(w))})")
+
+
+def _write_binary_cross_entropy_with_logits(w: RecipeWriter) -> None:
+    pos_weight = w.floats("pos_weight", w.case.pos_weight) if w.case.pos_weight is not None else None
+    options = kwargs(pos_weight=pos_weight, reduction=_reduction(w))
+    w.emit(f"loss = {F}.binary_cross_entropy_with_logits({w.input()}, {w.target()}{options})")
+
+
+def _write_kl_div(w: RecipeWriter) -> None:
+    log_target = True if w.case.target.kind == "log_probs" and not w.as_is else None
+    options = kwargs(reduction=_reduction(w), log_target=log_target)
+    w.emit(f"loss = {F}.kl_div({_as_log_probs(w)}, {w.target()}{options})")
+
+
+_CE_INPUTS = frozenset({"logits", "log_probs", "probs"})
+
+FRAMEWORK = Framework(
+    name="torch",
+    distributions=("torch",),
+    imports=("import torch",),
+    float_array="torch.tensor({data}, dtype=torch.{dtype})",
+    index_array="torch.tensor({data})",
+    show="loss.tolist()",
+    worker_module="adapters.torch",
+    bindings=(
+        Binding("torch.cross_entropy", "cross_entropy", _CE_INPUTS, frozenset({"index", "probs"}),
+                _write_cross_entropy,
+                options=frozenset({"weight", "ignore_index", "label_smoothing"}),
+                reads="applies log_softmax over dim 1 (reads its input as logits)",
+                doc=DOCS.format("cross_entropy")),
+        Binding("torch.nll_loss", "cross_entropy", _CE_INPUTS, frozenset({"index"}),
+                _write_nll_loss, options=frozenset({"weight", "ignore_index"}),
+                reads="reads its input as log-probabilities and returns -input[target]",
+                doc=DOCS.format("nll_loss")),
+        Binding("torch.binary_cross_entropy", "binary_cross_entropy", frozenset({"probs"}),
+                frozenset({"probs"}), _write_binary_cross_entropy,
+                reads="reads its input as probabilities (refuses values outside [0, 1]) "
+                      "and clamps each log at -100",
+                doc=DOCS.format("binary_cross_entropy")),
+        Binding("torch.binary_cross_entropy_with_logits", "binary_cross_entropy",
+                frozenset({"logits"}), frozenset({"probs"}), _write_binary_cross_entropy_with_logits,
+                options=frozenset({"pos_weight"}),
+                reads="applies log_sigmoid (reads its input as logits)",
+                doc=DOCS.format("binary_cross_entropy_with_logits")),
+        Binding("torch.kl_div", "kl_divergence", _CE_INPUTS, frozenset({"probs", "log_probs"}),
+                _write_kl_div, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
+                reads="reads its input as log-probabilities and its target as probabilities "
+                      "(log_target=False)",
+                doc=DOCS.format("kl_div")),
+    ),
+)
+
+
+# -- worker side: only ever called inside the torch worker process ----------
+def setup() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def to_numpy(value: Any) -> Any:
+    import torch
+
+    return value.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+
+def result_dtype(value: Any) -> str:
+    return str(value.dtype).removeprefix("torch.")
+
+
+def device() -> str:
+    return "cpu"

@@ -1,0 +1,108 @@
+"""Bindings: one API of one framework, declared, not branched on.
+
+A :class:`Binding` says which cases its API can express (loss, input and
+target kinds, options, reductions) and how to write the call for a case - as
+source code. The runner ships that code (the *recipe*) to the framework's
+worker process, which executes it. The recipe a user copies is therefore
+exactly the code that produced the number. Nothing here imports a framework.
+
+A :class:`Framework` groups the bindings of one framework with what its
+worker needs: environment variables that only work before import, how to
+write arrays, and how to read results back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from conformance.case import Case
+from conformance.recipe import RecipeWriter
+
+ALL_OPTIONS = ("weight", "pos_weight", "ignore_index", "label_smoothing")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One framework API as the suite sees it.
+
+    Attributes:
+      id: ``<framework>.<api>``, e.g. ``torch.cross_entropy``.
+      loss: the canonical loss the API computes.
+      inputs: input kinds a faithful call can give it (after declared glue).
+      targets: target kinds it accepts.
+      options: case options it can express (see :data:`ALL_OPTIONS`).
+      reductions: reductions it can express (natively or by reducing its
+        per-element output).
+      reads: how the API reads its input with default options, in words; the
+        explanation of an ``as_is`` difference.
+      write: appends the call to a :class:`RecipeWriter`, assigning ``loss``.
+      limits: extra rules, returning why a case cannot be expressed, or None.
+      doc: link to the API's documentation.
+    """
+
+    id: str
+    loss: str
+    inputs: frozenset[str]
+    targets: frozenset[str]
+    write: Callable[[RecipeWriter], None]
+    options: frozenset[str] = frozenset()
+    reductions: frozenset[str] = frozenset({"mean", "sum", "none"})
+    reads: str = ""
+    limits: Callable[[Case], str | None] | None = None
+    doc: str = ""
+
+    @property
+    def framework(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def cannot_express(self, case: Case) -> str | None:
+        """Why this API cannot express ``case``, or None when it can."""
+        if case.loss != self.loss:
+            return f"{self.id} computes {self.loss}, not {case.loss}"
+        if case.mode == "faithful" and case.input.kind not in self.inputs:
+            return f"{self.id} cannot take {case.input.kind} input"
+        if case.target.kind not in self.targets:
+            return f"{self.id} cannot take {case.target.kind} targets"
+        if case.reduction not in self.reductions:
+            return f"{self.id} cannot express reduction {case.reduction!r}"
+        for option in ALL_OPTIONS:
+            value = getattr(case, option)
+            if value is not None and value != 0.0 and option not in self.options:
+                return f"{self.id} has no equivalent of `{option}`"
+        return self.limits(case) if self.limits else None
+
+
+@dataclass(frozen=True)
+class Framework:
+    """Everything the suite knows about one framework, declared in its adapter.
+
+    Attributes:
+      name: the first part of binding ids (``torch``, ``keras``, ``jax``).
+      distributions: installed distributions whose versions describe it; the
+        first one is ``framework_version``.
+      imports: the import lines every recipe starts with.
+      float_array / index_array: templates turning a literal nested list into
+        an array of the framework (``{data}``, ``{dtype}``).
+      show: expression printing ``loss`` at the end of a recipe.
+      env: environment of the worker process, set before any import.
+      worker_module: module whose ``setup()``, ``to_numpy()`` and ``device()``
+        the worker calls (imports the framework; never imported elsewhere).
+    """
+
+    name: str
+    distributions: tuple[str, ...]
+    imports: tuple[str, ...]
+    float_array: str
+    index_array: str
+    show: str
+    bindings: tuple[Binding, ...]
+    worker_module: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def binding(self, binding_id: str) -> Binding:
+        for binding in self.bindings:
+            if binding.id == binding_id:
+                return binding
+        raise KeyError(f"{self.name} has no binding {binding_id!r}; "
+                       f"known: {', '.join(b.id for b in self.bindings)}")

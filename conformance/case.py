@@ -1,0 +1,261 @@
+"""The case model: what one YAML case means, validated.
+
+A case says which loss to compute, on what input and target, with which
+options, and what the answer is. The field names and meanings are a contract
+documented in README.md ("The case format"); extend them, don't change them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, field_validator,
+                      model_validator)
+
+from conformance.dtypes import DTYPES, DType, decode
+
+Loss = Literal["cross_entropy", "binary_cross_entropy", "kl_divergence"]
+Reduction = Literal["mean", "sum", "none", "batchmean"]
+InputKind = Literal["logits", "probs", "log_probs"]
+TargetKind = Literal["index", "probs", "log_probs"]
+Mode = Literal["faithful", "as_is"]
+Category = Literal["semantic", "clipping", "precision", "bug"]
+
+CASE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+BINDING_ID = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_.]+$")
+
+
+def _float_array(value: Any) -> np.ndarray:
+    """A nested list of numbers (``inf``/``-inf``/``nan`` allowed) as float64."""
+    if isinstance(value, bool) or value is None or isinstance(value, dict):
+        raise ValueError(f"expected a number or a nested list of numbers, got {value!r}")
+    try:
+        decoded = decode(value)
+    except (KeyError, AttributeError):
+        raise ValueError(f"not a number: {value!r} (numbers, or the strings inf, -inf, nan)")
+    _check_leaves(decoded)
+    try:
+        return np.array(decoded, dtype=np.float64)
+    except ValueError:
+        raise ValueError("ragged array: rows of one level must all have the same length")
+
+
+def _check_leaves(value: Any, where: str = "") -> None:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_leaves(item, f"{where}[{i}]")
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"element{where} is {value!r}, not a number")
+
+
+def _index_array(value: Any) -> np.ndarray:
+    """Class indices: integers only; ``1.0`` is refused rather than truncated."""
+    _check_integers(value)
+    try:
+        return np.array(value, dtype=np.int64)
+    except ValueError:
+        raise ValueError("ragged array: rows of one level must all have the same length")
+
+
+def _check_integers(value: Any, where: str = "") -> None:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_integers(item, f"{where}[{i}]")
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"class indices must be integers; element{where} is {value!r}")
+
+
+FloatArray = Annotated[np.ndarray, BeforeValidator(_float_array)]
+IndexArray = Annotated[np.ndarray, BeforeValidator(_index_array)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Input(_Strict):
+    """The prediction: exactly one of logits, probabilities, log-probabilities."""
+
+    logits: FloatArray | None = None
+    probs: FloatArray | None = None
+    log_probs: FloatArray | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Input:
+        _require_one(self, ("logits", "probs", "log_probs"))
+        return self
+
+    @property
+    def kind(self) -> InputKind:
+        return next(k for k in ("logits", "probs", "log_probs") if getattr(self, k) is not None)
+
+    @property
+    def values(self) -> np.ndarray:
+        return getattr(self, self.kind)
+
+
+class Target(_Strict):
+    """The target: exactly one of class indices, probabilities, log-probabilities."""
+
+    index: IndexArray | None = None
+    probs: FloatArray | None = None
+    log_probs: FloatArray | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Target:
+        _require_one(self, ("index", "probs", "log_probs"))
+        return self
+
+    @property
+    def kind(self) -> TargetKind:
+        return next(k for k in ("index", "probs", "log_probs") if getattr(self, k) is not None)
+
+    @property
+    def values(self) -> np.ndarray:
+        return getattr(self, self.kind)
+
+
+def _require_one(model: BaseModel, keys: tuple[str, ...]) -> None:
+    given = [k for k in keys if getattr(model, k) is not None]
+    if len(given) != 1:
+        raise ValueError(f"needs exactly one of {', '.join(keys)}; got "
+                         f"{', '.join(given) if given else 'none'}")
+
+
+class Tolerance(_Strict):
+    rtol: float = Field(ge=0)
+    atol: float = Field(ge=0)
+
+
+class Expectation(_Strict):
+    """A documented deviation of one binding from the canonical loss."""
+
+    value: FloatArray | None = None
+    raises: str | None = None
+    reason: str = Field(min_length=1)
+    category: Category | None = None
+    link: str | None = None
+    versions: str | None = None
+    dtypes: list[DType] | None = None
+
+    @model_validator(mode="after")
+    def _value_or_raises(self) -> Expectation:
+        if (self.value is None) == (self.raises is None):
+            raise ValueError("needs exactly one of `value` (the number the API returns) "
+                             "or `raises` (the exception name it raises)")
+        return self
+
+    @field_validator("versions")
+    @classmethod
+    def _specifier(cls, text: str | None) -> str | None:
+        if text is not None:
+            try:
+                SpecifierSet(text)
+            except InvalidSpecifier:
+                raise ValueError(f"{text!r} is not a PEP 440 version specifier (e.g. '>=2.1,<2.14')")
+        return text
+
+    def applies_to(self, version: str | None, dtype: DType) -> bool:
+        """Whether this entry describes the API at ``version`` in ``dtype``."""
+        if self.dtypes is not None and dtype not in self.dtypes:
+            return False
+        if self.versions is None or version is None:
+            return True
+        return SpecifierSet(self.versions).contains(version.split("+")[0], prereleases=True)
+
+
+class Case(_Strict):
+    """One conformance case. See README.md for the meaning of every field."""
+
+    id: str
+    title: str | None = None
+    description: str | None = None
+    source: str | None = None
+    tags: list[str] = []
+    loss: Loss
+    input: Input
+    target: Target
+    class_axis: int = -1
+    reduction: Reduction = "mean"
+    weight: FloatArray | None = None
+    pos_weight: FloatArray | None = None
+    ignore_index: int | None = None
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+    mode: Mode = "faithful"
+    expected: FloatArray | None = None
+    tolerance: Tolerance | None = None
+    dtypes: list[DType] | None = None
+    expect: dict[str, Expectation] = {}
+    # Where the case came from; filled by the loader, not by YAML.
+    file: str = Field(default="<memory>", exclude=True)
+    line: int = Field(default=0, exclude=True)
+
+    @field_validator("id")
+    @classmethod
+    def _id_form(cls, value: str) -> str:
+        if not CASE_ID.match(value):
+            raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits, "
+                             "'_', '.', '-', starting with a letter or digit")
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_text(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("expect")
+    @classmethod
+    def _binding_ids(cls, value: dict[str, Expectation]) -> dict[str, Expectation]:
+        for key in value:
+            if not BINDING_ID.match(key):
+                raise ValueError(f"{key!r} is not a binding id of the form <framework>.<api>")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Case:
+        from conformance.case_rules import check_case
+
+        check_case(self)
+        return self
+
+    # -- derived facts used by the oracle and the bindings ------------------
+    @property
+    def ndim(self) -> int:
+        return self.input.values.ndim
+
+    @property
+    def axis(self) -> int:
+        """The class axis as a non-negative index into the input's shape."""
+        return self.class_axis % self.ndim if self.ndim else 0
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.input.values.shape[self.axis])
+
+    @property
+    def class_axis_is_last(self) -> bool:
+        return self.axis == self.ndim - 1
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of the per-position loss (``reduction: none``)."""
+        shape = self.input.values.shape
+        if self.loss == "cross_entropy":
+            return shape[:self.axis] + shape[self.axis + 1:]
+        return shape
+
+    @property
+    def is_finite_input(self) -> bool:
+        return bool(np.all(np.isfinite(self.input.values)))
+
+    def tolerance_for(self, dtype: DType) -> Tolerance:
+        from conformance.tolerance import default_tolerance
+
+        return self.tolerance or default_tolerance(dtype)
+
+    def dtypes_in(self, requested: tuple[DType, ...]) -> list[DType]:
+        allowed = self.dtypes or list(DTYPES)
+        return [d for d in requested if d in allowed]

@@ -1,0 +1,63 @@
+"""Command line: ``conformance run`` and ``conformance validate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import adapters
+from conformance.dtypes import DEFAULT_DTYPES, DTYPES
+from conformance.loader import load_cases
+from conformance.report import summary, write_reports
+from conformance.results import FAILING
+from conformance.runner import run
+
+
+def _csv(allowed: Sequence[str], what: str):
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        unknown = [t for t in items if t not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown)}; "
+                                             f"choose from {', '.join(allowed)}")
+        return items
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conformance", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="run cases x bindings x dtypes and write reports")
+    run_cmd.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
+    run_cmd.add_argument("--frameworks", type=_csv(list(adapters.ADAPTER_MODULES), "framework"),
+                         default=list(adapters.ADAPTER_MODULES))
+    run_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    run_cmd.add_argument("--out", default="reports/latest", metavar="DIR")
+    run_cmd.add_argument("--timeout", type=float, default=60.0,
+                         help="per-evaluation time limit in seconds (default 60)")
+    validate = commands.add_parser("validate", help="check case files without running anything")
+    validate.add_argument("paths", nargs="*", default=["cases"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "validate":
+        loaded = load_cases(args.paths)
+        for error in loaded.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(loaded.cases)} valid cases, {len(loaded.errors)} errors")
+        return 1 if loaded.errors else 0
+    loaded = load_cases(args.cases)
+    for error in loaded.errors:
+        print(error, file=sys.stderr)
+    frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded)
+    write_reports(frame, args.out, loaded.errors)
+    print(summary(frame, loaded.errors))
+    print(f"wrote {args.out}/results.jsonl, results.csv, report.html")
+    return 1 if loaded.errors or frame["status"].isin(FAILING).any() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Comparison with the oracle and the status of each evaluation.
+
+``pass``       within tolerance of the oracle;
+``known``      deviates exactly as the case's ``expect`` entry says;
+``difference`` an ``as_is`` case deviating (the point of such a case);
+``fail``       any other deviation, including a stale ``expect`` entry;
+``error``      the API raised (or crashed, or hung) unexpectedly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from conformance.binding import Binding
+from conformance.case import Case, Expectation, Tolerance
+from conformance.dtypes import DType, spacing
+from conformance.oracle import OracleValue
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the API did: returned ``value`` (float64 array) or raised ``exception``."""
+
+    value: np.ndarray | None = None
+    exception: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Errors:
+    abs_err: float
+    rel_err: float
+    ulp_err: float
+    close: bool
+    shape_mismatch: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    explanation: str
+    errors: Errors | None = None
+    expectation: Expectation | None = None
+
+
+def _pair_close(value: float, target: float, tol: Tolerance) -> bool:
+    if math.isnan(value) or math.isnan(target):
+        return math.isnan(value) and math.isnan(target)
+    if math.isinf(value) or math.isinf(target):
+        return value == target
+    return abs(value - target) <= tol.atol + tol.rtol * abs(target)
+
+
+def _pair_abs(value: float, target: float) -> float:
+    if (math.isnan(value) and math.isnan(target)) or (math.isinf(target) and value == target):
+        return 0.0
+    if not (math.isfinite(value) and math.isfinite(target)):
+        return math.inf
+    return abs(value - target)
+
+
+def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance) -> Errors:
+    """Largest absolute, relative and ULP errors of ``value`` against the oracle."""
+    target = oracle.as_float()
+    if value.shape != target.shape:
+        return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
+    exact = np.asarray(oracle.exact, dtype=object).reshape(target.shape)
+    abs_err = rel_err = ulp_err = 0.0
+    close = True
+    for index in np.ndindex(target.shape):
+        v, t = float(value[index]), float(target[index])
+        close &= _pair_close(v, t, tol)
+        diff = _pair_abs(v, t)
+        abs_err = max(abs_err, diff)
+        rel_err = max(rel_err, diff / abs(t) if t and math.isfinite(diff) else (0.0 if diff == 0 else math.inf))
+        ulp_err = max(ulp_err, _ulps(v, exact[index], t, dtype) if math.isfinite(diff) else diff)
+    return Errors(abs_err, rel_err, ulp_err, bool(close))
+
+
+def _ulps(value: float, exact: object, target: float, dtype: DType) -> float:
+    """|value - exact| in units of the last place of the oracle in ``dtype``."""
+    ulp = spacing(target, dtype)
+    if value == target or not ulp:
+        return 0.0 if value == target else math.inf
+    return float(abs(type(exact)(value) - exact) / ulp)
+
+
+def matches_value(value: np.ndarray, expected: np.ndarray, tol: Tolerance) -> bool:
+    if value.shape != expected.shape:
+        return False
+    return all(_pair_close(float(v), float(e), tol) for v, e in zip(value.flat, expected.flat))
+
+
+def judge(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: OracleValue,
+          version: str | None) -> Verdict:
+    """The status and explanation of one evaluation."""
+    tol = case.tolerance_for(dtype)
+    entry = case.expect.get(binding.id)
+    if entry is not None and not entry.applies_to(version, dtype):
+        entry = None
+    deviated = "difference" if case.mode == "as_is" else "known"
+    if outcome.exception is not None:
+        if entry is not None and entry.raises == outcome.exception:
+            return Verdict(deviated, entry.reason, expectation=entry)
+        wanted = f" (expect says it raises {entry.raises})" if entry and entry.raises else ""
+        return Verdict("error", f"{binding.id} raised {outcome.exception}: {outcome.message}{wanted}")
+    errors = measure(outcome.value, oracle, dtype, tol)
+    if entry is not None and entry.raises:
+        return Verdict("fail", f"stale expectation: expect says {binding.id} raises {entry.raises}, "
+                       "but it returned a value; update or remove the entry", errors)
+    if errors.close:
+        if entry is not None:
+            return Verdict("fail", f"stale expectation: {binding.id} now agrees with the oracle, but "
+                           f"expect documents a deviation ({entry.reason}); remove or restrict the "
+                           "entry (versions/dtypes)", errors)
+        return Verdict("pass", "", errors)
+    return _deviation(case, binding, outcome, errors, entry, tol, deviated)
+
+
+def _deviation(case: Case, binding: Binding, outcome: Outcome, errors: Errors,
+               entry: Expectation | None, tol: Tolerance, deviated: str) -> Verdict:
+    if entry is not None:
+        if matches_value(outcome.value, entry.value, tol):
+            return Verdict(deviated, entry.reason, errors, entry)
+        return Verdict("fail", f"deviates differently than documented: expect says "
+                       f"{entry.value.tolist()} ({entry.reason}), got {outcome.value.tolist()}", errors)
+    if case.mode == "as_is":
+        return Verdict("difference", f"as_is: the {case.input.kind} went in as written; "
+                       f"{binding.id} {binding.reads}", errors)
+    if errors.shape_mismatch:
+        return Verdict("fail", f"returned shape {outcome.value.shape}, the canonical loss has shape "
+                       f"{case.output_shape if case.reduction == 'none' else ()}", errors)
+    return Verdict("fail", f"undocumented deviation of {errors.ulp_err:.3g} ULP (abs {errors.abs_err:.3g}, "
+                   f"tolerance rtol={tol.rtol:g} atol={tol.atol:g}); fix the adapter or document it "
+                   "in `expect`", errors)

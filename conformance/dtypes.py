@@ -1,0 +1,85 @@
+"""Floating-point dtypes of a run: rounding, spacing and number encoding.
+
+Every array in a case is written in decimal and evaluated in some dtype. The
+oracle must see exactly the values the framework sees, so rounding to the
+dtype happens here, once, with NumPy (and ``ml_dtypes`` for bfloat16) - the
+same round-to-nearest-even conversion the frameworks apply to Python floats.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+
+DType = Literal["float16", "bfloat16", "float32", "float64"]
+DTYPES: tuple[DType, ...] = ("float16", "bfloat16", "float32", "float64")
+DEFAULT_DTYPES: tuple[DType, ...] = ("float32", "float64")
+
+NONFINITE_NAMES = {"inf": math.inf, "-inf": -math.inf, "+inf": math.inf, "nan": math.nan}
+
+
+def numpy_dtype(dtype: DType) -> np.dtype:
+    """The NumPy dtype object for ``dtype`` (bfloat16 comes from ml_dtypes)."""
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(dtype)
+
+
+def round_to(values: Any, dtype: DType) -> np.ndarray:
+    """``values`` rounded to ``dtype``, returned as exact float64."""
+    with np.errstate(over="ignore"):  # overflow to inf is the rounding the framework does too
+        return np.asarray(values, dtype=np.float64).astype(numpy_dtype(dtype)).astype(np.float64)
+
+
+def spacing(value: float, dtype: DType) -> float:
+    """One unit in the last place of ``value`` in ``dtype`` (ULP size)."""
+    if not math.isfinite(value):
+        return math.nan
+    rounded = np.asarray(abs(value), dtype=np.float64).astype(numpy_dtype(dtype))
+    return float(np.spacing(rounded).astype(np.float64))
+
+
+def literal(value: float, dtype: DType) -> str:
+    """Shortest decimal text that reads back as ``value`` in ``dtype``.
+
+    Used in recipes, so ``torch.tensor([0.1], dtype=torch.float32)`` holds
+    the same bits the oracle used.
+    """
+    value = float(round_to(value, dtype))
+    if math.isnan(value):
+        return 'float("nan")'
+    if math.isinf(value):
+        return 'float("inf")' if value > 0 else 'float("-inf")'
+    if dtype == "bfloat16":
+        return repr(value)
+    scalar = numpy_dtype(dtype).type(value)
+    if value == 0 or 1e-4 <= abs(value) < 1e16:
+        return np.format_float_positional(scalar, unique=True, trim="0")
+    return np.format_float_scientific(scalar, unique=True, trim="0").replace("+", "")
+
+
+def encode(value: Any) -> Any:
+    """JSON form of a number or nested list: non-finite numbers become strings."""
+    if isinstance(value, np.ndarray):
+        return encode(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def decode(value: Any) -> Any:
+    """Inverse of :func:`encode`; also accepts the case-file spellings."""
+    if isinstance(value, (list, tuple)):
+        return [decode(v) for v in value]
+    if isinstance(value, str):
+        return NONFINITE_NAMES[value.strip().lower()]
+    return value

@@ -1,0 +1,180 @@
+"""Evaluations: the (case, binding, dtype) matrix and how one cell is computed.
+
+:func:`plan` expands cases into evaluations; :class:`Evaluator` computes one
+evaluation through the framework's worker process and judges it against the
+oracle. Both the CLI runner and the pytest plugin use these, so a row means
+the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+import adapters
+from conformance import oracle as oracle_module
+from conformance.binding import Binding, Framework
+from conformance.case import Case
+from conformance.compare import Outcome, judge
+from conformance.dtypes import DType, decode, encode
+from conformance.oracle import OracleValue
+from conformance.process import Hello, WorkerFailure, WorkerProcess
+from conformance.recipe import RecipeWriter
+from conformance.results import Result
+
+# `expected` in a case file is checked against the float64 oracle to this
+# relative precision: write it with at least 7 significant digits.
+EXPECTED_RTOL = 1e-6
+EXPECTED_ATOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    case: Case
+    binding: Binding
+    dtype: DType
+
+    @property
+    def framework(self) -> Framework:
+        return adapters.framework(self.binding.framework)
+
+    @property
+    def name(self) -> str:
+        return f"{self.case.id}[{self.binding.id}-{self.dtype}]"
+
+    def recipe(self) -> str:
+        writer = RecipeWriter(self.case, self.dtype, self.framework)
+        self.binding.write(writer)
+        return writer.text()
+
+
+def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[DType, ...],
+         ) -> tuple[list[Evaluation], list[Result]]:
+    """Every expressible (case, binding, dtype), plus a skipped row for each
+    faithful case that no binding of a framework can express."""
+    evaluations, unexpressible = [], []
+    frameworks = list(frameworks)
+    for case in cases:
+        for framework in frameworks:
+            usable = [b for b in framework.bindings if b.cannot_express(case) is None]
+            if not usable and case.mode == "faithful":
+                reasons = "; ".join(b.cannot_express(case) for b in framework.bindings
+                                    if b.loss == case.loss)
+                for dtype in case.dtypes_in(dtypes):
+                    unexpressible.append(_base(case, f"{framework.name}.*", framework.name, dtype,
+                                               "skipped", explanation=f"no {framework.name} binding "
+                                               f"can express this case: {reasons}"))
+            evaluations += [Evaluation(case, b, d) for b in usable for d in case.dtypes_in(dtypes)]
+    return evaluations, unexpressible
+
+
+def _base(case: Case, binding: str, framework: str, dtype: DType, status: str, **more) -> Result:
+    return Result(case_id=case.id, loss=case.loss, binding=binding, framework=framework,
+                  dtype=dtype, mode=case.mode, status=status, expected=encode(case.expected),
+                  input_kind=case.input.kind, target_kind=case.target.kind,
+                  reduction=case.reduction, file=case.file, line=case.line, **more)
+
+
+def expected_problem(case: Case, oracle64: OracleValue) -> str | None:
+    """Why the case's literal ``expected`` is wrong, judged by the oracle; None if right."""
+    truth = oracle64.as_float()
+    for given, exact in zip(np.asarray(case.expected).flat, truth.flat):
+        if math.isnan(exact) and math.isnan(given):
+            continue
+        if math.isinf(exact) and given == exact:
+            continue
+        if not abs(given - exact) <= EXPECTED_ATOL + EXPECTED_RTOL * abs(exact):
+            return (f"the case's expected {encode(case.expected)} disagrees with the oracle "
+                    f"{oracle64} (inputs as written, float64); fix the case file")
+    return None
+
+
+class Evaluator:
+    """Computes evaluations through one worker process per framework.
+
+    Thread-safe across frameworks: each framework's worker must be driven by
+    one thread at a time (the runner gives each framework its own thread).
+    """
+
+    def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0):
+        self.timeout = timeout
+        self.startup_timeout = startup_timeout
+        self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
+        self._oracles: dict[tuple[str, str], OracleValue] = {}
+        self._lock = threading.Lock()
+
+    def oracle(self, case: Case, dtype: DType) -> OracleValue:
+        key = (case.id, dtype)
+        with self._lock:
+            cached = self._oracles.get(key)
+        if cached is None:
+            cached = oracle_module.evaluate(case, dtype)
+            with self._lock:
+                self._oracles[key] = cached
+        return cached
+
+    def hello(self, framework: Framework) -> Hello:
+        return self._worker(framework)[1]
+
+    def _worker(self, framework: Framework) -> tuple[WorkerProcess, Hello]:
+        with self._lock:
+            entry = self._workers.get(framework.name)
+        if entry is None or (entry[1].ready and not entry[0].alive):
+            worker = WorkerProcess(framework, self.startup_timeout)
+            entry = (worker, worker.start())
+            with self._lock:
+                self._workers[framework.name] = entry
+        return entry
+
+    def evaluate(self, evaluation: Evaluation) -> Result:
+        case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
+        worker, hello = self._worker(evaluation.framework)
+        version = hello.versions.get(evaluation.framework.distributions[0])
+        result = _base(case, binding.id, binding.framework, dtype, "skipped",
+                       framework_version=version, device=hello.device)
+        if not hello.ready:
+            result.explanation = result.message = hello.reason
+            return result
+        result.recipe = evaluation.recipe()
+        oracle = self.oracle(case, dtype)
+        result.oracle = encode(oracle.as_float().tolist())
+        problem = expected_problem(case, self.oracle(case, "float64"))
+        if problem:
+            result.status, result.explanation = "error", problem
+            return result
+        try:
+            reply = worker.execute(result.recipe, self.timeout)
+        except WorkerFailure as exc:
+            result.status, result.explanation = "error", f"{binding.id} crashed or hung: {exc}"
+            result.message = str(exc)
+            return result
+        return _judged(result, evaluation, reply, oracle, version)
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker, _ in workers:
+            worker.close()
+
+
+def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
+            version: str | None) -> Result:
+    result.warnings = reply.get("warnings", [])
+    if reply["ok"]:
+        outcome = Outcome(value=np.asarray(decode(reply["value"]), dtype=np.float64))
+        result.value, result.value_dtype = reply["value"], reply["dtype"]
+    else:
+        outcome = Outcome(exception=reply["exception"], message=reply["message"])
+        result.message = f"{reply['exception']}: {reply['message']}"
+    verdict = judge(evaluation.case, evaluation.binding, evaluation.dtype, outcome, oracle, version)
+    result.status, result.explanation = verdict.status, verdict.explanation
+    if verdict.errors is not None:
+        result.abs_err, result.rel_err, result.ulp_err = map(
+            encode, (verdict.errors.abs_err, verdict.errors.rel_err, verdict.errors.ulp_err))
+    if verdict.expectation is not None:
+        result.category, result.link = verdict.expectation.category, verdict.expectation.link
+    return result

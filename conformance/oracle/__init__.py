@@ -1,0 +1,54 @@
+"""The independent oracle: canonical losses computed with mpmath.
+
+The oracle sees the case's arrays rounded to the evaluated dtype - exactly
+what the framework sees - and computes the canonical loss with 50 significant
+digits, no clipping and no clamping. A difference between a framework and the
+oracle is therefore the framework's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from conformance.case import Case
+from conformance.dtypes import DType
+from conformance.oracle._classification import binary_cross_entropy, cross_entropy
+from conformance.oracle._divergence import kl_divergence
+from conformance.oracle._mp import DIGITS, MP
+
+__all__ = ["OracleValue", "evaluate", "binary_cross_entropy", "cross_entropy", "kl_divergence",
+           "DIGITS"]
+
+_LOSSES = {
+    "cross_entropy": cross_entropy,
+    "binary_cross_entropy": binary_cross_entropy,
+    "kl_divergence": kl_divergence,
+}
+
+
+@dataclass(frozen=True)
+class OracleValue:
+    """The exact loss (mpf, or an object array of mpf for ``reduction: none``)."""
+
+    exact: Any
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.exact) if isinstance(self.exact, np.ndarray) else ()
+
+    def as_float(self) -> np.ndarray:
+        """Rounded to float64 (shape ``()`` for a reduced loss)."""
+        return np.vectorize(lambda v: float(v), otypes=[np.float64])(np.asarray(self.exact, dtype=object))
+
+    def __str__(self) -> str:
+        if self.shape:
+            return str([MP.nstr(v, 17) for v in np.asarray(self.exact).flat])
+        return MP.nstr(self.exact, 17)
+
+
+def evaluate(case: Case, dtype: DType = "float64") -> OracleValue:
+    """The canonical loss of ``case`` on its inputs rounded to ``dtype``."""
+    return OracleValue(_LOSSES[case.loss](case, dtype))

@@ -1,0 +1,98 @@
+"""mpmath building blocks shared by the oracle's loss families.
+
+Arrays are NumPy object arrays of ``mpmath.mpf``. Non-finite values follow
+IEEE limits where those are defined (``log 0 = -inf``) and become NaN where
+the mathematics is undefined (``log`` of a negative number, softmax of
+``+inf``); the one convention added is ``0 * log 0 = 0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from conformance.dtypes import DType, round_to
+
+DIGITS = 50
+MP = mpmath.MPContext()
+MP.dps = DIGITS
+NAN = MP.mpf("nan")
+INF = MP.mpf("inf")
+ZERO = MP.mpf(0)
+ONE = MP.mpf(1)
+
+
+def mp_array(values: Any, dtype: DType | None = None) -> np.ndarray:
+    """``values`` (rounded to ``dtype`` first, if given) as an mpf object array."""
+    floats = round_to(values, dtype) if dtype else np.asarray(values, dtype=np.float64)
+    out = np.empty(floats.shape, dtype=object)
+    for index, value in np.ndenumerate(floats):
+        out[index] = MP.mpf(float(value))
+    return out
+
+
+def is_nan(x: Any) -> bool:
+    return MP.isnan(x)
+
+
+def log(x: Any) -> Any:
+    if MP.isnan(x) or x < 0:
+        return NAN
+    if x == 0:
+        return -INF
+    return MP.log(x)
+
+
+def exp(x: Any) -> Any:
+    return NAN if MP.isnan(x) else MP.exp(x)
+
+
+def times_log(coefficient: Any, log_value: Any) -> Any:
+    """``coefficient * log_value`` with ``0 * log 0 = 0``."""
+    if coefficient == 0 and not MP.isnan(log_value) and log_value == -INF:
+        return ZERO
+    return coefficient * log_value
+
+
+def log_softmax(row: np.ndarray) -> np.ndarray:
+    """Exact log-softmax of a 1-D object array of logits."""
+    if any(MP.isnan(z) or z == INF for z in row) or all(z == -INF for z in row):
+        return np.array([NAN] * len(row), dtype=object)
+    top = max(z for z in row if z != -INF)
+    lse = top + MP.log(MP.fsum(MP.exp(z - top) for z in row))
+    return np.array([z - lse for z in row], dtype=object)
+
+
+def log_sigmoid(x: Any) -> Any:
+    """``log(1 / (1 + exp(-x)))`` without cancellation."""
+    if MP.isnan(x):
+        return NAN
+    return -MP.log1p(MP.exp(-x)) if x > -INF else -INF
+
+
+def log_q(values: np.ndarray, kind: str) -> np.ndarray:
+    """Log-probabilities of the prediction; the class axis must be last."""
+    if kind == "logits":
+        out = np.empty(values.shape, dtype=object)
+        for index in np.ndindex(values.shape[:-1]):
+            out[index] = log_softmax(values[index])
+        return out
+    if kind == "probs":
+        return np.vectorize(log, otypes=[object])(values)
+    return values.copy()
+
+
+def total(values: Any) -> Any:
+    items = list(np.asarray(values, dtype=object).flat)
+    if any(MP.isnan(v) for v in items):
+        return NAN
+    return MP.fsum(items)
+
+
+def divide(numerator: Any, denominator: Any) -> Any:
+    """``numerator / denominator``; the mean of nothing (0/0) is NaN."""
+    if denominator == 0:
+        return NAN if numerator == 0 or MP.isnan(numerator) else MP.sign(numerator) * INF
+    return numerator / denominator

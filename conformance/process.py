@@ -1,0 +1,124 @@
+"""Parent-side handle on one framework's worker process.
+
+Frameworks never share a process: torch, TensorFlow and JAX have crashed or
+hung each other across releases. Settings that only work before import
+(backend, log level, x64, thread caps) go into the worker's environment. A
+crash or a hang inside the framework becomes an exception here, and the
+worker is restarted for the next evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.binding import Framework
+
+# One thread per worker: on a 2-core machine, parallel workers with full
+# thread pools run slower than serial ones.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+class WorkerFailure(RuntimeError):
+    """The worker crashed, hung past its time limit, or broke the protocol."""
+
+
+@dataclass
+class Hello:
+    ready: bool
+    versions: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+    reason: str = ""
+
+
+class WorkerProcess:
+    def __init__(self, framework: Framework, startup_timeout: float = 300.0):
+        self.framework = framework
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen | None = None
+        self._buffer = b""
+        self._stderr = None
+
+    def start(self) -> Hello:
+        env = {**os.environ, **THREAD_ENV, **self.framework.env}
+        self._stderr = tempfile.TemporaryFile()
+        self._buffer = b""
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "conformance.worker", self.framework.name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        try:
+            return Hello(**self._read(self.startup_timeout))
+        except WorkerFailure as exc:
+            self.close()
+            return Hello(ready=False, reason=f"{self.framework.name} worker did not start: {exc}")
+
+    def execute(self, recipe: str, timeout: float) -> dict[str, Any]:
+        """Run one recipe; raises :class:`WorkerFailure` (and stops the worker) on crash or hang."""
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write((json.dumps({"recipe": recipe}) + "\n").encode())
+            self._proc.stdin.flush()
+            return self._read(timeout)
+        except (BrokenPipeError, WorkerFailure) as exc:
+            message = str(exc) if isinstance(exc, WorkerFailure) else self._death()
+            self.close()
+            raise WorkerFailure(message) from None
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerFailure(f"no answer within the {timeout:g} s time limit (hung?)")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise WorkerFailure(self._death())
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            raise WorkerFailure(f"garbled reply from worker: {line[:200]!r}")
+
+    def _death(self) -> str:
+        assert self._proc is not None
+        code = self._proc.wait(timeout=10)
+        how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        return f"worker {how}; last stderr: {self._stderr_tail()}"
+
+    def _stderr_tail(self, size: int = 600) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, self._stderr.tell() - size))
+        return self._stderr.read().decode(errors="replace").strip()
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None

@@ -1,0 +1,81 @@
+"""Recipes: complete, runnable snippets that reproduce one evaluation.
+
+A binding writes its call through a :class:`RecipeWriter`; the worker then
+executes the finished text. The array literals are the case's values rounded
+to the evaluated dtype and printed with the fewest digits that read back
+exactly, so a recipe pasted into Python computes on the same bits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from conformance.dtypes import DType, literal
+
+if TYPE_CHECKING:
+    from conformance.binding import Framework
+    from conformance.case import Case
+
+
+def nested_literal(values: np.ndarray, dtype: DType | None) -> str:
+    """``values`` as Python list syntax; floats rounded to ``dtype``."""
+    if values.ndim == 0:
+        return literal(float(values), dtype) if dtype else str(int(values))
+    return "[" + ", ".join(nested_literal(v, dtype) for v in values) + "]"
+
+
+class RecipeWriter:
+    """Collects the lines of one recipe; bindings call it to write their call."""
+
+    def __init__(self, case: Case, dtype: DType, framework: Framework):
+        self.case = case
+        self.dtype = dtype
+        self.framework = framework
+        self.lines: list[str] = []
+        self._defined: set[str] = set()
+
+    @property
+    def as_is(self) -> bool:
+        return self.case.mode == "as_is"
+
+    def emit(self, line: str) -> None:
+        self.lines.append(line)
+
+    def floats(self, name: str, values: Any) -> str:
+        """Define ``name`` as a float array of the run's dtype; returns ``name``."""
+        if name not in self._defined:
+            data = nested_literal(np.asarray(values, dtype=np.float64), self.dtype)
+            self.emit(f"{name} = " + self.framework.float_array.format(data=data, dtype=self.dtype))
+            self._defined.add(name)
+        return name
+
+    def ints(self, name: str, values: Any) -> str:
+        if name not in self._defined:
+            data = nested_literal(np.asarray(values, dtype=np.int64), None)
+            self.emit(f"{name} = " + self.framework.index_array.format(data=data))
+            self._defined.add(name)
+        return name
+
+    def input(self) -> str:
+        """The case's input array, named after its kind (``logits``, ``probs``…)."""
+        return self.floats(self.case.input.kind, self.case.input.values)
+
+    def target(self) -> str:
+        target = self.case.target
+        if target.kind == "index":
+            return self.ints("target", target.index)
+        return self.floats("target", target.values)
+
+    def weight(self) -> str:
+        return self.floats("weight", self.case.weight)
+
+    def text(self) -> str:
+        body = "\n".join(self.lines)
+        return "\n".join(self.framework.imports) + "\n\n" + body + f"\nprint({self.framework.show})\n"
+
+
+def kwargs(**options: Any) -> str:
+    """``, key=value`` for every option that is not None, in the given order."""
+    return "".join(f", {key}={value}" for key, value in options.items() if value is not None)

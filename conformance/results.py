@@ -1,0 +1,88 @@
+"""Result records: one per evaluation, written as JSON lines as they finish."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+Status = Literal["pass", "fail", "known", "difference", "error", "skipped"]
+STATUSES: tuple[Status, ...] = ("pass", "known", "difference", "fail", "error", "skipped")
+FAILING: frozenset[str] = frozenset({"fail", "error"})
+
+
+@dataclass
+class Result:
+    """One evaluation of one case by one binding in one dtype.
+
+    Numbers are JSON-ready: non-finite values are the strings ``"inf"``,
+    ``"-inf"``, ``"nan"``; ``value``/``oracle`` are lists for
+    ``reduction: none``.
+    """
+
+    case_id: str
+    loss: str
+    binding: str
+    framework: str
+    dtype: str
+    mode: str
+    status: Status
+    framework_version: str | None = None
+    device: str = "cpu"
+    value: Any = None
+    oracle: Any = None
+    expected: Any = None
+    abs_err: Any = None
+    rel_err: Any = None
+    ulp_err: Any = None
+    recipe: str = ""
+    explanation: str = ""
+    message: str = ""
+    category: str | None = None
+    link: str | None = None
+    value_dtype: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    input_kind: str = ""
+    target_kind: str = ""
+    reduction: str = ""
+    file: str = ""
+    line: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), allow_nan=False)
+
+
+class ResultsWriter:
+    """Appends results to ``results.jsonl`` as they arrive, from any thread."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file = path.open("w", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, result: Result) -> None:
+        with self._lock:
+            self._file.write(result.to_json() + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def to_frame(results: list[Result]) -> pd.DataFrame:
+    """Results as a DataFrame, sorted by case, binding and dtype."""
+    columns = list(Result.__dataclass_fields__)
+    frame = pd.DataFrame([asdict(r) for r in results], columns=columns)
+    return frame.sort_values(["file", "line", "case_id", "binding", "dtype"], kind="stable",
+                             ignore_index=True)
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Load a ``results.jsonl`` file written by a run."""
+    with Path(path).open(encoding="utf-8") as handle:
+        return to_frame([Result(**json.loads(line)) for line in handle if line.strip()])

@@ -1,0 +1,96 @@
+"""The worker process: executes recipes for exactly one framework.
+
+Run as ``python -m conformance.worker FRAMEWORK``, with the framework's
+environment already set (see :mod:`conformance.process`). It speaks JSON
+lines: it first writes a hello (``ready``, versions, device, or the reason it
+cannot start), then answers each ``{"recipe": ...}`` request with the value
+of ``loss`` after executing the recipe, or the exception it raised.
+
+Anything the framework prints goes to stderr: the original stdout is kept
+for the protocol alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import sys
+import warnings
+from importlib import metadata
+from typing import Any, TextIO
+
+from conformance.dtypes import encode
+
+
+def _versions(distributions: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for name in distributions:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def _hello(name: str) -> tuple[dict[str, Any], Any]:
+    import adapters
+
+    framework = adapters.framework(name)
+    try:
+        module = importlib.import_module(framework.worker_module)
+        module.setup()
+        return {"ready": True, "versions": _versions(framework.distributions),
+                "device": module.device()}, module
+    except ImportError as exc:
+        return {"ready": False, "reason": f"{name} is not installed ({exc})"}, None
+    except Exception as exc:  # a framework that cannot start is reported, not raised
+        return {"ready": False, "reason": f"{name} failed to start: {type(exc).__name__}: {exc}"}, None
+
+
+def execute(recipe: str, module: Any) -> dict[str, Any]:
+    """Run one recipe and report ``loss`` or the exception."""
+    namespace: dict[str, Any] = {"__name__": "__recipe__"}
+    with warnings.catch_warnings(record=True) as caught, \
+            contextlib.redirect_stdout(io.StringIO()) as printed:
+        warnings.simplefilter("always")
+        try:
+            exec(compile(recipe, "<recipe>", "exec"), namespace)
+            loss = namespace["loss"]
+            value = module.to_numpy(loss)
+        except Exception as exc:
+            return {"ok": False, "exception": type(exc).__name__, "message": str(exc)[:2000],
+                    "warnings": _messages(caught)}
+    return {"ok": True, "value": encode(value.tolist()), "dtype": module.result_dtype(loss),
+            "printed": printed.getvalue().strip()[:2000], "warnings": _messages(caught)}
+
+
+def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
+    return sorted({f"{w.category.__name__}: {str(w.message).strip()[:300]}" for w in caught})
+
+
+def serve(name: str, requests: TextIO, replies: TextIO) -> None:
+    hello, module = _hello(name)
+    _send(replies, hello)
+    if not hello["ready"]:
+        return
+    for line in requests:
+        if line.strip():
+            _send(replies, execute(json.loads(line)["recipe"], module))
+
+
+def _send(stream: TextIO, message: dict[str, Any]) -> None:
+    stream.write(json.dumps(message, allow_nan=False) + "\n")
+    stream.flush()
+
+
+def main() -> None:
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    serve(sys.argv[1], sys.stdin, replies)
+
+
+if __name__ == "__main__":
+    main()
