@@ -80,14 +80,12 @@ def _write_sparse(w: RecipeWriter) -> None:
     options = kwargs(from_logits=_from_logits(w), ignore_class=case.ignore_index,
                      **_common(w, _reduction(w, weighted)))
     call = f"keras.losses.SparseCategoricalCrossentropy({options.lstrip(', ')})"
-    sample_weight = f", sample_weight=keras.ops.take({w.weight()}, {target})" if weighted else ""
+    labels = target
+    if weighted and case.ignore_index is not None:
+        # An ignored label is no index; Keras masks its loss and its sample weight.
+        labels = f"keras.ops.where({target} == {case.ignore_index}, 0, {target})"
+    sample_weight = f", sample_weight=keras.ops.take({w.weight()}, {labels})" if weighted else ""
     w.emit(f"loss = {call}({target}, {_class_axis_last(w, w.input())}{sample_weight})")
-
-
-def _sparse_limits(case: Case) -> str | None:
-    if case.weight is not None and case.ignore_index is not None:
-        return "class weights go in as sample weights, which cannot index an ignored label"
-    return None
 
 
 def _elementwise(w: RecipeWriter, array: str) -> str:
@@ -164,7 +162,7 @@ FRAMEWORK = Framework(
                 doc=DOCS.format("categoricalcrossentropy")),
         Binding("keras.SparseCategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
                 frozenset({"index"}), _write_sparse,
-                options=frozenset({"weight", "ignore_index"}), limits=_sparse_limits,
+                options=frozenset({"weight", "ignore_index"}),
                 reads="reads its input as probabilities (from_logits=False) and clips them to "
                       "[1e-7, 1-1e-7]",
                 doc=DOCS.format("sparsecategoricalcrossentropy")),

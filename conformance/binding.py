@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from conformance.case import Case
+from conformance.case_rules import is_set
 from conformance.recipe import RecipeWriter
 
 ALL_OPTIONS = ("weight", "pos_weight", "ignore_index", "label_smoothing")
@@ -67,8 +68,7 @@ class Binding:
         if case.reduction not in self.reductions:
             return f"{self.id} cannot express reduction {case.reduction!r}"
         for option in ALL_OPTIONS:
-            value = getattr(case, option)
-            if value is not None and value != 0.0 and option not in self.options:
+            if is_set(getattr(case, option)) and option not in self.options:
                 return f"{self.id} has no equivalent of `{option}`"
         return self.limits(case) if self.limits else None
 

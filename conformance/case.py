@@ -188,7 +188,7 @@ class Case(_Strict):
     expected: FloatArray | None = None
     tolerance: Tolerance | None = None
     dtypes: list[DType] | None = None
-    expect: dict[str, Expectation] = {}
+    expect: dict[str, Expectation | list[Expectation]] = {}
     # Where the case came from; filled by the loader, not by YAML.
     file: str = Field(default="<memory>", exclude=True)
     line: int = Field(default=0, exclude=True)
@@ -208,7 +208,7 @@ class Case(_Strict):
 
     @field_validator("expect")
     @classmethod
-    def _binding_ids(cls, value: dict[str, Expectation]) -> dict[str, Expectation]:
+    def _binding_ids(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             if not BINDING_ID.match(key):
                 raise ValueError(f"{key!r} is not a binding id of the form <framework>.<api>")
@@ -220,6 +220,15 @@ class Case(_Strict):
 
         check_case(self)
         return self
+
+    def expectations(self, binding_id: str) -> list[Expectation]:
+        """Every ``expect`` entry of a binding (one, or a list split by dtype/version)."""
+        entry = self.expect.get(binding_id, [])
+        return entry if isinstance(entry, list) else [entry]
+
+    def expectation_for(self, binding_id: str, version: str | None, dtype: DType) -> Expectation | None:
+        """The first entry of ``binding_id`` that applies to ``version`` and ``dtype``."""
+        return next((e for e in self.expectations(binding_id) if e.applies_to(version, dtype)), None)
 
     # -- derived facts used by the oracle and the bindings ------------------
     @property

@@ -39,6 +39,11 @@ class CaseRuleError(ValueError):
         self.field = field
 
 
+def is_set(value: object) -> bool:
+    """Whether an option was given (label smoothing 0 counts as not given)."""
+    return value is not None and not (isinstance(value, float) and value == 0.0)
+
+
 def check_case(case: Case) -> None:
     _check_kinds(case)
     _check_options(case)
@@ -57,8 +62,7 @@ def _check_kinds(case: Case) -> None:
 
 def _check_options(case: Case) -> None:
     for option, losses in OPTION_LOSSES.items():
-        value = getattr(case, option)
-        if value is not None and value != 0.0 and case.loss not in losses:
+        if is_set(getattr(case, option)) and case.loss not in losses:
             raise CaseRuleError(option, f"`{option}` applies to {' and '.join(sorted(losses))} only")
     if case.ignore_index is not None and case.target.kind != "index":
         raise CaseRuleError("ignore_index", "`ignore_index` needs class-index targets (target: {index: ...})")
@@ -108,7 +112,8 @@ def _check_expected(case: Case) -> None:
     if case.expected.shape != want:
         raise CaseRuleError("expected", f"expected has shape {case.expected.shape}; reduction "
                             f"{case.reduction!r} gives shape {want}")
-    for binding, entry in case.expect.items():
-        if entry.value is not None and entry.value.shape != want:
-            raise CaseRuleError("expect", f"expect[{binding}].value has shape {entry.value.shape}, "
-                                f"the loss has shape {want}")
+    for binding in case.expect:
+        for entry in case.expectations(binding):
+            if entry.value is not None and entry.value.shape != want:
+                raise CaseRuleError("expect", f"expect[{binding}].value has shape "
+                                    f"{entry.value.shape}, the loss has shape {want}")

@@ -98,9 +98,7 @@ def judge(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: 
           version: str | None) -> Verdict:
     """The status and explanation of one evaluation."""
     tol = case.tolerance_for(dtype)
-    entry = case.expect.get(binding.id)
-    if entry is not None and not entry.applies_to(version, dtype):
-        entry = None
+    entry = case.expectation_for(binding.id, version, dtype)
     deviated = "difference" if case.mode == "as_is" else "known"
     if outcome.exception is not None:
         if entry is not None and entry.raises == outcome.exception:

@@ -79,7 +79,7 @@ def load_cases(paths: Iterable[str | Path]) -> LoadResult:
 
 def load_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
     """Load one file; returns the valid cases and one error per broken case."""
-    name = _display(Path(path))
+    name = display_path(Path(path))
     try:
         data, marks = load_yaml(Path(path).read_text(encoding="utf-8"))
     except YamlSyntaxError as exc:
@@ -149,7 +149,7 @@ def _first_error(file: str, index: int, raw: dict, exc: ValidationError, marks: 
     return CaseError(file, line, col, ".".join(map(str, loc)), message, case_id)
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:

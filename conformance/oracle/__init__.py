@@ -41,7 +41,8 @@ class OracleValue:
 
     def as_float(self) -> np.ndarray:
         """Rounded to float64 (shape ``()`` for a reduced loss)."""
-        return np.vectorize(lambda v: float(v), otypes=[np.float64])(np.asarray(self.exact, dtype=object))
+        exact = np.asarray(self.exact, dtype=object)
+        return np.array([float(v) for v in exact.flat], dtype=np.float64).reshape(exact.shape)
 
     def __str__(self) -> str:
         if self.shape:

@@ -1,0 +1,182 @@
+"""pytest plugin: every YAML case file under the case roots is a test file.
+
+One item per case x binding x dtype, e.g.
+``cases/cross_entropy/basics.yaml::soft-target[torch.cross_entropy-float32]``,
+marked with its framework (``-m torch``). Items evaluate through the same
+per-framework worker processes as ``conformance run``, so the pytest process
+imports no framework. ``known``/``difference`` rows are xfails with their
+reason; a framework that is not installed gives skips; a malformed case is
+one failing item naming file and line, and the rest of the file still runs.
+
+Loaded through the ``pytest11`` entry point; importing it imports nothing
+heavy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+FRAMEWORK_NAMES = ("torch", "keras", "jax")
+_SUITE = pytest.StashKey["object"]()
+_EVALUATOR = pytest.StashKey["object"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("loss-conformance")
+    group.addoption("--conformance-dtypes", default="float32,float64",
+                    help="comma-separated dtypes to evaluate (default float32,float64)")
+    group.addoption("--conformance-frameworks", default=",".join(FRAMEWORK_NAMES),
+                    help="comma-separated frameworks to evaluate (default all)")
+    group.addoption("--conformance-timeout", type=float, default=60.0,
+                    help="per-evaluation time limit in seconds")
+    parser.addini("conformance_cases", type="paths", default=[Path("cases")],
+                  help="directories whose YAML files are conformance cases")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: an evaluation of the conformance matrix")
+    for name in FRAMEWORK_NAMES:
+        config.addinivalue_line("markers", f"{name}: evaluations of {name} bindings")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    evaluator = config.stash.get(_EVALUATOR, None)
+    if evaluator is not None:
+        evaluator.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (f"loss-conformance: frameworks {config.getoption('conformance_frameworks')}, "
+            f"dtypes {config.getoption('conformance_dtypes')}")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    roots = [Path(root).resolve() for root in parent.config.getini("conformance_cases")]
+    if any(file_path.resolve().is_relative_to(root) for root in roots):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _suite(config: pytest.Config):
+    """All cases of the case roots, loaded once (ids are unique across files)."""
+    if _SUITE not in config.stash:
+        from conformance.loader import load_cases
+
+        config.stash[_SUITE] = load_cases(config.getini("conformance_cases"))
+    return config.stash[_SUITE]
+
+
+def _evaluator(config: pytest.Config):
+    if _EVALUATOR not in config.stash:
+        from conformance.evaluation import Evaluator
+
+        config.stash[_EVALUATOR] = Evaluator(timeout=config.getoption("conformance_timeout"))
+    return config.stash[_EVALUATOR]
+
+
+class CaseFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        import adapters
+        from conformance.evaluation import plan
+        from conformance.loader import display_path, load_file
+
+        suite = _suite(self.config)
+        name = display_path(self.path)
+        cases, errors = suite.by_file(name)
+        if not cases and not errors:  # a file outside the suite load (given on the command line)
+            cases, errors = load_file(self.path)
+        for error in errors:
+            yield CaseErrorItem.from_parent(self, name=f"invalid-case-line-{error.line}", error=error)
+        frameworks = [adapters.framework(n) for n in _option_list(self.config, "conformance_frameworks")]
+        dtypes = tuple(_option_list(self.config, "conformance_dtypes"))
+        evaluations, unexpressible = plan(cases, frameworks, dtypes)
+        for row in unexpressible:
+            yield UnexpressibleItem.from_parent(self, name=f"{row.case_id}[{row.binding}-{row.dtype}]",
+                                                row=row)
+        for evaluation in evaluations:
+            yield ConformanceItem.from_parent(self, name=evaluation.name, evaluation=evaluation)
+
+
+def _option_list(config: pytest.Config, option: str) -> list[str]:
+    return [item.strip() for item in config.getoption(option).split(",") if item.strip()]
+
+
+class ConformanceFailure(Exception):
+    """A fail or error row; carries the result for the failure report."""
+
+
+class ConformanceItem(pytest.Item):
+    def __init__(self, *, evaluation, **kwargs):
+        super().__init__(**kwargs)
+        self.evaluation = evaluation
+        self.add_marker("conformance")
+        self.add_marker(evaluation.binding.framework)
+
+    def runtest(self) -> None:
+        result = _evaluator(self.config).evaluate(self.evaluation)
+        self.user_properties.append(("status", result.status))
+        if result.status == "pass":
+            return
+        if result.status in ("known", "difference"):
+            pytest.xfail(f"{result.status}: {result.explanation}")
+        if result.status == "skipped":
+            pytest.skip(result.explanation)
+        raise ConformanceFailure(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
+        if not isinstance(excinfo.value, ConformanceFailure):
+            return super().repr_failure(excinfo, style=style)
+        result = excinfo.value.args[0]
+        return "\n".join([
+            f"{result.status.upper()}: {result.explanation}",
+            f"  value  = {result.value}  ({result.value_dtype})",
+            f"  oracle = {result.oracle}",
+            f"  case   = {result.file}:{result.line}",
+            "  recipe (paste into Python to reproduce):",
+            *("    " + line for line in result.recipe.splitlines()),
+        ])
+
+    def reportinfo(self):
+        return self.path, max(self.evaluation.case.line - 1, 0), self.name
+
+
+class UnexpressibleItem(pytest.Item):
+    """A faithful case that no binding of a framework can express."""
+
+    def __init__(self, *, row, **kwargs):
+        super().__init__(**kwargs)
+        self.row = row
+        self.add_marker("conformance")
+        self.add_marker(row.framework)
+
+    def runtest(self) -> None:
+        pytest.skip(self.row.explanation)
+
+    def reportinfo(self):
+        return self.path, max(self.row.line - 1, 0), self.name
+
+
+class CaseFileError(Exception):
+    pass
+
+
+class CaseErrorItem(pytest.Item):
+    """A malformed case: fails with its ``file:line:column: field: message``."""
+
+    def __init__(self, *, error, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise CaseFileError(str(self.error))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self):
+        return self.path, self.error.line - 1, self.name
