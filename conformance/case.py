@@ -68,6 +68,11 @@ def _check_integers(value: Any, where: str = "") -> None:
         raise ValueError(f"class indices must be integers; element{where} is {value!r}")
 
 
+def _as_list(value: Any) -> Any:
+    """One ``expect`` entry, or a list of them split by dtype or version."""
+    return value if isinstance(value, list) else [value]
+
+
 FloatArray = Annotated[np.ndarray, BeforeValidator(_float_array)]
 IndexArray = Annotated[np.ndarray, BeforeValidator(_index_array)]
 
@@ -188,7 +193,7 @@ class Case(_Strict):
     expected: FloatArray | None = None
     tolerance: Tolerance | None = None
     dtypes: list[DType] | None = None
-    expect: dict[str, Expectation | list[Expectation]] = {}
+    expect: dict[str, Annotated[list[Expectation], BeforeValidator(_as_list)]] = {}
     # Where the case came from; filled by the loader, not by YAML.
     file: str = Field(default="<memory>", exclude=True)
     line: int = Field(default=0, exclude=True)
@@ -223,8 +228,7 @@ class Case(_Strict):
 
     def expectations(self, binding_id: str) -> list[Expectation]:
         """Every ``expect`` entry of a binding (one, or a list split by dtype/version)."""
-        entry = self.expect.get(binding_id, [])
-        return entry if isinstance(entry, list) else [entry]
+        return self.expect.get(binding_id, [])
 
     def expectation_for(self, binding_id: str, version: str | None, dtype: DType) -> Expectation | None:
         """The first entry of ``binding_id`` that applies to ``version`` and ``dtype``."""

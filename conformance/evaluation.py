@@ -100,8 +100,10 @@ class Evaluator:
     one thread at a time (the runner gives each framework its own thread).
     """
 
-    def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0):
+    def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0,
+                 extra_env: dict[str, str] | None = None):
         self.timeout = timeout
+        self.extra_env = extra_env
         self.startup_timeout = startup_timeout
         self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
         self._oracles: dict[tuple[str, str], OracleValue] = {}
@@ -124,7 +126,7 @@ class Evaluator:
         with self._lock:
             entry = self._workers.get(framework.name)
         if entry is None or (entry[1].ready and not entry[0].alive):
-            worker = WorkerProcess(framework, self.startup_timeout)
+            worker = WorkerProcess(framework, self.startup_timeout, self.extra_env)
             entry = (worker, worker.start())
             with self._lock:
                 self._workers[framework.name] = entry

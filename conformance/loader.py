@@ -125,13 +125,13 @@ def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMa
     try:
         return Case.model_validate(merged), None
     except ValidationError as exc:
-        return None, _first_error(file, index, raw, exc, marks, case_id)
+        return None, _first_error(file, index, raw, defaults, exc, marks, case_id)
 
 
-def _first_error(file: str, index: int, raw: dict, exc: ValidationError, marks: SourceMap,
-                 case_id: str | None) -> CaseError:
+def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: ValidationError,
+                 marks: SourceMap, case_id: str | None) -> CaseError:
     error = exc.errors()[0]
-    loc = tuple(error["loc"])
+    loc = _written_path({**defaults, **raw}, tuple(error["loc"]))
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, CaseRuleError):
         loc = (cause.field,)
@@ -141,12 +141,30 @@ def _first_error(file: str, index: int, raw: dict, exc: ValidationError, marks: 
         message = "required field is missing"
     elif error["type"] == "extra_forbidden":
         message = f"unknown field {loc[-1]!r}"
-    root = ("cases", index) if not loc or loc[0] in raw else ("defaults",)
+    from_defaults = bool(loc) and loc[0] in defaults and loc[0] not in raw
+    root = ("defaults",) if from_defaults else ("cases", index)
     line, col = marks.locate(root + loc)
     more = len(exc.errors()) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''} in this case)"
     return CaseError(file, line, col, ".".join(map(str, loc)), message, case_id)
+
+
+def _written_path(data: Any, loc: tuple) -> tuple:
+    """``loc`` without the steps that do not exist in the file as written
+    (a single ``expect`` entry is validated as a one-item list)."""
+    path = []
+    for step in loc:
+        if isinstance(data, dict) and isinstance(step, int) and step not in data:
+            continue
+        path.append(step)
+        if isinstance(data, dict):
+            data = data.get(step)
+        elif isinstance(data, list) and isinstance(step, int) and step < len(data):
+            data = data[step]
+        else:
+            data = None
+    return tuple(path)
 
 
 def display_path(path: Path) -> str:

@@ -44,15 +44,17 @@ class Hello:
 
 
 class WorkerProcess:
-    def __init__(self, framework: Framework, startup_timeout: float = 300.0):
+    def __init__(self, framework: Framework, startup_timeout: float = 300.0,
+                 extra_env: dict[str, str] | None = None):
         self.framework = framework
+        self.extra_env = extra_env or {}
         self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen | None = None
         self._buffer = b""
         self._stderr = None
 
     def start(self) -> Hello:
-        env = {**os.environ, **THREAD_ENV, **self.framework.env}
+        env = {**os.environ, **THREAD_ENV, **self.framework.env, **self.extra_env}
         self._stderr = tempfile.TemporaryFile()
         self._buffer = b""
         self._proc = subprocess.Popen(

@@ -91,7 +91,8 @@ class CaseFile(pytest.File):
         if not cases and not errors:  # a file outside the suite load (given on the command line)
             cases, errors = load_file(self.path)
         for error in errors:
-            yield CaseErrorItem.from_parent(self, name=f"invalid-case-line-{error.line}", error=error)
+            name = f"{error.case_id}[invalid]" if error.case_id else f"invalid-line-{error.line}"
+            yield CaseErrorItem.from_parent(self, name=name, error=error)
         frameworks = [adapters.framework(n) for n in _option_list(self.config, "conformance_frameworks")]
         dtypes = tuple(_option_list(self.config, "conformance_dtypes"))
         evaluations, unexpressible = plan(cases, frameworks, dtypes)

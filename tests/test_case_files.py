@@ -1,0 +1,71 @@
+"""The case files themselves: they load, their numbers are right, every
+framework can express every faithful case, and no `expect` entry is dead."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import adapters
+from conformance.evaluation import expected_problem
+from conformance.loader import load_cases
+from conformance.oracle import evaluate
+from tests.conftest import REPO
+
+SUITE = load_cases([REPO / "cases"])
+CASES = {case.id: case for case in SUITE.cases}
+BINDINGS = adapters.all_bindings()
+
+
+def test_suite_loads_without_errors():
+    assert [str(e) for e in SUITE.errors] == []
+
+
+def test_suite_has_real_breadth():
+    losses = {c.loss for c in SUITE.cases}
+    assert len(SUITE.cases) >= 60 and losses == {"cross_entropy", "binary_cross_entropy", "kl_divergence"}
+    assert {c.input.kind for c in SUITE.cases} == {"logits", "probs", "log_probs"}
+    assert {c.target.kind for c in SUITE.cases} == {"index", "probs", "log_probs"}
+    assert {c.reduction for c in SUITE.cases} == {"mean", "sum", "none", "batchmean"}
+    assert any(c.class_axis == 1 and c.ndim == 4 for c in SUITE.cases)
+    for option in ("weight", "pos_weight", "ignore_index"):
+        assert any(getattr(c, option) is not None for c in SUITE.cases), option
+    assert any(c.label_smoothing for c in SUITE.cases)
+    assert any(c.mode == "as_is" for c in SUITE.cases)
+
+
+@pytest.mark.parametrize("case_id", sorted(CASES))
+def test_expected_agrees_with_the_oracle(case_id):
+    case = CASES[case_id]
+    assert expected_problem(case, evaluate(case, "float64")) is None
+
+
+def test_expected_check_catches_a_wrong_value():
+    case = CASES["ce-weight-index-mean"].model_copy(update={"expected": np.array(0.9077)})
+    assert "disagrees with the oracle" in expected_problem(case, evaluate(case, "float64"))
+
+
+@pytest.mark.parametrize("case_id", sorted(c.id for c in SUITE.cases if c.mode == "faithful"))
+def test_every_framework_can_express_every_faithful_case(case_id):
+    case = CASES[case_id]
+    for framework in adapters.frameworks():
+        reasons = [b.cannot_express(case) for b in framework.bindings]
+        assert None in reasons, f"{framework.name}: {reasons}"
+
+
+@pytest.mark.parametrize("case_id", sorted(c.id for c in SUITE.cases if c.expect))
+def test_expect_entries_name_bindings_that_run_the_case(case_id):
+    case = CASES[case_id]
+    for binding_id in case.expect:
+        assert binding_id in BINDINGS, f"unknown binding {binding_id!r}"
+        assert BINDINGS[binding_id].cannot_express(case) is None, \
+            f"{binding_id} never runs this case, so its expect entry is dead"
+        for entry in case.expectations(binding_id):
+            assert entry.reason.strip() and entry.category, f"{binding_id}: reason and category"
+
+
+def test_nonfinite_expected_values_are_kept():
+    assert math.isnan(float(CASES["ce-all-ignored-mean"].expected))
+    assert float(CASES["ce-probs-zero-on-target"].expected) == math.inf

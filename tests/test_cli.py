@@ -1,0 +1,65 @@
+"""`conformance run` and `conformance validate` as a user calls them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+GOOD = """
+cases:
+  - id: cli-good
+    loss: binary_cross_entropy
+    input: {logits: [0.0]}
+    target: {probs: [1.0]}
+    pos_weight: [3.0]
+    expected: 2.079441542
+"""
+
+
+def conformance(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_run_writes_the_three_reports_and_exits_0(write_cases, tmp_path):
+    path = write_cases(GOOD)
+    done = conformance("run", "--cases", str(path), "--frameworks", "torch", "--dtypes", "float32",
+                       "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("results.jsonl", "results.csv", "report.html"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert "OK: no failures" in done.stdout and "torch" in done.stdout
+
+
+def test_run_exits_1_on_a_wrong_expected_value_and_names_it(write_cases, tmp_path):
+    path = write_cases(GOOD.replace("2.079441542", "2.0"))
+    done = conformance("run", "--cases", str(path), "--frameworks", "torch", "--dtypes", "float32",
+                       "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "cli-good[torch.binary_cross_entropy_with_logits-float32]" in done.stdout
+    assert "disagrees with the oracle" in done.stdout
+
+
+def test_run_reports_malformed_cases_and_still_runs_the_rest(write_cases, tmp_path):
+    write_cases(GOOD, "good.yaml")
+    write_cases("cases:\n  - id: bad\n    loss: hinge\n", "bad.yaml")
+    done = conformance("run", "--cases", str(write_cases.root), "--frameworks", "torch",
+                       "--dtypes", "float32", "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "bad.yaml:3:11: loss:" in done.stdout
+    assert "cli-good" in (tmp_path / "out" / "results.csv").read_text()
+
+
+def test_validate_prints_file_line_errors(write_cases):
+    write_cases("cases:\n  - id: x\n    loss: cross_entropy\n    input: {logits: [[1, 2], [3]]}\n"
+                "    target: {index: [0, 0]}\n    expected: 0\n")
+    done = conformance("validate", str(write_cases.root))
+    assert done.returncode == 1
+    assert "cases.yaml:4:21: input.logits: ragged array" in done.stderr
+
+
+def test_unknown_framework_is_a_usage_error():
+    done = conformance("run", "--frameworks", "torch,mxnet")
+    assert done.returncode == 2 and "unknown framework mxnet" in done.stderr

@@ -1,0 +1,67 @@
+"""The pytest plugin collects YAML cases directly and evaluates them in workers."""
+
+from __future__ import annotations
+
+import pytest
+
+CASES = """
+cases:
+  - id: plain
+    loss: cross_entropy
+    input: {logits: [[1.0, 2.0, 3.0]]}
+    target: {index: [2]}
+    expected: 0.4076059644
+  - id: documented
+    loss: cross_entropy
+    input: {probs: [[0.2, 0.2, 0.2]]}
+    target: {index: [0]}
+    expected: 1.609437912
+    expect:
+      torch.cross_entropy:
+        value: 1.098612289
+        reason: log_softmax renormalises log(p)
+        category: semantic
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester):
+    pytester.makefile(".yaml", **{"cases/ce": CASES})
+    pytester.makefile(".yaml", **{"cases/broken": "cases:\n  - id: b\n    loss: hinge\n"})
+    return pytester
+
+
+def test_ids_name_file_case_binding_and_dtype(suite):
+    result = suite.runpytest_subprocess("--co", "-q", "--conformance-frameworks=torch",
+                                        "--conformance-dtypes=float32,float64")
+    ids = [line for line in result.outlines if "::" in line]
+    assert "cases/ce.yaml::plain[torch.cross_entropy-float32]" in ids
+    assert "cases/ce.yaml::plain[torch.nll_loss-float64]" in ids
+    assert "cases/broken.yaml::b[invalid]" in ids
+    assert len([i for i in ids if i.startswith("cases/ce.yaml")]) == 8  # 2 cases x 2 bindings x 2 dtypes
+
+
+def test_known_rows_xfail_with_reason_and_bad_cases_fail_alone(suite):
+    result = suite.runpytest_subprocess("-rxf", "--conformance-frameworks=torch",
+                                        "--conformance-dtypes=float32")
+    result.assert_outcomes(passed=3, xfailed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*cases/broken.yaml:3:11: loss: Input should be*",
+        "*documented[[]torch.cross_entropy-float32[]]*known: log_softmax renormalises log(p)*",
+    ])
+
+
+def test_framework_markers_select_items(suite):
+    result = suite.runpytest_subprocess("--co", "-q", "-m", "jax", "--conformance-dtypes=float32")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids and all("[jax." in i for i in ids)
+
+
+def test_failure_report_shows_value_oracle_and_recipe(pytester: pytest.Pytester):
+    pytester.makefile(".yaml", **{"cases/wrong": CASES.replace(
+        "        value: 1.098612289", "        value: 1.5")})
+    result = pytester.runpytest_subprocess("--conformance-frameworks=torch", "--conformance-dtypes=float32",
+                                           "-k", "documented and cross_entropy")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*FAIL: deviates differently than documented*",
+                                 "*value  = 1.098612*", "*torch.nn.functional.cross_entropy(*"])

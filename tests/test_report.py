@@ -1,0 +1,47 @@
+"""The first HTML report and the terminal summary, from real result rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from conformance.report import render_html, status_matrix, summary, write_reports
+from conformance.results import Result, to_frame
+
+
+def rows() -> pd.DataFrame:
+    return to_frame([
+        Result(case_id="a", loss="cross_entropy", binding="torch.cross_entropy", framework="torch",
+               dtype="float32", mode="faithful", status="pass", framework_version="2.13.0"),
+        Result(case_id="a", loss="cross_entropy", binding="torch.cross_entropy", framework="torch",
+               dtype="float64", mode="faithful", status="known",
+               explanation="<script>alert(1)</script> clipped", recipe="print('<b>')"),
+        Result(case_id="b", loss="cross_entropy", binding="keras.CategoricalCrossentropy",
+               framework="keras", dtype="float32", mode="faithful", status="fail",
+               explanation="undocumented deviation"),
+    ])
+
+
+def test_matrix_has_a_cell_per_case_and_binding_listing_dtypes():
+    matrix = status_matrix(rows())
+    assert matrix.loc["a", "torch.cross_entropy"] == "float32: pass / float64: known"
+    assert matrix.loc["b", "keras.CategoricalCrossentropy"] == "float32: fail"
+
+
+def test_html_escapes_text_and_has_a_section_per_non_pass_row():
+    page = render_html(rows())
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<section>") == 2
+    assert "FAILED: 1 failing rows" in page
+
+
+def test_write_reports_writes_csv_and_html(tmp_path):
+    write_reports(rows(), tmp_path)
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 3
+    assert (tmp_path / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_summary_lists_failures_and_verdict():
+    text = summary(rows())
+    assert "FAIL   b[keras.CategoricalCrossentropy-float32]: undocumented deviation" in text
+    assert text.splitlines()[-1] == "FAILED: 1 failing rows or case errors"

@@ -1,0 +1,142 @@
+"""The runner with real frameworks in real worker processes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import adapters
+from conformance.binding import Binding
+from conformance.case import Case
+from conformance.evaluation import Evaluation, Evaluator
+from conformance.loader import load_cases
+from conformance.process import THREAD_ENV
+from conformance.runner import run
+from tests.conftest import REPO
+
+CASES = """
+cases:
+  - id: small-logits
+    loss: cross_entropy
+    input: {logits: [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]]}
+    target: {index: [0, 2]}
+    label_smoothing: 0.2
+    expected: 0.7816270724
+  - id: small-kl
+    loss: kl_divergence
+    input: {probs: [[0.9, 0.1]]}
+    target: {probs: [[0.5, 0.5]]}
+    reduction: batchmean
+    expected: 0.5108256238
+"""
+REQUIRED = ["case_id", "loss", "binding", "framework", "framework_version", "dtype", "device", "mode",
+            "status", "value", "oracle", "expected", "abs_err", "rel_err", "ulp_err", "recipe",
+            "explanation", "message"]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    (root / "cases.yaml").write_text(CASES)
+    frame = run([root / "cases.yaml"], dtypes=("float32", "float64"), out=root / "out")
+    return frame, root / "out"
+
+
+def test_every_framework_evaluates_and_writes_jsonl(small_run):
+    frame, out = small_run
+    assert set(frame["framework"]) == {"torch", "keras", "jax"}
+    assert set(frame["status"]) == {"pass"}, frame[["binding", "status", "explanation"]]
+    assert set(frame["dtype"]) == {"float32", "float64"}
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == len(frame)
+    assert all(set(REQUIRED) <= set(row) for row in rows)
+    float64 = frame[frame["dtype"] == "float64"]
+    assert set(float64["value_dtype"]) == {"float64"}  # x64 really on in JAX, dtype passed to Keras
+
+
+def _run_recipe(recipe: str, framework: str) -> str:
+    env = {**os.environ, **THREAD_ENV, **adapters.framework(framework).env}
+    done = subprocess.run([sys.executable, "-c", recipe], capture_output=True, text=True, env=env,
+                          timeout=300, cwd="/")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras", "jax"])
+def test_recipe_pasted_into_python_prints_the_same_value(small_run, framework):
+    frame, _ = small_run
+    rows = frame[(frame["framework"] == framework) & (frame["dtype"] == "float32")]
+    row = rows.iloc[0]
+    assert float(_run_recipe(row["recipe"], framework)) == row["value"]
+
+
+def _evaluation(recipe_line: str) -> Evaluation:
+    """A torch evaluation whose recipe ends in ``recipe_line`` (a test-only binding)."""
+    case = Case.model_validate(dict(id="x", loss="cross_entropy", input={"logits": [[1.0, 2.0]]},
+                                    target={"index": [0]}, expected=1.3132616875))
+    binding = Binding("torch.crash_test", "cross_entropy", frozenset({"logits"}), frozenset({"index"}),
+                      write=lambda w: w.emit(recipe_line))
+    return Evaluation(case, binding, "float32")
+
+
+def test_a_crash_becomes_an_error_row_and_the_next_evaluation_runs():
+    evaluator = Evaluator(timeout=60)
+    try:
+        crashed = evaluator.evaluate(_evaluation("import os; os.kill(os.getpid(), 9)"))
+        assert crashed.status == "error" and "killed by signal 9" in crashed.explanation
+        fine = evaluator.evaluate(_evaluation(
+            "loss = torch.nn.functional.cross_entropy(torch.tensor([[1.0, 2.0]]), torch.tensor([0]))"))
+        assert fine.status == "pass", fine.explanation
+    finally:
+        evaluator.close()
+
+
+def test_a_hang_past_the_time_limit_becomes_an_error_row():
+    evaluator = Evaluator(timeout=2)
+    try:
+        hung = evaluator.evaluate(_evaluation("import time; time.sleep(60)"))
+        assert hung.status == "error" and "2 s time limit" in hung.explanation
+    finally:
+        evaluator.close()
+
+
+def test_an_exception_in_the_api_is_an_error_row_with_its_message():
+    evaluator = Evaluator()
+    try:
+        raised = evaluator.evaluate(_evaluation("loss = torch.nn.functional.cross_entropy("
+                                                "torch.tensor([[1.0, 2.0]]), torch.tensor([5]))"))
+        assert raised.status == "error" and "IndexError" in raised.explanation
+        assert "out of bounds" in raised.message
+    finally:
+        evaluator.close()
+
+
+def test_a_framework_that_cannot_start_gives_skipped_rows_with_the_reason():
+    evaluator = Evaluator(extra_env={"KERAS_BACKEND": "no-such-backend"})
+    try:
+        case = load_cases([REPO / "cases" / "kl_divergence" / "basics.yaml"]).cases[0]
+        binding = adapters.all_bindings()["keras.KLDivergence"]
+        row = evaluator.evaluate(Evaluation(case, binding, "float32"))
+        assert row.status == "skipped" and "keras failed to start" in row.explanation
+        assert "no-such-backend" in row.explanation
+    finally:
+        evaluator.close()
+
+
+def test_library_imports_no_framework():
+    code = ("import sys, conformance, adapters, conformance.pytest_plugin, conformance.evaluation,"
+            " conformance.report, conformance.cli; "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'keras', 'optax') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_unknown_binding_lookup_names_the_known_ones():
+    with pytest.raises(KeyError, match="torch.cross_entropy"):
+        adapters.framework("torch").binding("torch.crossentropy")
+    assert dataclasses.is_dataclass(adapters.framework("jax"))
