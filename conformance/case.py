@@ -8,7 +8,7 @@ documented in README.md ("The case format"); extend them, don't change them.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -19,8 +19,6 @@ from conformance.dtypes import DTYPES, DType, decode
 
 Loss = Literal["cross_entropy", "binary_cross_entropy", "kl_divergence"]
 Reduction = Literal["mean", "sum", "none", "batchmean"]
-InputKind = Literal["logits", "probs", "log_probs"]
-TargetKind = Literal["index", "probs", "log_probs"]
 Mode = Literal["faithful", "as_is"]
 Category = Literal["semantic", "clipping", "precision", "bug"]
 
@@ -81,53 +79,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
-class Input(_Strict):
+class _OneOf(_Strict):
+    """A mapping with exactly one of ``KEYS``; ``kind`` says which."""
+
+    KEYS: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> _OneOf:
+        given = [k for k in self.KEYS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"needs exactly one of {', '.join(self.KEYS)}; got "
+                             f"{', '.join(given) if given else 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in self.KEYS if getattr(self, k) is not None)
+
+    @property
+    def values(self) -> np.ndarray:
+        return getattr(self, self.kind)
+
+
+class Input(_OneOf):
     """The prediction: exactly one of logits, probabilities, log-probabilities."""
 
+    KEYS: ClassVar[tuple[str, ...]] = ("logits", "probs", "log_probs")
     logits: FloatArray | None = None
     probs: FloatArray | None = None
     log_probs: FloatArray | None = None
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Input:
-        _require_one(self, ("logits", "probs", "log_probs"))
-        return self
 
-    @property
-    def kind(self) -> InputKind:
-        return next(k for k in ("logits", "probs", "log_probs") if getattr(self, k) is not None)
-
-    @property
-    def values(self) -> np.ndarray:
-        return getattr(self, self.kind)
-
-
-class Target(_Strict):
+class Target(_OneOf):
     """The target: exactly one of class indices, probabilities, log-probabilities."""
 
+    KEYS: ClassVar[tuple[str, ...]] = ("index", "probs", "log_probs")
     index: IndexArray | None = None
     probs: FloatArray | None = None
     log_probs: FloatArray | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Target:
-        _require_one(self, ("index", "probs", "log_probs"))
-        return self
-
-    @property
-    def kind(self) -> TargetKind:
-        return next(k for k in ("index", "probs", "log_probs") if getattr(self, k) is not None)
-
-    @property
-    def values(self) -> np.ndarray:
-        return getattr(self, self.kind)
-
-
-def _require_one(model: BaseModel, keys: tuple[str, ...]) -> None:
-    given = [k for k in keys if getattr(model, k) is not None]
-    if len(given) != 1:
-        raise ValueError(f"needs exactly one of {', '.join(keys)}; got "
-                         f"{', '.join(given) if given else 'none'}")
 
 
 class Tolerance(_Strict):
