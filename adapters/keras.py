@@ -150,7 +150,7 @@ FRAMEWORK = Framework(
     imports=("import keras",),
     float_array="keras.ops.convert_to_tensor({data}, dtype={dtype!r})",
     index_array="keras.ops.convert_to_tensor({data})",
-    show="keras.ops.convert_to_numpy(loss).tolist()",
+    show='keras.ops.convert_to_numpy(keras.ops.cast(loss, "float64")).tolist()',
     worker_module="adapters.keras",
     env={"KERAS_BACKEND": "tensorflow"},
     bindings=(
@@ -193,7 +193,8 @@ def to_numpy(value: Any) -> Any:
     import keras
     import numpy as np
 
-    return np.asarray(keras.ops.convert_to_numpy(value)).astype(np.float64)
+    # Cast inside the framework: NumPy cannot take TensorFlow's bfloat16 directly.
+    return np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(value, "float64")))
 
 
 def result_dtype(value: Any) -> str:

@@ -76,7 +76,8 @@ def _base(case: Case, binding: str, framework: str, dtype: DType, status: str, *
     return Result(case_id=case.id, loss=case.loss, binding=binding, framework=framework,
                   dtype=dtype, mode=case.mode, status=status, expected=encode(case.expected),
                   input_kind=case.input.kind, target_kind=case.target.kind,
-                  reduction=case.reduction, file=case.file, line=case.line, **more)
+                  reduction=case.reduction, title=case.title or "", source=case.source or "",
+                  file=case.file, line=case.line, **more)
 
 
 def expected_problem(case: Case, oracle64: OracleValue) -> str | None:

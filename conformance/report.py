@@ -33,9 +33,17 @@ def status_matrix(frame: pd.DataFrame) -> pd.DataFrame:
     """Case x binding table; each cell lists ``dtype: status`` for the run's dtypes."""
     if frame.empty:
         return pd.DataFrame()
-    cells = frame.assign(cell=frame["dtype"] + ": " + frame["status"])
+    cells = frame.assign(cell=frame["dtype"] + ": " + frame["status"] + frame["ulp_err"].map(_ulps))
     return cells.pivot_table(index="case_id", columns="binding", values="cell",
                              aggfunc=lambda s: " / ".join(sorted(s)), sort=False).fillna("")
+
+
+def _ulps(value: object) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return f" ({number:.3g} ULP)" if number == number else ""
 
 
 def render_html(frame: pd.DataFrame, errors: list[CaseError] = ()) -> str:
@@ -94,7 +102,11 @@ def _detail(row: pd.Series) -> str:
               "source": f"{row['file']}:{row['line']}", "link": row["link"]}
     table = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in fields.items()
                     if v is not None and v == v and v != "")
+    source = row.get("source") or ""
+    cite = (f'<a href="{e(source)}">{e(source)}</a>' if source.startswith(("http://", "https://"))
+            else e(source))
     return (f"<section><h3>{e(row['case_id'])} — {e(row['binding'])} ({e(row['dtype'])})</h3>"
+            f"<p><i>{e(row.get('title') or '')}</i> {cite}</p>"
             f"<p>{e(row['explanation'])}</p><table>{table}</table>"
             f"<pre>{e(row['recipe'] or '')}</pre></section>")
 

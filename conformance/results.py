@@ -49,6 +49,8 @@ class Result:
     input_kind: str = ""
     target_kind: str = ""
     reduction: str = ""
+    title: str = ""
+    source: str = ""
     file: str = ""
     line: int = 0
 

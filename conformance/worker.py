@@ -58,11 +58,12 @@ def execute(recipe: str, module: Any) -> dict[str, Any]:
         warnings.simplefilter("always")
         try:
             exec(compile(recipe, "<recipe>", "exec"), namespace)
-            loss = namespace["loss"]
-            value = module.to_numpy(loss)
         except Exception as exc:
             return {"ok": False, "exception": type(exc).__name__, "message": str(exc)[:2000],
                     "warnings": _messages(caught)}
+        loss = namespace["loss"]
+        # A failure here is the suite's, not the API's: let it surface as an internal error.
+        value = module.to_numpy(loss)
     return {"ok": True, "value": encode(value.tolist()), "dtype": module.result_dtype(loss),
             "printed": printed.getvalue().strip()[:2000], "warnings": _messages(caught)}
 

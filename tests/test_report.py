@@ -11,10 +11,11 @@ from conformance.results import Result, to_frame
 def rows() -> pd.DataFrame:
     return to_frame([
         Result(case_id="a", loss="cross_entropy", binding="torch.cross_entropy", framework="torch",
-               dtype="float32", mode="faithful", status="pass", framework_version="2.13.0"),
+               dtype="float32", mode="faithful", status="pass", framework_version="2.13.0", ulp_err=0.5),
         Result(case_id="a", loss="cross_entropy", binding="torch.cross_entropy", framework="torch",
                dtype="float64", mode="faithful", status="known",
-               explanation="<script>alert(1)</script> clipped", recipe="print('<b>')"),
+               explanation="<script>alert(1)</script> clipped", recipe="print('<b>')",
+               title="<img src=x onerror=alert(2)>", source="javascript:alert(3)"),
         Result(case_id="b", loss="cross_entropy", binding="keras.CategoricalCrossentropy",
                framework="keras", dtype="float32", mode="faithful", status="fail",
                explanation="undocumented deviation"),
@@ -23,7 +24,7 @@ def rows() -> pd.DataFrame:
 
 def test_matrix_has_a_cell_per_case_and_binding_listing_dtypes():
     matrix = status_matrix(rows())
-    assert matrix.loc["a", "torch.cross_entropy"] == "float32: pass / float64: known"
+    assert matrix.loc["a", "torch.cross_entropy"] == "float32: pass (0.5 ULP) / float64: known"
     assert matrix.loc["b", "keras.CategoricalCrossentropy"] == "float32: fail"
 
 
@@ -31,6 +32,7 @@ def test_html_escapes_text_and_has_a_section_per_non_pass_row():
     page = render_html(rows())
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img" not in page and 'href="javascript' not in page
     assert page.count("<section>") == 2
     assert "FAILED: 1 failing rows" in page
 
