@@ -65,14 +65,16 @@ def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[D
                 reasons = "; ".join(b.cannot_express(case) for b in framework.bindings
                                     if b.loss == case.loss)
                 for dtype in case.dtypes_in(dtypes):
-                    unexpressible.append(_base(case, f"{framework.name}.*", framework.name, dtype,
+                    unexpressible.append(base_result(case, f"{framework.name}.*", framework.name, dtype,
                                                "skipped", explanation=f"no {framework.name} binding "
                                                f"can express this case: {reasons}"))
             evaluations += [Evaluation(case, b, d) for b in usable for d in case.dtypes_in(dtypes)]
     return evaluations, unexpressible
 
 
-def _base(case: Case, binding: str, framework: str, dtype: DType, status: str, **more) -> Result:
+def base_result(case: Case, binding: str, framework: str, dtype: DType, status: str,
+                **more) -> Result:
+    """A result row for ``case`` with the case's own fields filled in."""
     return Result(case_id=case.id, loss=case.loss, binding=binding, framework=framework,
                   dtype=dtype, mode=case.mode, status=status, expected=encode(case.expected),
                   input_kind=case.input.kind, target_kind=case.target.kind,
@@ -120,9 +122,6 @@ class Evaluator:
                 self._oracles[key] = cached
         return cached
 
-    def hello(self, framework: Framework) -> Hello:
-        return self._worker(framework)[1]
-
     def _worker(self, framework: Framework) -> tuple[WorkerProcess, Hello]:
         with self._lock:
             entry = self._workers.get(framework.name)
@@ -137,7 +136,7 @@ class Evaluator:
         case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
         worker, hello = self._worker(evaluation.framework)
         version = hello.versions.get(evaluation.framework.distributions[0])
-        result = _base(case, binding.id, binding.framework, dtype, "skipped",
+        result = base_result(case, binding.id, binding.framework, dtype, "skipped",
                        framework_version=version, device=hello.device)
         if not hello.ready:
             result.explanation = result.message = hello.reason

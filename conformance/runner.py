@@ -17,7 +17,7 @@ import pandas as pd
 
 import adapters
 from conformance.dtypes import DEFAULT_DTYPES, DType
-from conformance.evaluation import Evaluation, Evaluator, plan
+from conformance.evaluation import Evaluation, Evaluator, base_result, plan
 from conformance.loader import LoadResult, load_cases
 from conformance.results import Result, ResultsWriter, to_frame
 
@@ -87,9 +87,6 @@ def _run_serial(evaluations: list[Evaluation], evaluator: Evaluator,
             record(evaluator.evaluate(evaluation))
         except Exception as exc:  # a bug of ours must not lose the other rows
             print(f"internal error on {evaluation.name}: {exc!r}", file=sys.stderr)
-            result = Result(case_id=evaluation.case.id, loss=evaluation.case.loss,
-                            binding=evaluation.binding.id, framework=evaluation.binding.framework,
-                            dtype=evaluation.dtype, mode=evaluation.case.mode, status="error",
-                            explanation=f"internal error in the suite: {exc!r}",
-                            file=evaluation.case.file, line=evaluation.case.line)
-            record(result)
+            record(base_result(evaluation.case, evaluation.binding.id, evaluation.binding.framework,
+                               evaluation.dtype, "error",
+                               explanation=f"internal error in the suite: {exc!r}"))
