@@ -21,6 +21,7 @@ from conformance.binding import Binding, Framework
 from conformance.case import Case
 from conformance.compare import Outcome, judge
 from conformance.dtypes import DType, decode, encode
+from conformance.interpret import search
 from conformance.oracle import OracleValue
 from conformance.process import Hello, WorkerFailure, WorkerProcess
 from conformance.recipe import RecipeWriter
@@ -109,18 +110,20 @@ class Evaluator:
         self.extra_env = extra_env
         self.startup_timeout = startup_timeout
         self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
-        self._oracles: dict[tuple[str, str], OracleValue] = {}
+        self._oracles: dict[tuple[int, str], tuple[Case, OracleValue]] = {}
         self._lock = threading.Lock()
 
     def oracle(self, case: Case, dtype: DType) -> OracleValue:
-        key = (case.id, dtype)
+        # Keyed by object identity (the case is kept alive with its value): two
+        # cases may share an id, e.g. a file given outside the suite.
+        key = (id(case), dtype)
         with self._lock:
             cached = self._oracles.get(key)
         if cached is None:
-            cached = oracle_module.evaluate(case, dtype)
+            cached = (case, oracle_module.evaluate(case, dtype))
             with self._lock:
                 self._oracles[key] = cached
-        return cached
+        return cached[1]
 
     def _worker(self, framework: Framework) -> tuple[WorkerProcess, Hello]:
         with self._lock:
@@ -163,6 +166,16 @@ class Evaluator:
             worker.close()
 
 
+def _interpretation(evaluation: Evaluation, outcome: Outcome) -> str:
+    """What the API measurably did (see :mod:`conformance.interpret`)."""
+    if outcome.exception is not None:
+        return f"raises {outcome.exception}"
+    case, dtype = evaluation.case, evaluation.dtype
+    found = search(case, dtype, outcome.value, case.tolerance_for(dtype))
+    more = f" (or {len(found) - 3} more readings)" if len(found) > 3 else ""
+    return " | ".join(found[:3]) + more
+
+
 def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
             version: str | None) -> Result:
     result.warnings = reply.get("warnings", [])
@@ -174,6 +187,10 @@ def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleV
         result.message = f"{reply['exception']}: {reply['message']}"
     verdict = judge(evaluation.case, evaluation.binding, evaluation.dtype, outcome, oracle, version)
     result.status, result.explanation = verdict.status, verdict.explanation
+    if verdict.status != "pass":
+        result.interpretation = _interpretation(evaluation, outcome)
+        if verdict.status == "fail" and verdict.expectation is None:
+            result.explanation += f"; measured: {result.interpretation}"
     if verdict.errors is not None:
         result.abs_err, result.rel_err, result.ulp_err = map(
             encode, (verdict.errors.abs_err, verdict.errors.rel_err, verdict.errors.ulp_err))

@@ -41,6 +41,7 @@ class Result:
     ulp_err: Any = None
     recipe: str = ""
     explanation: str = ""
+    interpretation: str = ""
     message: str = ""
     category: str | None = None
     link: str | None = None
