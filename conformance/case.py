@@ -15,6 +15,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, field_validator,
                       model_validator)
 
+from conformance.case_rules import check_case, is_set
 from conformance.dtypes import DTYPES, DType, decode
 
 Loss = Literal["cross_entropy", "binary_cross_entropy", "kl_divergence"]
@@ -142,6 +143,11 @@ class Expectation(_Strict):
                              "or `raises` (the exception name it raises)")
         return self
 
+    @field_validator("reason")
+    @classmethod
+    def _trimmed(cls, text: str) -> str:
+        return text.strip()
+
     @field_validator("versions")
     @classmethod
     def _specifier(cls, text: str | None) -> str | None:
@@ -210,8 +216,6 @@ class Case(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Case:
-        from conformance.case_rules import check_case
-
         check_case(self)
         return self
 
@@ -250,8 +254,16 @@ class Case(_Strict):
         return shape
 
     @property
-    def is_finite_input(self) -> bool:
-        return bool(np.all(np.isfinite(self.input.values)))
+    def configuration(self) -> str:
+        """The canonical configuration in words, e.g. ``cross_entropy: logits vs index,
+        weight, mean`` - cases with equal configurations port with the same calls."""
+        parts = [f"{self.input.kind} vs {self.target.kind}"]
+        if self.ndim > 1 and not self.class_axis_is_last:
+            parts.append(f"classes on axis {self.axis} of {self.ndim}")
+        parts += [name for name in ("weight", "pos_weight", "ignore_index", "label_smoothing")
+                  if is_set(getattr(self, name))]
+        parts.append(self.reduction)
+        return f"{self.loss}: " + ", ".join(parts)
 
     def tolerance_for(self, dtype: DType) -> Tolerance:
         from conformance.tolerance import default_tolerance

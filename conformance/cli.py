@@ -1,4 +1,4 @@
-"""Command line: ``conformance run`` and ``conformance validate``."""
+"""Command line: ``conformance run``, ``validate`` and ``explain``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Sequence
 
 import adapters
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
+from conformance.explain import explain, find_case, format_explanation
 from conformance.loader import load_cases
 from conformance.report import summary, write_reports
 from conformance.results import FAILING
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="per-evaluation time limit in seconds (default 60)")
     validate = commands.add_parser("validate", help="check case files without running anything")
     validate.add_argument("paths", nargs="*", default=["cases"])
+    explain = commands.add_parser("explain", help="one case on every binding, with the causes found")
+    explain.add_argument("case_id")
+    explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
+    explain.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
+    explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
     return parser
 
 
@@ -49,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(error, file=sys.stderr)
         print(f"{len(loaded.cases)} valid cases, {len(loaded.errors)} errors")
         return 1 if loaded.errors else 0
+    if args.command == "explain":
+        return _explain(args)
     loaded = load_cases(args.cases)
     for error in loaded.errors:
         print(error, file=sys.stderr)
@@ -57,6 +65,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, results.csv, report.html")
     return 1 if loaded.errors or frame["status"].isin(FAILING).any() else 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    try:
+        case = find_case(args.case_id, args.cases)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    if args.binding and args.binding not in adapters.all_bindings():
+        print(f"unknown binding {args.binding!r}; known: {', '.join(adapters.all_bindings())}",
+              file=sys.stderr)
+        return 2
+    frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes))
+    print(format_explanation(case, frame))
+    return 0
 
 
 if __name__ == "__main__":

@@ -47,10 +47,13 @@ class Evaluation:
     def name(self) -> str:
         return f"{self.case.id}[{self.binding.id}-{self.dtype}]"
 
-    def recipe(self) -> str:
+    def write(self) -> RecipeWriter:
         writer = RecipeWriter(self.case, self.dtype, self.framework)
         self.binding.write(writer)
-        return writer.text()
+        return writer
+
+    def recipe(self) -> str:
+        return self.write().text()
 
 
 def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[DType, ...],
@@ -79,7 +82,8 @@ def base_result(case: Case, binding: str, framework: str, dtype: DType, status: 
     return Result(case_id=case.id, loss=case.loss, binding=binding, framework=framework,
                   dtype=dtype, mode=case.mode, status=status, expected=encode(case.expected),
                   input_kind=case.input.kind, target_kind=case.target.kind,
-                  reduction=case.reduction, title=case.title or "", source=case.source or "",
+                  reduction=case.reduction, configuration=case.configuration,
+                  title=case.title or "", source=case.source or "",
                   file=case.file, line=case.line, **more)
 
 
@@ -144,7 +148,8 @@ class Evaluator:
         if not hello.ready:
             result.explanation = result.message = hello.reason
             return result
-        result.recipe = evaluation.recipe()
+        writer = evaluation.write()
+        result.recipe, result.call = writer.text(), writer.call_text()
         oracle = self.oracle(case, dtype)
         result.oracle = encode(oracle.as_float().tolist())
         problem = expected_problem(case, self.oracle(case, "float64"))

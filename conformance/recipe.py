@@ -34,6 +34,7 @@ class RecipeWriter:
         self.dtype = dtype
         self.framework = framework
         self.lines: list[str] = []
+        self.calls: list[str] = []
         self._defined: set[str] = set()
 
     @property
@@ -41,20 +42,25 @@ class RecipeWriter:
         return self.case.mode == "as_is"
 
     def emit(self, line: str) -> None:
+        """Add a line of the call (or its glue)."""
+        self.lines.append(line)
+        self.calls.append(line)
+
+    def _define(self, line: str) -> None:
         self.lines.append(line)
 
     def floats(self, name: str, values: Any) -> str:
         """Define ``name`` as a float array of the run's dtype; returns ``name``."""
         if name not in self._defined:
             data = nested_literal(np.asarray(values, dtype=np.float64), self.dtype)
-            self.emit(f"{name} = " + self.framework.float_array.format(data=data, dtype=self.dtype))
+            self._define(f"{name} = " + self.framework.float_array.format(data=data, dtype=self.dtype))
             self._defined.add(name)
         return name
 
     def ints(self, name: str, values: Any) -> str:
         if name not in self._defined:
             data = nested_literal(np.asarray(values, dtype=np.int64), None)
-            self.emit(f"{name} = " + self.framework.index_array.format(data=data))
+            self._define(f"{name} = " + self.framework.index_array.format(data=data))
             self._defined.add(name)
         return name
 
@@ -70,6 +76,10 @@ class RecipeWriter:
 
     def weight(self) -> str:
         return self.floats("weight", self.case.weight)
+
+    def call_text(self) -> str:
+        """The call and its glue, without imports and array literals."""
+        return "\n".join(self.calls)
 
     def text(self) -> str:
         body = "\n".join(self.lines)

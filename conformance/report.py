@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from conformance.loader import CaseError
+from conformance.porting import porting_guide
 from conformance.results import FAILING, STATUSES
 
 _STATUS_COLOURS = {"pass": "#d9f2d9", "known": "#e6e6fa", "difference": "#fff3cd",
@@ -57,6 +58,7 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] = ()) -> str:
     matrix = status_matrix(frame)
     styled = matrix.style.map(_cell_colour).set_table_attributes('class="matrix"')
     parts.append("<h2>Cases × bindings</h2>" + styled.to_html(table_uuid="matrix", escape="html"))
+    parts.append(_porting_section(frame))
     parts.append("<h2>Every row that did not pass</h2>")
     for _, row in frame[frame["status"] != "pass"].iterrows():
         parts.append(_detail(row))
@@ -66,6 +68,22 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] = ()) -> str:
             "font-size:12px}table{border-collapse:collapse}pre{background:#f6f6f6;padding:8px;"
             "overflow-x:auto}section{border-top:1px solid #999;margin-top:1em}</style></head>"
             f"<body>{body}</body></html>")
+
+
+def _porting_section(frame: pd.DataFrame) -> str:
+    guide = porting_guide(frame)
+    if guide.empty:
+        return ""
+    e = html.escape
+    out = ["<h2>Porting guide</h2><p>For each configuration the faithful cases exercise, the call of "
+           "every binding that matched the oracle in every dtype, with the case that proves it.</p>"]
+    for configuration, group in guide.groupby("configuration", sort=False):
+        rows = "".join(f"<tr><td>{e(r['binding'])}</td><td><pre>{e(str(r['call']))}</pre></td>"
+                       f"<td>{e(r['case_id'])} ({r['passing_cases']}/{r['cases']})</td></tr>"
+                       for _, r in group.iterrows())
+        out.append(f"<h3>{e(configuration)}</h3><table><tr><th>binding</th><th>call</th>"
+                   f"<th>proved by</th></tr>{rows}</table>")
+    return "\n".join(out)
 
 
 def _verdict(frame: pd.DataFrame, errors) -> str:

@@ -40,6 +40,7 @@ class Result:
     rel_err: Any = None
     ulp_err: Any = None
     recipe: str = ""
+    call: str = ""
     explanation: str = ""
     interpretation: str = ""
     message: str = ""
@@ -50,6 +51,7 @@ class Result:
     input_kind: str = ""
     target_kind: str = ""
     reduction: str = ""
+    configuration: str = ""
     title: str = ""
     source: str = ""
     file: str = ""

@@ -17,7 +17,7 @@ import pandas as pd
 
 import adapters
 from conformance.dtypes import DEFAULT_DTYPES, DType
-from conformance.evaluation import Evaluation, Evaluator, base_result, plan
+from conformance.evaluation import Evaluation, Evaluator, plan
 from conformance.loader import LoadResult, load_cases
 from conformance.results import Result, ResultsWriter, to_frame
 
@@ -84,9 +84,16 @@ def _run_serial(evaluations: list[Evaluation], evaluator: Evaluator,
                 record: Callable[[Result], None]) -> None:
     for evaluation in evaluations:
         try:
-            record(evaluator.evaluate(evaluation))
-        except Exception as exc:  # a bug of ours must not lose the other rows
+            result = evaluator.evaluate(evaluation)
+        except Exception as exc:  # a bug of ours must not lose this row or the others
             print(f"internal error on {evaluation.name}: {exc!r}", file=sys.stderr)
-            record(base_result(evaluation.case, evaluation.binding.id, evaluation.binding.framework,
-                               evaluation.dtype, "error",
-                               explanation=f"internal error in the suite: {exc!r}"))
+            result = _internal_error(evaluation, exc)
+        record(result)
+
+
+def _internal_error(evaluation: Evaluation, exc: Exception) -> Result:
+    """An error row built from plain fields only, so that building it cannot fail too."""
+    case, binding = evaluation.case, evaluation.binding
+    return Result(case_id=case.id, loss=case.loss, binding=binding.id, framework=binding.framework,
+                  dtype=evaluation.dtype, mode=case.mode, status="error",
+                  explanation=f"internal error in the suite: {exc!r}", file=case.file, line=case.line)

@@ -140,3 +140,24 @@ def test_unknown_binding_lookup_names_the_known_ones():
     with pytest.raises(KeyError, match="torch.cross_entropy"):
         adapters.framework("torch").binding("torch.crossentropy")
     assert dataclasses.is_dataclass(adapters.framework("jax"))
+
+
+def test_a_bug_in_a_binding_becomes_an_error_row_and_the_rest_still_runs():
+    from conformance.runner import _run_serial
+
+    def broken(w):
+        raise RuntimeError("bug in a binding's write")
+
+    case = Case.model_validate(dict(id="x", loss="cross_entropy", input={"logits": [[1.0, 2.0]]},
+                                    target={"index": [0]}, expected=1.3132616875))
+    bad = Binding("torch.broken", "cross_entropy", frozenset({"logits"}), frozenset({"index"}), broken)
+    good = adapters.all_bindings()["torch.cross_entropy"]
+    rows = []
+    evaluator = Evaluator()
+    try:
+        _run_serial([Evaluation(case, bad, "float32"), Evaluation(case, good, "float32")], evaluator,
+                    rows.append)
+    finally:
+        evaluator.close()
+    assert [r.status for r in rows] == ["error", "pass"]
+    assert "bug in a binding's write" in rows[0].explanation

@@ -1,0 +1,74 @@
+"""``conformance explain``: one case, every binding, the oracle and the causes found."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Sequence
+
+import pandas as pd
+
+from conformance.case import Case
+from conformance.dtypes import DEFAULT_DTYPES, DType
+from conformance.loader import LoadResult, load_cases
+from conformance.porting import format_guide, porting_guide
+from conformance.runner import run
+
+
+def find_case(case_id: str, cases: Sequence[str] = ("cases",)) -> Case:
+    loaded = load_cases(cases)
+    for case in loaded.cases:
+        if case.id == case_id:
+            return case
+    close = difflib.get_close_matches(case_id, [c.id for c in loaded.cases], n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise KeyError(f"no case {case_id!r} under {', '.join(map(str, cases))}{hint}")
+
+
+def explain(case_id: str, binding: str | None = None, cases: Sequence[str] = ("cases",),
+            dtypes: Sequence[DType] = DEFAULT_DTYPES, timeout: float = 60.0) -> pd.DataFrame:
+    """Evaluate one case on every binding (or one) and return its rows.
+
+    For an ``as_is`` case the rows of its faithful twin (same arrays, meant
+    semantics, no ``expect``) are included with ``mode == "faithful"``: they
+    show the calls that would have computed what the user meant.
+    """
+    case = find_case(case_id, cases)
+    selected = [case]
+    if case.mode == "as_is":
+        selected.append(case.model_copy(update={"mode": "faithful", "expect": {}}))
+    frameworks = [binding.split(".", 1)[0]] if binding else None
+    frame = run(loaded=LoadResult(cases=selected), frameworks=frameworks, dtypes=dtypes, out=None,
+                timeout=timeout)
+    if binding:
+        frame = frame[frame["binding"].isin([binding, f"{binding.split('.', 1)[0]}.*"])]
+    return frame.reset_index(drop=True)
+
+
+def format_explanation(case: Case, frame: pd.DataFrame) -> str:
+    """The text ``conformance explain`` prints."""
+    lines = [f"{case.id} - {case.title or ''}  ({case.file}:{case.line})",
+             f"  {case.configuration}; mode {case.mode}",
+             f"  input {case.input.kind}: {case.input.values.tolist()}",
+             f"  target {case.target.kind}: {case.target.values.tolist()}"]
+    if case.source:
+        lines.append(f"  source: {case.source}")
+    own = frame[frame["mode"] == case.mode]
+    for dtype, rows in own.groupby("dtype", sort=False):
+        lines.append(f"\n{dtype}: oracle {rows['oracle'].iloc[0]}")
+        for _, row in rows.iterrows():
+            lines.append(f"  {row['status']:10} {row['binding']:52} {str(row['value']):24} "
+                         f"{_ulp(row['ulp_err'])}")
+            if row["status"] != "pass":
+                lines.append(f"{'':13}measured: {row['interpretation'] or '-'}")
+                lines.append(f"{'':13}why: {row['explanation']}")
+    guide = porting_guide(frame)
+    lines.append("\nEquivalent calls (faithful, matched the oracle):")
+    lines.append(format_guide(guide) if not guide.empty else "  none of the bindings matched")
+    return "\n".join(lines)
+
+
+def _ulp(value: object) -> str:
+    try:
+        return f"{float(value):.3g} ULP"
+    except (TypeError, ValueError):
+        return ""
