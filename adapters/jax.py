@@ -23,7 +23,8 @@ DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.{}"
 
 
 def _axis(w: RecipeWriter) -> str:
-    return "" if w.case.class_axis_is_last else f", axis={w.case.axis}"
+    """The ``axis=`` argument (as_is: the API's default, the last axis)."""
+    return "" if w.case.class_axis_is_last or w.as_is else f", axis={w.case.axis}"
 
 
 def _as_logits(w: RecipeWriter) -> str:
@@ -147,22 +148,39 @@ FRAMEWORK = Framework(
                 frozenset({"probs", "index"}), _write_softmax_ce,
                 options=frozenset({"weight", "ignore_index", "label_smoothing"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
-                doc=DOCS.format("softmax_cross_entropy")),
+                doc=DOCS.format("softmax_cross_entropy"),
+                profile={"input": "logits",
+                         "unnormalised": "n/a: reads logits",
+                         "zero_probability": "n/a: reads logits",
+                         "neg_inf": "NaN (0 * -inf)",
+                         "class_axis": "last",
+                         "smoothing": "eps/C"}),
         Binding("jax.optax.softmax_cross_entropy_with_integer_labels", "cross_entropy", _ALL_INPUTS,
                 frozenset({"index"}), _write_integer_labels,
                 options=frozenset({"weight", "ignore_index"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
-                doc=DOCS.format("softmax_cross_entropy_with_integer_labels")),
+                doc=DOCS.format("softmax_cross_entropy_with_integer_labels"),
+                profile={"input": "logits",
+                         "unnormalised": "n/a: reads logits",
+                         "zero_probability": "n/a: reads logits",
+                         "neg_inf": "finite (0 log 0 = 0)",
+                         "class_axis": "last (raises on (N, C, L))"}),
         Binding("jax.optax.sigmoid_binary_cross_entropy", "binary_cross_entropy",
                 frozenset({"logits", "probs"}), frozenset({"probs"}), _write_sigmoid_bce,
                 options=frozenset({"pos_weight"}),
                 reads="applies log_sigmoid (reads its input as logits)",
-                doc=DOCS.format("sigmoid_binary_cross_entropy")),
+                doc=DOCS.format("sigmoid_binary_cross_entropy"),
+                profile={"input": "logits",
+                         "zero_probability": "n/a: reads logits",
+                         "neg_inf": "NaN (0 * -inf)"}),
         Binding("jax.optax.kl_divergence", "kl_divergence", _ALL_INPUTS,
                 frozenset({"probs", "log_probs"}), _write_kl,
                 reductions=frozenset({"mean", "sum", "none", "batchmean"}),
                 reads="reads its first argument as log-probabilities and sums over the last axis",
-                doc=DOCS.format("kl_divergence")),
+                doc=DOCS.format("kl_divergence"),
+                profile={"input": "log-probabilities",
+                         "zero_probability": "n/a: reads log-probabilities",
+                         "neg_inf": "NaN (0 * -inf)"}),
     ),
 )
 

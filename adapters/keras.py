@@ -40,7 +40,7 @@ def _from_logits(w: RecipeWriter) -> str | None:
 
 
 def _class_axis_last(w: RecipeWriter, array: str) -> str:
-    if w.case.class_axis_is_last:
+    if w.as_is or w.case.class_axis_is_last:
         return array
     return f"keras.ops.moveaxis({array}, {w.case.axis}, -1)"
 
@@ -59,7 +59,7 @@ def _write_categorical(w: RecipeWriter) -> None:
         # -sum_c w_c t_c log q_c: class weights fold exactly into a soft target.
         target = f"{target} * keras.ops.reshape({w.weight()}, {_class_weight_shape(case)})"
     options = kwargs(from_logits=_from_logits(w), label_smoothing=case.label_smoothing or None,
-                     axis=None if case.class_axis_is_last else case.axis,
+                     axis=None if case.class_axis_is_last or w.as_is else case.axis,
                      **_common(w, _reduction(w)))
     w.emit(f"loss = keras.losses.CategoricalCrossentropy({options.lstrip(', ')})({target}, {w.input()})")
 
@@ -159,23 +159,40 @@ FRAMEWORK = Framework(
                 options=frozenset({"weight", "label_smoothing"}), limits=_categorical_limits,
                 reads="reads its input as probabilities (from_logits=False): renormalises each "
                       "row and clips to [1e-7, 1-1e-7]",
-                doc=DOCS.format("categoricalcrossentropy")),
+                doc=DOCS.format("categoricalcrossentropy"),
+                profile={"input": "probabilities",
+                         "unnormalised": "renormalised",
+                         "zero_probability": "clipped at 1e-7",
+                         "neg_inf": "n/a: reads probabilities",
+                         "class_axis": "last",
+                         "smoothing": "eps/C"}),
         Binding("keras.SparseCategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
                 frozenset({"index"}), _write_sparse,
                 options=frozenset({"weight", "ignore_index"}),
                 reads="reads its input as probabilities (from_logits=False) and clips them to "
                       "[1e-7, 1-1e-7]",
-                doc=DOCS.format("sparsecategoricalcrossentropy")),
+                doc=DOCS.format("sparsecategoricalcrossentropy"),
+                profile={"input": "probabilities",
+                         "unnormalised": "renormalised",
+                         "zero_probability": "clipped at 1e-7",
+                         "neg_inf": "finite (clipped)",
+                         "class_axis": "last (raises on (N, C, L))"}),
         Binding("keras.BinaryCrossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
                 frozenset({"probs"}), _write_binary, options=frozenset({"pos_weight"}),
                 reads="reads its input as probabilities (from_logits=False), clips them to "
                       "[1e-7, 1-1e-7] and averages over the last axis",
-                doc=DOCS.format("binarycrossentropy")),
+                doc=DOCS.format("binarycrossentropy"),
+                profile={"input": "probabilities",
+                         "zero_probability": "clipped at 1e-7",
+                         "neg_inf": "finite (clipped)"}),
         Binding("keras.KLDivergence", "kl_divergence", _ALL_INPUTS, frozenset({"probs", "log_probs"}),
                 _write_kl, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
                 reads="reads both arguments as probabilities, clips them to [1e-7, 1], sums over "
                       "the last axis and averages over the rest",
-                doc=DOCS.format("kldivergence")),
+                doc=DOCS.format("kldivergence"),
+                profile={"input": "probabilities",
+                         "zero_probability": "clipped at 1e-7",
+                         "neg_inf": "n/a: reads probabilities"}),
     ),
 )
 

@@ -24,8 +24,8 @@ def _class_dim(w: RecipeWriter) -> int:
 
 
 def _classes_at_dim1(w: RecipeWriter, array: str) -> str:
-    """``array`` with the case's class axis moved to where torch wants it."""
-    if w.case.axis == _class_dim(w):
+    """``array`` with the case's class axis moved to where torch wants it (as_is: as written)."""
+    if w.as_is or w.case.axis == _class_dim(w):
         return array
     return f"torch.movedim({array}, {w.case.axis}, {_class_dim(w)})"
 
@@ -97,26 +97,46 @@ FRAMEWORK = Framework(
                 _write_cross_entropy,
                 options=frozenset({"weight", "ignore_index", "label_smoothing"}),
                 reads="applies log_softmax over dim 1 (reads its input as logits)",
-                doc=DOCS.format("cross_entropy")),
+                doc=DOCS.format("cross_entropy"),
+                profile={"input": "logits",
+                         "unnormalised": "n/a: reads logits",
+                         "zero_probability": "n/a: reads logits",
+                         "neg_inf": "NaN (0 * -inf) / finite (0 log 0 = 0)",
+                         "class_axis": "1",
+                         "smoothing": "eps/C"}),
         Binding("torch.nll_loss", "cross_entropy", _CE_INPUTS, frozenset({"index"}),
                 _write_nll_loss, options=frozenset({"weight", "ignore_index"}),
                 reads="reads its input as log-probabilities and returns -input[target]",
-                doc=DOCS.format("nll_loss")),
+                doc=DOCS.format("nll_loss"),
+                profile={"input": "log-probabilities",
+                         "unnormalised": "n/a: reads log-probabilities",
+                         "zero_probability": "n/a: reads log-probabilities",
+                         "neg_inf": "n/a: reads log-probabilities",
+                         "class_axis": "n/a: reads log-probabilities"}),
         Binding("torch.binary_cross_entropy", "binary_cross_entropy", frozenset({"probs"}),
                 frozenset({"probs"}), _write_binary_cross_entropy,
                 reads="reads its input as probabilities (refuses values outside [0, 1]) "
                       "and clamps each log at -100",
-                doc=DOCS.format("binary_cross_entropy")),
+                doc=DOCS.format("binary_cross_entropy"),
+                profile={"input": "probabilities",
+                         "zero_probability": "log clamped at -100",
+                         "neg_inf": "raises RuntimeError"}),
         Binding("torch.binary_cross_entropy_with_logits", "binary_cross_entropy",
                 frozenset({"logits"}), frozenset({"probs"}), _write_binary_cross_entropy_with_logits,
                 options=frozenset({"pos_weight"}),
                 reads="applies log_sigmoid (reads its input as logits)",
-                doc=DOCS.format("binary_cross_entropy_with_logits")),
+                doc=DOCS.format("binary_cross_entropy_with_logits"),
+                profile={"input": "logits",
+                         "zero_probability": "n/a: reads logits",
+                         "neg_inf": "NaN (0 * -inf)"}),
         Binding("torch.kl_div", "kl_divergence", _CE_INPUTS, frozenset({"probs", "log_probs"}),
                 _write_kl_div, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
                 reads="reads its input as log-probabilities and its target as probabilities "
                       "(log_target=False)",
-                doc=DOCS.format("kl_div")),
+                doc=DOCS.format("kl_div"),
+                profile={"input": "log-probabilities",
+                         "zero_probability": "n/a: reads log-probabilities",
+                         "neg_inf": "NaN (0 * -inf)"}),
     ),
 )
 

@@ -2,13 +2,20 @@
 
 Public API::
 
-    from conformance import run, load_cases, evaluate_oracle
+    from conformance import run, explain, profile, porting_guide
     frame = run(["cases"], frameworks=["torch"], dtypes=["float32"])
+    profile(frame)        # measured semantic table beside the declarations
+    porting_guide(frame)  # equivalent calls, each backed by passing rows
+    explain("ce-probs-unnormalised")
 """
 
+from conformance.explain import explain
 from conformance.loader import CaseError, LoadResult, load_cases
 from conformance.oracle import evaluate as evaluate_oracle
+from conformance.porting import porting_guide
+from conformance.profile import profile, semantic_table
 from conformance.results import read_results
 from conformance.runner import run
 
-__all__ = ["CaseError", "LoadResult", "evaluate_oracle", "load_cases", "read_results", "run"]
+__all__ = ["CaseError", "LoadResult", "evaluate_oracle", "explain", "load_cases", "porting_guide",
+           "profile", "read_results", "run", "semantic_table"]

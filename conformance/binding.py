@@ -40,6 +40,9 @@ class Binding:
       write: appends the call to a :class:`RecipeWriter`, assigning ``loss``.
       limits: extra rules, returning why a case cannot be expressed, or None.
       doc: link to the API's documentation.
+      profile: what the API does with its input by default, per aspect of
+        :mod:`conformance.profile` (from its documentation and source); the
+        probes measure it, and a disagreement is a failing test.
     """
 
     id: str
@@ -52,6 +55,7 @@ class Binding:
     reads: str = ""
     limits: Callable[[Case], str | None] | None = None
     doc: str = ""
+    profile: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def framework(self) -> str:

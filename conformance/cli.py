@@ -1,4 +1,4 @@
-"""Command line: ``conformance run``, ``validate`` and ``explain``."""
+"""Command line: ``conformance run``, ``validate``, ``explain`` and ``profile``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Sequence
 import adapters
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
 from conformance.explain import explain, find_case, format_explanation
+from conformance.profile import format_profile, profile
 from conformance.loader import load_cases
 from conformance.report import summary, write_reports
-from conformance.results import FAILING
+from conformance.results import FAILING, read_results
 from conformance.runner import run
 
 
@@ -44,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
     explain.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
     explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    prof = commands.add_parser("profile", help="the measured semantic table of every binding")
+    prof.add_argument("--binding", default=None, help="only this binding")
+    prof.add_argument("--cases", nargs="+", default=["cases/probes"], metavar="PATH",
+                      help="probe cases to run (default cases/probes)")
+    prof.add_argument("--results", default=None, metavar="FILE",
+                      help="read rows from a results.jsonl instead of running the probes")
     return parser
 
 
@@ -57,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if loaded.errors else 0
     if args.command == "explain":
         return _explain(args)
+    if args.command == "profile":
+        return _profile(args)
     loaded = load_cases(args.cases)
     for error in loaded.errors:
         print(error, file=sys.stderr)
@@ -80,6 +89,15 @@ def _explain(args: argparse.Namespace) -> int:
     frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes))
     print(format_explanation(case, frame))
     return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    frame = read_results(args.results) if args.results else run(args.cases, out=None)
+    table = profile(frame)
+    if args.binding:
+        table = table[table["binding"] == args.binding]
+    print(format_profile(table))
+    return 0 if table["agrees"].all() else 1
 
 
 if __name__ == "__main__":

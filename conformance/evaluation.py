@@ -83,7 +83,7 @@ def base_result(case: Case, binding: str, framework: str, dtype: DType, status: 
                   dtype=dtype, mode=case.mode, status=status, expected=encode(case.expected),
                   input_kind=case.input.kind, target_kind=case.target.kind,
                   reduction=case.reduction, configuration=case.configuration,
-                  title=case.title or "", source=case.source or "",
+                  title=case.title or "", source=case.source or "", tags=list(case.tags),
                   file=case.file, line=case.line, **more)
 
 

@@ -45,9 +45,12 @@ class Knobs:
     row_reduce: bool = False          # reduced over the last axis before anything else
     target_reads: str | None = None   # (KL) target read as probs | log_probs
 
-    def describe(self, loss: str) -> str:
-        words = [_DESCRIBE[f.name](getattr(self, f.name), loss) for f in fields(self)
-                 if getattr(self, f.name) not in (None, False)]
+    def describe(self, loss: str, input_kind: str = "probs") -> str:
+        reading = self
+        if self.reads == "renormalised" and input_kind != "probs":
+            reading = replace(self, reads="renormalised-other")
+        words = [_DESCRIBE[f.name](getattr(reading, f.name), loss) for f in fields(reading)
+                 if getattr(reading, f.name) not in (None, False)]
         if self.reads == "clip_renormalised":
             words = [w for w in words if not w.startswith("clips probabilities")]
             words[words.index(_DESCRIBE["reads"]("clip_renormalised", loss))] = \
@@ -62,6 +65,7 @@ _DESCRIBE = {
         "probs": "reads the input as probabilities",
         "log_probs": "reads the input as log-probabilities",
         "renormalised": "renormalises the probabilities to sum to 1",
+        "renormalised-other": "reads the input as probabilities and renormalises them",
         "clip_renormalised": "clips, then renormalises"}[v],
     "clip": lambda v, loss: (f"clips probabilities to [{v:.3g}, 1]" if loss == "kl_divergence"
                              else f"clips probabilities to [{v:.3g}, 1-{v:.3g}]"),
@@ -91,7 +95,7 @@ def candidates(case: Case, dtype: DType) -> list[Knobs]:
     """Single-knob readings that make sense for ``case``."""
     singles: list[Knobs] = []
     kinds = {"logits", "probs", "log_probs"} - {case.input.kind}
-    if case.input.kind == "probs":
+    if case.loss == "cross_entropy":
         kinds.add("renormalised")
     singles += [Knobs(reads=k) for k in sorted(kinds) if case.loss != "binary_cross_entropy"
                 or k in ("logits", "probs")]
@@ -141,7 +145,7 @@ def search(case: Case, dtype: DType, value: np.ndarray, tol: Tolerance) -> list[
         for knobs in level:
             variant = variant_loss(case, dtype, knobs)
             if variant is not None and matches_value(value, variant, tol):
-                found.append(knobs.describe(case.loss))
+                found.append(knobs.describe(case.loss, case.input.kind))
         if found:
             return found
     return [UNEXPLAINED]
@@ -192,7 +196,8 @@ def _times(coefficient: np.ndarray, log_value: np.ndarray, knobs: Knobs) -> np.n
     product = coefficient * log_value
     if knobs.nan_zero_log:
         return product
-    return np.where(coefficient == 0, 0.0, product)
+    # As the oracle: only 0 * log 0 is 0; 0 * NaN stays NaN.
+    return np.where((coefficient == 0) & np.isneginf(log_value), 0.0, product)
 
 
 def _cross_entropy(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray:
@@ -286,7 +291,9 @@ def _kl_divergence(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray:
     if knobs.clip_target:
         t = _clip(t, knobs, dtype, upper=False)
     log_t = np.log(t)
-    terms = t * (log_t - logq) if knobs.nan_zero_log else np.where(t == 0, 0.0, t * (log_t - logq))
+    terms = t * (log_t - logq)
+    if not knobs.nan_zero_log:
+        terms = np.where((t == 0) & ~np.isnan(logq), 0.0, terms)
     return _reduce_elements(case, np.moveaxis(terms, -1, axis) if not knobs.row_reduce else terms, knobs)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from conformance.loader import CaseError
 from conformance.porting import porting_guide
+from conformance.profile import profile, semantic_table
 from conformance.results import FAILING, STATUSES
 
 _STATUS_COLOURS = {"pass": "#d9f2d9", "known": "#e6e6fa", "difference": "#fff3cd",
@@ -58,6 +59,7 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] = ()) -> str:
     matrix = status_matrix(frame)
     styled = matrix.style.map(_cell_colour).set_table_attributes('class="matrix"')
     parts.append("<h2>Cases × bindings</h2>" + styled.to_html(table_uuid="matrix", escape="html"))
+    parts.append(_profile_section(frame))
     parts.append(_porting_section(frame))
     parts.append("<h2>Every row that did not pass</h2>")
     for _, row in frame[frame["status"] != "pass"].iterrows():
@@ -68,6 +70,20 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] = ()) -> str:
             "font-size:12px}table{border-collapse:collapse}pre{background:#f6f6f6;padding:8px;"
             "overflow-x:auto}section{border-top:1px solid #999;margin-top:1em}</style></head>"
             f"<body>{body}</body></html>")
+
+
+def _profile_section(frame: pd.DataFrame) -> str:
+    table = profile(frame)
+    if table.empty:
+        return ""
+    cells = semantic_table(table)
+    wrong = table[~table["agrees"]]
+    note = ("<p>Every measured cell agrees with the binding's declaration.</p>" if wrong.empty else
+            "<p><b>Disagreements with the declarations:</b> " + html.escape("; ".join(
+                f"{r['binding']} {r['aspect']}: measured {r['measured']}, declared {r['declared']}"
+                for _, r in wrong.iterrows())) + "</p>")
+    return ("<h2>Semantic table (measured by the probes)</h2>"
+            + cells.to_html(escape=True) + note)
 
 
 def _porting_section(frame: pd.DataFrame) -> str:

@@ -54,6 +54,7 @@ class Result:
     configuration: str = ""
     title: str = ""
     source: str = ""
+    tags: list[str] = field(default_factory=list)
     file: str = ""
     line: int = 0
 

@@ -1,0 +1,49 @@
+"""Measured semantic profiles agree with what every binding declares."""
+
+from __future__ import annotations
+
+import pytest
+
+import adapters
+from conformance.profile import ASPECTS, label, profile, semantic_table
+from conformance.runner import run
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def probe_profile():
+    return profile(run([REPO / "cases" / "probes"], out=None))
+
+
+def test_every_binding_is_profiled(probe_profile):
+    assert set(probe_profile["binding"]) == set(adapters.all_bindings())
+    inputs = probe_profile[probe_profile["aspect"] == "input"]
+    assert set(inputs["binding"]) == set(adapters.all_bindings())
+
+
+def test_measured_profile_agrees_with_every_declaration(probe_profile):
+    mismatches = probe_profile[~probe_profile["agrees"]]
+    assert mismatches.empty, "\n" + mismatches[["binding", "aspect", "measured", "declared",
+                                                "evidence"]].to_string()
+
+
+def test_declarations_cover_only_known_aspects():
+    names = {a.name for a in ASPECTS}
+    for binding in adapters.all_bindings().values():
+        assert set(binding.profile) <= names, binding.id
+
+
+def test_the_semantic_table_reads_as_documented(probe_profile):
+    table = semantic_table(probe_profile)
+    assert table.loc["torch.cross_entropy", "input"] == "logits"
+    assert table.loc["keras.CategoricalCrossentropy", "zero_probability"] == "clipped at 1e-7"
+    assert table.loc["torch.binary_cross_entropy", "zero_probability"] == "log clamped at -100"
+    assert table.loc["torch.cross_entropy", "class_axis"] == "1"
+
+
+def test_label_drops_readings_that_contradict_the_measured_input():
+    neg_inf = next(a for a in ASPECTS if a.name == "neg_inf")
+    both = "reads the input as probabilities | evaluates 0 * log 0 as NaN"
+    assert label(neg_inf, "difference", both, input_reading="logits") == "NaN (0 * -inf)"
+    assert label(neg_inf, "difference", both, input_reading="probabilities") == "n/a: reads probabilities"
+    assert label(neg_inf, "pass", "", input_reading="logits") == "finite (0 log 0 = 0)"
