@@ -206,7 +206,14 @@ def _cross_entropy(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray:
     logq = _log_q(x, knobs.reads or case.input.kind, knobs, dtype)
     classes = logq.shape[-1]
     weight = round_to(case.weight, dtype) if case.weight is not None else np.ones(classes)
-    if case.target.kind == "index":
+    if case.target.kind == "index" and knobs.class_axis is not None:
+        # The one-hot target sits on the case's class axis; the API reads another.
+        one_hot = np.eye(case.num_classes)[np.where(case.target.index < 0, 0, case.target.index)]
+        target = np.moveaxis(np.moveaxis(one_hot, -1, case.axis), axis, -1)
+        counted = np.ones(target.shape[:-1], bool)
+        if target.shape[-1] != classes:
+            raise ValueError("one-hot target does not fit this class axis")
+    elif case.target.kind == "index":
         labels = case.target.index
         counted = labels != case.ignore_index if case.ignore_index is not None else np.ones(labels.shape, bool)
         if labels.shape != logq.shape[:-1]:
@@ -220,7 +227,7 @@ def _cross_entropy(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray:
     losses = np.where(counted, -_times(weight * target, logq, knobs).sum(axis=-1), 0.0)
     if case.reduction != "mean":
         return losses if case.reduction == "none" else np.asarray(losses.sum())
-    if case.target.kind == "index":
+    if case.target.kind == "index" and knobs.class_axis is None:
         safe = np.where(counted, case.target.index, 0)
         weights = np.where(counted, weight[safe], 0.0)
     else:
