@@ -63,3 +63,32 @@ def test_validate_prints_file_line_errors(write_cases):
 def test_unknown_framework_is_a_usage_error():
     done = conformance("run", "--frameworks", "torch,mxnet")
     assert done.returncode == 2 and "unknown framework mxnet" in done.stderr
+
+
+def test_explain_prints_values_causes_and_equivalent_calls():
+    done = conformance("explain", "ce-probs-unnormalised", "--dtypes", "float32")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "oracle 1.609437" in out
+    assert "known      torch.cross_entropy" in out and "renormalises the probabilities" in out
+    assert "Equivalent calls" in out and "torch.nn.functional.nll_loss(torch.log(probs), target)" in out
+
+
+def test_explain_of_an_as_is_case_shows_the_faithful_calls():
+    done = conformance("explain", "asis-logits-into-nll", "--binding", "torch.nll_loss",
+                       "--dtypes", "float32")
+    assert done.returncode == 0, done.stderr
+    assert "difference torch.nll_loss" in done.stdout and "-2.0" in done.stdout
+    assert "nll_loss(torch.nn.functional.log_softmax(logits, dim=1), target)" in done.stdout
+
+
+def test_explain_suggests_close_ids():
+    done = conformance("explain", "ce-probs-unnormalized")
+    assert done.returncode == 2 and "did you mean ce-probs-unnormalised" in done.stderr
+
+
+def test_profile_prints_the_measured_table_and_exits_0_when_it_agrees():
+    done = conformance("profile", "--binding", "torch.binary_cross_entropy")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "zero_probability  log clamped at -100" in done.stdout
+    assert "probe-zero-prob-bce[float32]" in done.stdout

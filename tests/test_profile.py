@@ -6,13 +6,26 @@ import pytest
 
 import adapters
 from conformance.profile import ASPECTS, label, profile, semantic_table
+from conformance.report import render_html
 from conformance.runner import run
 from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def probe_profile():
-    return profile(run([REPO / "cases" / "probes"], out=None))
+def probe_rows():
+    return run([REPO / "cases" / "probes"], out=None)
+
+
+@pytest.fixture(scope="module")
+def probe_profile(probe_rows):
+    return profile(probe_rows)
+
+
+def test_report_shows_the_semantic_table_and_porting_guide(probe_rows):
+    page = render_html(probe_rows)
+    assert "<h2>Semantic table (measured by the probes)</h2>" in page
+    assert "Every measured cell agrees with the binding&#x27;s declaration." in page \
+        or "Every measured cell agrees with the binding's declaration." in page
 
 
 def test_every_binding_is_profiled(probe_profile):

@@ -47,3 +47,13 @@ def test_summary_lists_failures_and_verdict():
     text = summary(rows())
     assert "FAIL   b[keras.CategoricalCrossentropy-float32]: undocumented deviation" in text
     assert text.splitlines()[-1] == "FAILED: 1 failing rows or case errors"
+
+
+def test_html_has_a_porting_guide_section_for_passing_faithful_rows():
+    frame = to_frame([Result(case_id="p", loss="cross_entropy", binding="torch.nll_loss", framework="torch",
+                             dtype="float32", mode="faithful", status="pass",
+                             configuration="cross_entropy: probs vs index, mean",
+                             call="loss = torch.nn.functional.nll_loss(torch.log(probs), target)")])
+    page = render_html(frame)
+    assert "<h2>Porting guide</h2>" in page and "<h3>cross_entropy: probs vs index, mean</h3>" in page
+    assert "nll_loss(torch.log(probs), target)" in page
