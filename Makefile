@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test report validate clean
+.PHONY: install browser test report validate clean
 
 install: $(STAMP)
 
@@ -14,11 +14,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Debian's Chromium for the report's browser tests; without it (not root, no
+# apt) those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "no chromium: the browser tests will be skipped"
+
+test: $(STAMP) browser
 	$(PY) -m pytest -n 2
 
-report: $(STAMP)
-	$(PY) -m conformance run --out reports/latest
+report: $(STAMP) browser
+	$(PY) -m conformance run --out reports/latest; status=$$?; \
+	  $(PY) -m conformance.browser reports/latest/report.html reports/report-top.png; exit $$status
 
 validate: $(STAMP)
 	$(PY) -m conformance validate

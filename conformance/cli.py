@@ -1,10 +1,13 @@
-"""Command line: ``conformance run``, ``validate``, ``explain`` and ``profile``."""
+"""Command line: ``conformance run``, ``validate``, ``explain``, ``profile``, ``report``, ``diff``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
+
+import pandas as pd
 
 import adapters
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
@@ -12,7 +15,8 @@ from conformance.explain import explain, find_case, format_explanation
 from conformance.profile import format_profile, profile
 from conformance.loader import load_cases
 from conformance.report import summary, write_reports
-from conformance.results import FAILING, read_results
+from conformance.diff import diff_results, format_diff
+from conformance.results import FAILING, read_results, read_run_info
 from conformance.runner import run
 
 
@@ -45,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
     explain.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
     explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    report = commands.add_parser("report", help="render report.html (+ CSV, Parquet) from results files")
+    report.add_argument("results", nargs="*", default=["reports/latest/results.jsonl"], metavar="RESULTS")
+    report.add_argument("--out", default=None, metavar="FILE",
+                        help="the HTML file (default: report.html beside the first results file)")
+    report.add_argument("--baseline", default=None, metavar="OLD",
+                        help="a results file of an earlier run: the report gains a diff section")
+    diff = commands.add_parser("diff", help="what changed between two runs")
+    diff.add_argument("old", metavar="OLD")
+    diff.add_argument("new", metavar="NEW")
     prof = commands.add_parser("profile", help="the measured semantic table of every binding")
     prof.add_argument("--binding", default=None, help="only this binding")
     prof.add_argument("--cases", nargs="+", default=["cases/probes"], metavar="PATH",
@@ -66,13 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _explain(args)
     if args.command == "profile":
         return _profile(args)
+    if args.command == "report":
+        return _report(args)
+    if args.command == "diff":
+        changes = diff_results(read_results(args.old), read_results(args.new))
+        print(format_diff(changes))
+        return 1 if (changes["change"] == "new failure").any() else 0
     loaded = load_cases(args.cases)
     for error in loaded.errors:
         print(error, file=sys.stderr)
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded)
-    write_reports(frame, args.out, loaded.errors)
+    write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
-    print(f"wrote {args.out}/results.jsonl, results.csv, report.html")
+    print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or frame["status"].isin(FAILING).any() else 0
 
 
@@ -88,6 +107,16 @@ def _explain(args: argparse.Namespace) -> int:
         return 2
     frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes))
     print(format_explanation(case, frame))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    frame = pd.concat([read_results(path) for path in args.results], ignore_index=True)
+    page = Path(args.out) if args.out else Path(args.results[0]).with_name("report.html")
+    baseline = read_results(args.baseline) if args.baseline else None
+    written = write_reports(frame, page.parent, run_info=read_run_info(args.results[0]),
+                            baseline=baseline, html_name=page.name)
+    print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB), results.csv, results.parquet")
     return 0
 
 

@@ -84,7 +84,21 @@ def base_result(case: Case, binding: str, framework: str, dtype: DType, status: 
                   input_kind=case.input.kind, target_kind=case.target.kind,
                   reduction=case.reduction, configuration=case.configuration,
                   title=case.title or "", source=case.source or "", tags=list(case.tags),
+                  case_data=case_data(case),
                   file=case.file, line=case.line, **more)
+
+
+def case_data(case: Case) -> dict:
+    """The case's arrays and options as JSON, so a report can show them on its own."""
+    options = {name: encode(value) if hasattr(value, "shape") else value
+               for name, value in (("class_axis", case.class_axis), ("weight", case.weight),
+                                   ("pos_weight", case.pos_weight), ("ignore_index", case.ignore_index),
+                                   ("label_smoothing", case.label_smoothing or None))
+               if value is not None}
+    return {"input": {case.input.kind: encode(case.input.values)},
+            "target": {case.target.kind: encode(case.target.values) if case.target.kind != "index"
+                       else case.target.index.tolist()},
+            "options": options, "description": case.description or ""}
 
 
 def expected_problem(case: Case, oracle64: OracleValue) -> str | None:
@@ -163,6 +177,12 @@ class Evaluator:
             result.message = str(exc)
             return result
         return _judged(result, evaluation, reply, oracle, version)
+
+    def environment(self) -> dict[str, dict]:
+        """What each started worker reported: versions, device, or why it could not start."""
+        with self._lock:
+            return {name: {"ready": hello.ready, "versions": hello.versions, "device": hello.device,
+                           "reason": hello.reason} for name, (_, hello) in self._workers.items()}
 
     def close(self) -> None:
         with self._lock:

@@ -55,6 +55,7 @@ class Result:
     title: str = ""
     source: str = ""
     tags: list[str] = field(default_factory=list)
+    case_data: dict = field(default_factory=dict)
     file: str = ""
     line: int = 0
 
@@ -92,3 +93,20 @@ def read_results(path: str | Path) -> pd.DataFrame:
     """Load a ``results.jsonl`` file written by a run."""
     with Path(path).open(encoding="utf-8") as handle:
         return to_frame([Result(**json.loads(line)) for line in handle if line.strip()])
+
+
+def run_info(environment: dict[str, dict], started: str) -> dict:
+    """The environment of a run, stored beside its results as ``run.json``."""
+    import datetime
+    import platform
+    import sys
+
+    return {"started": started, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"), "command": " ".join(sys.argv), "python": platform.python_version(),
+            "platform": platform.platform(), "frameworks": environment}
+
+
+def read_run_info(results_path: str | Path) -> dict:
+    """``run.json`` beside a results file, or {} when there is none."""
+    path = Path(results_path).with_name("run.json")
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

@@ -7,6 +7,8 @@ none of them. Results are appended to ``results.jsonl`` as they finish.
 
 from __future__ import annotations
 
+import datetime
+import json
 import sys
 import threading
 from collections import defaultdict
@@ -19,7 +21,7 @@ import adapters
 from conformance.dtypes import DEFAULT_DTYPES, DType
 from conformance.evaluation import Evaluation, Evaluator, plan
 from conformance.loader import LoadResult, load_cases
-from conformance.results import Result, ResultsWriter, to_frame
+from conformance.results import Result, ResultsWriter, run_info, to_frame
 
 
 def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | None = None,
@@ -57,8 +59,12 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         if writer:
             writer.write(result)
     evaluator = Evaluator(timeout=timeout)
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     try:
         _run_parallel(evaluations, evaluator, record)
+        if out is not None:
+            info = run_info(evaluator.environment(), started)
+            (Path(out) / "run.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     finally:
         evaluator.close()
         if writer:

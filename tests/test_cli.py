@@ -28,7 +28,7 @@ def test_run_writes_the_three_reports_and_exits_0(write_cases, tmp_path):
     done = conformance("run", "--cases", str(path), "--frameworks", "torch", "--dtypes", "float32",
                        "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in ("results.jsonl", "results.csv", "report.html"):
+    for name in ("results.jsonl", "results.csv", "results.parquet", "run.json", "report.html"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert "OK: no failures" in done.stdout and "torch" in done.stdout
 

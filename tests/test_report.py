@@ -33,7 +33,7 @@ def test_html_escapes_text_and_has_a_section_per_non_pass_row():
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img" not in page and 'href="javascript' not in page
-    assert page.count("<section>") == 2
+    assert page.count("<details class=\"card\"") == 2
     assert "FAILED: 1 failing rows" in page
 
 

@@ -1,0 +1,70 @@
+"""``conformance diff OLD NEW``: what changed between two runs.
+
+Rows are matched on (case_id, binding, dtype). A change is a new failure, a
+fixed row, another status change, a value that moved by more than the dtype's
+tolerance, or a row that appeared or disappeared - e.g. after a framework
+upgrade or an edited case file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from conformance.compare import matches_value
+from conformance.dtypes import decode
+from conformance.results import FAILING
+from conformance.tolerance import default_tolerance
+
+KEY = ["case_id", "binding", "dtype"]
+COLUMNS = KEY + ["change", "status_old", "status_new", "value_old", "value_new",
+                 "framework_version_old", "framework_version_new"]
+CHANGES = ("new failure", "fixed", "status changed", "value moved", "added", "removed")
+
+
+def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """One row per evaluation that changed between ``old`` and ``new``."""
+    keep = KEY + ["status", "value", "framework_version"]
+    merged = old[keep].merge(new[keep], on=KEY, how="outer", suffixes=("_old", "_new"), indicator=True)
+    merged["change"] = [_change(row) for _, row in merged.iterrows()]
+    changed = merged[merged["change"] != ""]
+    order = {c: i for i, c in enumerate(CHANGES)}
+    changed = changed.assign(_order=changed["change"].map(order))
+    return (changed.sort_values(["_order"] + KEY, kind="stable")[COLUMNS].reset_index(drop=True))
+
+
+def _change(row: pd.Series) -> str:
+    if row["_merge"] == "right_only":
+        return "added"
+    if row["_merge"] == "left_only":
+        return "removed"
+    before, after = row["status_old"], row["status_new"]
+    if after in FAILING and before not in FAILING:
+        return "new failure"
+    if before in FAILING and after not in FAILING:
+        return "fixed"
+    if before != after:
+        return "status changed"
+    if not _same_value(row["value_old"], row["value_new"], row["dtype"]):
+        return "value moved"
+    return ""
+
+
+def _same_value(old: object, new: object, dtype: str) -> bool:
+    if old is None or new is None or (isinstance(old, float) and np.isnan(old) and new is None):
+        return old is None and new is None
+    a = np.asarray(decode(old), dtype=np.float64)
+    b = np.asarray(decode(new), dtype=np.float64)
+    return matches_value(b, a, default_tolerance(dtype))
+
+
+def format_diff(changes: pd.DataFrame) -> str:
+    """The diff as text: counts, then one line per changed row."""
+    if changes.empty:
+        return "no differences between the two runs"
+    counts = changes["change"].value_counts()
+    lines = [", ".join(f"{counts[c]} {c}" for c in CHANGES if c in counts)]
+    for _, row in changes.iterrows():
+        lines.append(f"{row['change']:15} {row['case_id']}[{row['binding']}-{row['dtype']}]: "
+                     f"{row['status_old']} -> {row['status_new']}, {row['value_old']} -> {row['value_new']}")
+    return "\n".join(lines)

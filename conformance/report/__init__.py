@@ -1,0 +1,227 @@
+"""The discrepancy report: one self-contained HTML file, plus CSV and Parquet.
+
+``report.html`` is rendered with Jinja2 (autoescaping every string that came
+from a case file) over pandas data: a verdict, the environment, a heatmap of
+cases x bindings (matplotlib, inline SVG), accuracy in ULPs per framework and
+dtype, the semantic table, the porting guide, an optional diff against a
+baseline run, the full results as a sortable, filterable DataTables table
+(itables, embedded offline) and a detail card for every row that did not
+pass. It needs no network to open.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from conformance.diff import diff_results, format_diff
+from conformance.loader import CaseError
+from conformance.porting import porting_guide
+from conformance.profile import profile, semantic_table
+from conformance.report.plots import STATUS_COLOURS, heatmap_svg
+from conformance.results import FAILING, STATUSES
+
+__all__ = ["export_frame", "render_html", "status_matrix", "summary", "write_reports"]
+
+_TABLE_COLUMNS = ["case_id", "loss", "framework", "binding", "dtype", "mode", "status", "value",
+                  "oracle", "ulp_err", "interpretation", "explanation"]
+_FILTER_COLUMNS = ["loss", "framework", "binding", "dtype", "status"]
+_STRUCTURED = ["value", "oracle", "expected", "abs_err", "rel_err", "ulp_err", "warnings", "tags",
+               "case_data"]
+
+
+def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with nested values as JSON text, ready for CSV and Parquet."""
+    out = frame.copy()
+    for column in _STRUCTURED:
+        if column in out:
+            out[column] = out[column].map(lambda v: json.dumps(v) if v is not None else None)
+    return out
+
+
+def write_reports(frame: pd.DataFrame, out: str | Path, errors: Iterable[CaseError] = (),
+                  run_info: dict | None = None, baseline: pd.DataFrame | None = None,
+                  html_name: str = "report.html") -> Path:
+    """Write ``results.csv``, ``results.parquet`` and the HTML report into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    exported = export_frame(frame)
+    exported.to_csv(out / "results.csv", index=False)
+    exported.to_parquet(out / "results.parquet", index=False)
+    page = out / html_name
+    page.write_text(render_html(frame, list(errors), run_info, baseline), encoding="utf-8")
+    return page
+
+
+def status_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    """Case x binding table; each cell lists ``dtype: status (ULP)`` for the run's dtypes."""
+    if frame.empty:
+        return pd.DataFrame()
+    cells = frame.assign(cell=frame["dtype"] + ": " + frame["status"] + frame["ulp_err"].map(_ulps))
+    return cells.pivot_table(index="case_id", columns="binding", values="cell",
+                             aggfunc=lambda s: " / ".join(sorted(s)), sort=False).fillna("")
+
+
+def _ulps(value: object) -> str:
+    number = _number(value)
+    return f" ({number:.3g} ULP)" if number is not None else ""
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None
+
+
+def render_html(frame: pd.DataFrame, errors: list[CaseError] | tuple = (), run_info: dict | None = None,
+                baseline: pd.DataFrame | None = None) -> str:
+    """The whole report as one HTML string."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("conformance.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    counts = frame["status"].value_counts().reindex(STATUSES, fill_value=0)
+    return env.get_template("report.html.j2").render(
+        verdict=_verdict(frame, errors), failing=_failing(frame, errors),
+        counts=[(s, int(n)) for s, n in counts.items() if n], colours=STATUS_COLOURS,
+        environment=_environment(frame, run_info or {}), errors=[str(e) for e in errors],
+        heatmap=heatmap_svg(frame) if not frame.empty else "",
+        accuracy=_accuracy(frame), semantic=_semantic(frame), porting=_porting(frame),
+        diff=_diff(baseline, frame), itables_init=_itables_init(), results_table=_results_table(frame),
+        cards=_cards(frame))
+
+
+def _failing(frame: pd.DataFrame, errors) -> int:
+    return int(frame["status"].isin(FAILING).sum()) + len(errors)
+
+
+def _verdict(frame: pd.DataFrame, errors) -> str:
+    bad = _failing(frame, errors)
+    return f"FAILED: {bad} failing rows or case errors" if bad else "OK: no failures"
+
+
+def _environment(frame: pd.DataFrame, info: dict) -> list[tuple[str, str]]:
+    rows = []
+    for name, fw in sorted((info.get("frameworks") or {}).items()):
+        versions = ", ".join(f"{k} {v}" for k, v in fw.get("versions", {}).items())
+        rows.append((name, f"{versions} on {fw.get('device', '?')}" if fw.get("ready")
+                     else f"not available: {fw.get('reason', '')}"))
+    if not rows:
+        versions = frame.dropna(subset=["framework_version"]).groupby("framework")["framework_version"].first()
+        rows += [(name, version) for name, version in versions.items()]
+    rows += [("python", info.get("python", "")), ("platform", info.get("platform", "")),
+             ("devices", ", ".join(sorted(set(frame["device"].dropna())))),
+             ("date", info.get("finished", "")), ("command", info.get("command", "")),
+             ("loss-conformance", _own_version())]
+    return [(k, v) for k, v in rows if v]
+
+
+def _own_version() -> str:
+    try:
+        return metadata.version("loss-conformance")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _accuracy(frame: pd.DataFrame) -> str:
+    """Median and max ULP error against the oracle, per framework and dtype, over passing rows."""
+    passing = frame[frame["status"] == "pass"].assign(ulp=frame["ulp_err"].map(_number)).dropna(subset=["ulp"])
+    if passing.empty:
+        return ""
+    table = passing.groupby(["framework", "dtype"])["ulp"].agg(["count", "median", "max"])
+    table.columns = ["passing rows", "median ULP", "max ULP"]
+    return table.to_html(float_format=lambda v: f"{v:.3g}", escape=True, classes="plain")
+
+
+def _semantic(frame: pd.DataFrame) -> dict | None:
+    table = profile(frame)
+    if table.empty:
+        return None
+    wrong = table[~table["agrees"]]
+    return {"table": semantic_table(table).to_html(escape=True, classes="plain"),
+            "mismatches": [f"{r['binding']} {r['aspect']}: measured {r['measured']}, declared "
+                           f"{r['declared']}" for _, r in wrong.iterrows()]}
+
+
+def _porting(frame: pd.DataFrame) -> list[dict]:
+    guide = porting_guide(frame)
+    return [{"configuration": configuration, "calls": group.to_dict("records")}
+            for configuration, group in guide.groupby("configuration", sort=False)]
+
+
+def _diff(baseline: pd.DataFrame | None, frame: pd.DataFrame) -> dict | None:
+    if baseline is None:
+        return None
+    changes = diff_results(baseline, frame)
+    return {"summary": format_diff(changes).splitlines()[0],
+            "table": changes.to_html(escape=True, index=False, classes="plain") if not changes.empty else ""}
+
+
+def _itables_init() -> str:
+    from itables import options
+    from itables.javascript import generate_init_offline_itables_html
+
+    return generate_init_offline_itables_html(options.dt_bundle)
+
+
+def _results_table(frame: pd.DataFrame) -> str:
+    from itables import to_html_datatable
+
+    table = frame[_TABLE_COLUMNS].copy()
+    for column in ("value", "oracle"):
+        table[column] = table[column].map(lambda v: json.dumps(v)[:80] if v is not None else "")
+    table["ulp_err"] = table["ulp_err"].map(lambda v: "" if _number(v) is None else f"{_number(v):.3g}")
+    table["explanation"] = table["explanation"].str.slice(0, 160)
+    filters = [_TABLE_COLUMNS.index(c) for c in _FILTER_COLUMNS]
+    return to_html_datatable(
+        table, connected=False, showIndex=False, classes="display compact", pageLength=25,
+        lengthMenu=[10, 25, 100, 1000], maxBytes=0, maxColumns=0, scrollX=True,
+        layout={"top1": "searchPanes", "topStart": "pageLength", "topEnd": "search",
+                "bottomStart": "info", "bottomEnd": "paging"},
+        searchPanes={"columns": filters, "layout": "columns-5", "cascadePanes": True,
+                     "initCollapsed": False},
+        columnDefs=[{"searchPanes": {"show": True}, "targets": filters}],
+        table_id="results-table", allow_html=False)
+
+
+def _cards(frame: pd.DataFrame) -> list[dict]:
+    """One card per row that did not pass, with every binding's value for the same case and dtype."""
+    cards = []
+    by_case = {key: group for key, group in frame.groupby(["case_id", "dtype"], sort=False)}
+    for index, row in frame[frame["status"] != "pass"].iterrows():
+        neighbours = by_case[(row["case_id"], row["dtype"])]
+        source = row.get("source") or ""
+        cards.append({
+            "anchor": f"row-{index}", "row": row.to_dict(),
+            "source_link": source if source.startswith(("http://", "https://")) else None,
+            "case_json": json.dumps(row.get("case_data") or {}, indent=1),
+            "ulp": _ulps(row["ulp_err"]),
+            "others": [{"binding": r["binding"], "status": r["status"], "value": json.dumps(r["value"]),
+                        "ulp": _ulps(r["ulp_err"])} for _, r in neighbours.iterrows()],
+        })
+    return cards
+
+
+def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 25) -> str:
+    """A one-screen text summary of a run."""
+    errors = list(errors)
+    lines = []
+    table = pd.crosstab(frame["framework"], frame["status"]).reindex(
+        columns=[s for s in STATUSES if s in set(frame["status"])])
+    lines.append(table.to_string())
+    bad = frame[frame["status"].isin(FAILING)]
+    for _, row in bad.head(limit).iterrows():
+        lines.append(f"{row['status'].upper():6} {row['case_id']}[{row['binding']}-{row['dtype']}]: "
+                     f"{row['explanation'][:200]}")
+    if len(bad) > limit:
+        lines.append(f"... and {len(bad) - limit} more failing rows (see results.csv)")
+    for error in errors:
+        lines.append(f"CASE   {error}")
+    lines.append(_verdict(frame, errors))
+    return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""`conformance diff` on two real runs that differ because a case file was edited."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conformance.diff import diff_results
+from conformance.results import read_results
+from conformance.runner import run
+from tests.conftest import REPO
+
+BEFORE = """
+cases:
+  - id: edited-input
+    loss: cross_entropy
+    input: {logits: [[2.0, 0.5, -1.0]]}
+    target: {index: [0]}
+    expected: 0.2413112967
+  - id: gets-a-wrong-expectation
+    loss: cross_entropy
+    input: {logits: [[1.0, 2.0, 3.0]]}
+    target: {index: [2]}
+    expected: 0.4076059644
+  - id: removed-later
+    loss: binary_cross_entropy
+    input: {logits: [0.0]}
+    target: {probs: [1.0]}
+    expected: 0.6931471806
+"""
+AFTER = BEFORE.replace("[[2.0, 0.5, -1.0]]", "[[3.0, 0.5, -1.0]]").replace(
+    "0.2413112967", "0.09567432941").replace("""    expected: 0.4076059644
+""", """    expected: 0.4076059644
+    expect:
+      torch.cross_entropy: {value: 9.0, reason: a wrong documentation}
+""").split("  - id: removed-later")[0]
+
+
+def test_diff_names_moved_values_new_failures_and_removed_rows(tmp_path):
+    for name, text in (("old", BEFORE), ("new", AFTER)):
+        (tmp_path / f"{name}.yaml").write_text(text)
+        run([tmp_path / f"{name}.yaml"], frameworks=["torch"], dtypes=("float32",), out=tmp_path / name)
+    old, new = (read_results(tmp_path / n / "results.jsonl") for n in ("old", "new"))
+    changes = diff_results(old, new)
+    by_row = {(r.case_id, r.binding): r.change for r in changes.itertuples()}
+    assert by_row[("edited-input", "torch.cross_entropy")] == "value moved"
+    assert by_row[("gets-a-wrong-expectation", "torch.cross_entropy")] == "new failure"
+    assert by_row[("removed-later", "torch.binary_cross_entropy_with_logits")] == "removed"
+    assert ("gets-a-wrong-expectation", "torch.nll_loss") not in by_row
+
+    done = subprocess.run([sys.executable, "-m", "conformance", "diff", str(tmp_path / "old" / "results.jsonl"),
+                           str(tmp_path / "new" / "results.jsonl")], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 1  # a new failure
+    assert done.stdout.splitlines()[0] == "1 new failure, 2 value moved, 1 removed"
+    assert "new failure     gets-a-wrong-expectation[torch.cross_entropy-float32]: pass -> fail" in done.stdout
+
+    report = subprocess.run([sys.executable, "-m", "conformance", "report", str(tmp_path / "new" / "results.jsonl"),
+                             "--baseline", str(tmp_path / "old" / "results.jsonl")],
+                            capture_output=True, text=True, cwd=REPO)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "new" / "report.html").read_text()
+    assert "Changes since the baseline run" in page and "1 new failure, 2 value moved, 1 removed" in page
+    assert (tmp_path / "new" / "results.parquet").stat().st_size > 0
