@@ -50,13 +50,15 @@ def page(report):
                 if m.type in ("error", "warning") else None)
         page.on("pageerror", lambda e: events.append(f"pageerror: {e}"))
         page.on("dialog", lambda d: (events.append(f"dialog: {d.message}"), d.dismiss()))
+        page.on("request", lambda r: events.append(f"request: {r.url}")
+                if not r.url.startswith(("file:", "data:", "blob:")) else None)
         page.goto(report.as_uri())
         page.wait_for_selector("section#results .dt-container", timeout=30_000)
         page.events = events
         yield page
 
 
-def test_table_renders_every_row_without_console_errors(page):
+def test_table_renders_every_row_offline_without_console_errors(page):
     assert page.locator("#results-table tbody tr").count() == 4  # 2 cases x 2 torch bindings
     assert page.locator(".dtsp-searchPanes").count() == 1
     assert page.events == []
