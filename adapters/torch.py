@@ -10,6 +10,8 @@ This module imports torch only inside the worker-side functions at the end.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from conformance.binding import Binding, Framework
@@ -49,7 +51,15 @@ def _reduction(w: RecipeWriter) -> str | None:
     return None if w.case.reduction == "mean" else repr(w.case.reduction)
 
 
-def _write_cross_entropy(w: RecipeWriter) -> None:
+def _call(w: RecipeWriter, function: str, args: str, options: str, module: str | None) -> None:
+    """``F.function(args, options)``, or the module form ``torch.nn.Module(options)(args)``."""
+    if module is None:
+        w.emit(f"loss = {F}.{function}({args}{options})")
+    else:
+        w.emit(f"loss = torch.nn.{module}({options.removeprefix(', ')})({args})")
+
+
+def _write_cross_entropy(w: RecipeWriter, module: str | None = None) -> None:
     target = w.target()
     if w.case.target.kind == "probs":
         target = _classes_at_dim1(w, target)
@@ -57,32 +67,93 @@ def _write_cross_entropy(w: RecipeWriter) -> None:
                      ignore_index=w.case.ignore_index,
                      label_smoothing=w.case.label_smoothing or None,
                      reduction=_reduction(w))
-    w.emit(f"loss = {F}.cross_entropy({_classes_at_dim1(w, _as_logits(w))}, {target}{options})")
+    _call(w, "cross_entropy", f"{_classes_at_dim1(w, _as_logits(w))}, {target}", options, module)
 
 
-def _write_nll_loss(w: RecipeWriter) -> None:
+def _write_nll_loss(w: RecipeWriter, module: str | None = None) -> None:
     options = kwargs(weight=w.weight() if w.case.weight is not None else None,
                      ignore_index=w.case.ignore_index, reduction=_reduction(w))
-    w.emit(f"loss = {F}.nll_loss({_classes_at_dim1(w, _as_log_probs(w))}, {w.target()}{options})")
+    _call(w, "nll_loss", f"{_classes_at_dim1(w, _as_log_probs(w))}, {w.target()}", options, module)
 
 
-def _write_binary_cross_entropy(w: RecipeWriter) -> None:
-    w.emit(f"loss = {F}.binary_cross_entropy({w.input()}, {w.target()}{kwargs(reduction=_reduction(w))})")
+def _write_binary_cross_entropy(w: RecipeWriter, module: str | None = None) -> None:
+    _call(w, "binary_cross_entropy", f"{w.input()}, {w.target()}", kwargs(reduction=_reduction(w)), module)
 
 
-def _write_binary_cross_entropy_with_logits(w: RecipeWriter) -> None:
+def _write_binary_cross_entropy_with_logits(w: RecipeWriter, module: str | None = None) -> None:
     pos_weight = w.floats("pos_weight", w.case.pos_weight) if w.case.pos_weight is not None else None
     options = kwargs(pos_weight=pos_weight, reduction=_reduction(w))
-    w.emit(f"loss = {F}.binary_cross_entropy_with_logits({w.input()}, {w.target()}{options})")
+    _call(w, "binary_cross_entropy_with_logits", f"{w.input()}, {w.target()}", options, module)
 
 
-def _write_kl_div(w: RecipeWriter) -> None:
+def _write_kl_div(w: RecipeWriter, module: str | None = None) -> None:
     log_target = True if w.case.target.kind == "log_probs" and not w.as_is else None
     options = kwargs(reduction=_reduction(w), log_target=log_target)
-    w.emit(f"loss = {F}.kl_div({_as_log_probs(w)}, {w.target()}{options})")
+    _call(w, "kl_div", f"{_as_log_probs(w)}, {w.target()}", options, module)
 
 
 _CE_INPUTS = frozenset({"logits", "log_probs", "probs"})
+
+_FUNCTIONAL = (
+    Binding("torch.cross_entropy", "cross_entropy", _CE_INPUTS, frozenset({"index", "probs"}),
+            _write_cross_entropy,
+            options=frozenset({"weight", "ignore_index", "label_smoothing"}),
+            reads="applies log_softmax over dim 1 (reads its input as logits)",
+            doc=DOCS.format("cross_entropy"),
+            profile={"input": "logits",
+                     "unnormalised": "n/a: reads logits",
+                     "zero_probability": "n/a: reads logits",
+                     "neg_inf": "NaN (0 * -inf) / finite (0 log 0 = 0)",
+                     "class_axis": "1",
+                     "smoothing": "eps/C"}),
+    Binding("torch.nll_loss", "cross_entropy", _CE_INPUTS, frozenset({"index"}),
+            _write_nll_loss, options=frozenset({"weight", "ignore_index"}),
+            reads="reads its input as log-probabilities and returns -input[target]",
+            doc=DOCS.format("nll_loss"),
+            profile={"input": "log-probabilities",
+                     "unnormalised": "n/a: reads log-probabilities",
+                     "zero_probability": "n/a: reads log-probabilities",
+                     "neg_inf": "n/a: reads log-probabilities",
+                     "class_axis": "n/a: reads log-probabilities"}),
+    Binding("torch.binary_cross_entropy", "binary_cross_entropy", frozenset({"probs"}),
+            frozenset({"probs"}), _write_binary_cross_entropy,
+            reads="reads its input as probabilities (refuses values outside [0, 1]) "
+                  "and clamps each log at -100",
+            doc=DOCS.format("binary_cross_entropy"),
+            profile={"input": "probabilities",
+                     "zero_probability": "log clamped at -100",
+                     "neg_inf": "raises RuntimeError"}),
+    Binding("torch.binary_cross_entropy_with_logits", "binary_cross_entropy",
+            frozenset({"logits"}), frozenset({"probs"}), _write_binary_cross_entropy_with_logits,
+            options=frozenset({"pos_weight"}),
+            reads="applies log_sigmoid (reads its input as logits)",
+            doc=DOCS.format("binary_cross_entropy_with_logits"),
+            profile={"input": "logits",
+                     "zero_probability": "n/a: reads logits",
+                     "neg_inf": "NaN (0 * -inf)"}),
+    Binding("torch.kl_div", "kl_divergence", _CE_INPUTS, frozenset({"probs", "log_probs"}),
+            _write_kl_div, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
+            reads="reads its input as log-probabilities and its target as probabilities "
+                  "(log_target=False)",
+            doc=DOCS.format("kl_div"),
+            profile={"input": "log-probabilities",
+                     "zero_probability": "n/a: reads log-probabilities",
+                     "neg_inf": "NaN (0 * -inf)"}),
+)
+
+# The module forms call the functional forms; they share their documented
+# deviations (and must show the same ones, or the rows fail).
+_MODULES = {"torch.cross_entropy": ("CrossEntropyLoss", _write_cross_entropy),
+            "torch.nll_loss": ("NLLLoss", _write_nll_loss),
+            "torch.binary_cross_entropy": ("BCELoss", _write_binary_cross_entropy),
+            "torch.binary_cross_entropy_with_logits": ("BCEWithLogitsLoss",
+                                                       _write_binary_cross_entropy_with_logits),
+            "torch.kl_div": ("KLDivLoss", _write_kl_div)}
+_MODULE_FORMS = tuple(
+    replace(b, id=f"torch.nn.{_MODULES[b.id][0]}", write=partial(_MODULES[b.id][1], module=_MODULES[b.id][0]),
+            shares_expectations_with=b.id,
+            doc=f"https://pytorch.org/docs/stable/generated/torch.nn.{_MODULES[b.id][0]}.html")
+    for b in _FUNCTIONAL)
 
 FRAMEWORK = Framework(
     name="torch",
@@ -92,52 +163,7 @@ FRAMEWORK = Framework(
     index_array="torch.tensor({data})",
     show="loss.tolist()",
     worker_module="adapters.torch",
-    bindings=(
-        Binding("torch.cross_entropy", "cross_entropy", _CE_INPUTS, frozenset({"index", "probs"}),
-                _write_cross_entropy,
-                options=frozenset({"weight", "ignore_index", "label_smoothing"}),
-                reads="applies log_softmax over dim 1 (reads its input as logits)",
-                doc=DOCS.format("cross_entropy"),
-                profile={"input": "logits",
-                         "unnormalised": "n/a: reads logits",
-                         "zero_probability": "n/a: reads logits",
-                         "neg_inf": "NaN (0 * -inf) / finite (0 log 0 = 0)",
-                         "class_axis": "1",
-                         "smoothing": "eps/C"}),
-        Binding("torch.nll_loss", "cross_entropy", _CE_INPUTS, frozenset({"index"}),
-                _write_nll_loss, options=frozenset({"weight", "ignore_index"}),
-                reads="reads its input as log-probabilities and returns -input[target]",
-                doc=DOCS.format("nll_loss"),
-                profile={"input": "log-probabilities",
-                         "unnormalised": "n/a: reads log-probabilities",
-                         "zero_probability": "n/a: reads log-probabilities",
-                         "neg_inf": "n/a: reads log-probabilities",
-                         "class_axis": "n/a: reads log-probabilities"}),
-        Binding("torch.binary_cross_entropy", "binary_cross_entropy", frozenset({"probs"}),
-                frozenset({"probs"}), _write_binary_cross_entropy,
-                reads="reads its input as probabilities (refuses values outside [0, 1]) "
-                      "and clamps each log at -100",
-                doc=DOCS.format("binary_cross_entropy"),
-                profile={"input": "probabilities",
-                         "zero_probability": "log clamped at -100",
-                         "neg_inf": "raises RuntimeError"}),
-        Binding("torch.binary_cross_entropy_with_logits", "binary_cross_entropy",
-                frozenset({"logits"}), frozenset({"probs"}), _write_binary_cross_entropy_with_logits,
-                options=frozenset({"pos_weight"}),
-                reads="applies log_sigmoid (reads its input as logits)",
-                doc=DOCS.format("binary_cross_entropy_with_logits"),
-                profile={"input": "logits",
-                         "zero_probability": "n/a: reads logits",
-                         "neg_inf": "NaN (0 * -inf)"}),
-        Binding("torch.kl_div", "kl_divergence", _CE_INPUTS, frozenset({"probs", "log_probs"}),
-                _write_kl_div, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
-                reads="reads its input as log-probabilities and its target as probabilities "
-                      "(log_target=False)",
-                doc=DOCS.format("kl_div"),
-                profile={"input": "log-probabilities",
-                         "zero_probability": "n/a: reads log-probabilities",
-                         "neg_inf": "NaN (0 * -inf)"}),
-    ),
+    bindings=_FUNCTIONAL + _MODULE_FORMS,
 )
 
 

@@ -43,6 +43,8 @@ class Binding:
       profile: what the API does with its input by default, per aspect of
         :mod:`conformance.profile` (from its documentation and source); the
         probes measure it, and a disagreement is a failing test.
+      shares_expectations_with: another binding whose ``expect`` entries
+        apply to this one too (a module form calling its functional form).
     """
 
     id: str
@@ -56,6 +58,7 @@ class Binding:
     limits: Callable[[Case], str | None] | None = None
     doc: str = ""
     profile: Mapping[str, str] = field(default_factory=dict)
+    shares_expectations_with: str | None = None
 
     @property
     def framework(self) -> str:
