@@ -14,6 +14,7 @@ This module imports jax only inside the worker-side functions at the end.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from conformance.binding import Binding, Framework
@@ -66,7 +67,8 @@ def _index_glue(w: RecipeWriter, per: str) -> None:
     _reduce(w, per, denominator)
 
 
-def _write_softmax_ce(w: RecipeWriter) -> None:
+def _write_softmax_ce(w: RecipeWriter, function: str = "softmax_cross_entropy") -> None:
+    """optax.softmax_cross_entropy, or safe_softmax_cross_entropy (no ``axis``: glue moves it)."""
     case = w.case
     labels = w.target()
     if case.target.kind == "index":
@@ -77,7 +79,14 @@ def _write_softmax_ce(w: RecipeWriter) -> None:
         shape = (case.num_classes,) + (1,) * (case.ndim - 1 - case.axis)
         # -sum_c w_c t_c log q_c: class weights fold exactly into the target.
         labels = f"{labels} * {w.weight()}.reshape({shape})"
-    w.emit(f"per_example = optax.softmax_cross_entropy({_as_logits(w)}, {labels}{_axis(w)})")
+    logits = _as_logits(w)
+    if function == "softmax_cross_entropy":
+        w.emit(f"per_example = optax.softmax_cross_entropy({logits}, {labels}{_axis(w)})")
+    else:
+        if _axis(w):
+            logits = f"jnp.moveaxis({logits}, {case.axis}, -1)"
+            labels = f"jnp.moveaxis({labels}, {case.axis}, -1)"
+        w.emit(f"per_example = optax.{function}({logits}, {labels})")
     if case.target.kind == "index":
         _index_glue(w, "per_example")
     else:
@@ -153,6 +162,18 @@ FRAMEWORK = Framework(
                          "unnormalised": "n/a: reads logits",
                          "zero_probability": "n/a: reads logits",
                          "neg_inf": "NaN (0 * -inf)",
+                         "class_axis": "last",
+                         "smoothing": "eps/C"}),
+        Binding("jax.optax.safe_softmax_cross_entropy", "cross_entropy", _ALL_INPUTS,
+                frozenset({"probs", "index"}),
+                partial(_write_softmax_ce, function="safe_softmax_cross_entropy"),
+                options=frozenset({"weight", "ignore_index", "label_smoothing"}),
+                reads="applies log_softmax over the last axis (reads its input as logits); 0 log 0 = 0",
+                doc=DOCS.format("safe_softmax_cross_entropy"),
+                profile={"input": "logits",
+                         "unnormalised": "n/a: reads logits",
+                         "zero_probability": "n/a: reads logits",
+                         "neg_inf": "finite (0 log 0 = 0)",
                          "class_axis": "last",
                          "smoothing": "eps/C"}),
         Binding("jax.optax.softmax_cross_entropy_with_integer_labels", "cross_entropy", _ALL_INPUTS,

@@ -142,7 +142,143 @@ def _write_kl(w: RecipeWriter) -> None:
            f"({_elementwise(w, target)}, {_elementwise(w, x)}){scale}")
 
 
+# -- function forms: keras.losses.<name>(y_true, y_pred, ...) -----------------
+# They return per-example losses in the inputs' dtype; the case's reduction is
+# applied to what they return. The classes wrap them, so they share the
+# classes' documented deviations.
+def _reduce_function(w: RecipeWriter, per: str, count: str | None = None) -> None:
+    reduction = w.case.reduction
+    if reduction == "none":
+        w.emit(f"loss = {per}")
+    elif reduction == "sum":
+        w.emit(f"loss = keras.ops.sum({per})")
+    elif reduction == "batchmean":
+        w.emit(f"loss = keras.ops.sum({per}) / {w.case.input.values.shape[0]}")
+    elif count is not None:
+        w.emit(f"loss = keras.ops.sum({per}) / {count}")
+    else:
+        w.emit(f"loss = keras.ops.mean({per})")
+
+
+def _write_categorical_function(w: RecipeWriter) -> None:
+    case = w.case
+    target = w.target()
+    if case.target.kind == "index":
+        target = f"keras.ops.one_hot({target}, {case.num_classes}, axis={case.axis}, dtype={w.dtype!r})"
+    options = kwargs(from_logits=_from_logits(w), label_smoothing=case.label_smoothing or None,
+                     axis=None if case.class_axis_is_last or w.as_is else case.axis)
+    w.emit(f"per_example = keras.losses.categorical_crossentropy({target}, {w.input()}{options})")
+    _reduce_function(w, "per_example")
+
+
+def _write_sparse_function(w: RecipeWriter) -> None:
+    case = w.case
+    target = w.target()
+    options = kwargs(from_logits=_from_logits(w), ignore_class=case.ignore_index)
+    w.emit(f"per_example = keras.losses.sparse_categorical_crossentropy("
+           f"{target}, {_class_axis_last(w, w.input())}{options})")
+    count = None
+    if case.ignore_index is not None:
+        count = f"keras.ops.sum(keras.ops.cast({target} != {case.ignore_index}, per_example.dtype))"
+    _reduce_function(w, "per_example", count)
+
+
+def _write_binary_function(w: RecipeWriter) -> None:
+    x, target = w.input(), w.target()
+    if not w.as_is:  # it averages over the last axis: make each element its own row
+        x, target = _elementwise(w, x), _elementwise(w, target)
+    options = kwargs(from_logits=_from_logits(w))
+    w.emit(f"per_element = keras.losses.binary_crossentropy({target}, {x}{options})")
+    _reduce_function(w, "per_element")
+
+
+def _write_kl_function(w: RecipeWriter) -> None:
+    case = w.case
+    x, target = w.input(), w.target()
+    if not w.as_is:
+        if case.input.kind == "logits":
+            x = f"keras.ops.softmax({x}, axis={case.axis})"
+        elif case.input.kind == "log_probs":
+            x = f"keras.ops.exp({x})"
+        if case.target.kind == "log_probs":
+            target = f"keras.ops.exp({target})"
+        x, target = _elementwise(w, x), _elementwise(w, target)
+    w.emit(f"per_element = keras.losses.kl_divergence({target}, {x})")
+    _reduce_function(w, "per_element")
+
+
 _ALL_INPUTS = frozenset({"logits", "probs", "log_probs"})
+FUNCTION_DOCS = "https://keras.io/api/losses/probabilistic_losses/#{}-function"
+
+_CLASSES = (
+    Binding("keras.CategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
+            frozenset({"probs", "index"}), _write_categorical,
+            options=frozenset({"weight", "label_smoothing"}), limits=_categorical_limits,
+            reads="reads its input as probabilities (from_logits=False): renormalises each "
+                  "row and clips to [1e-7, 1-1e-7]",
+            doc=DOCS.format("categoricalcrossentropy"),
+            profile={"input": "probabilities",
+                     "unnormalised": "renormalised",
+                     "zero_probability": "clipped at 1e-7",
+                     "neg_inf": "n/a: reads probabilities",
+                     "class_axis": "last",
+                     "smoothing": "eps/C"}),
+    Binding("keras.SparseCategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
+            frozenset({"index"}), _write_sparse,
+            options=frozenset({"weight", "ignore_index"}),
+            reads="reads its input as probabilities (from_logits=False) and clips them to "
+                  "[1e-7, 1-1e-7]",
+            doc=DOCS.format("sparsecategoricalcrossentropy"),
+            profile={"input": "probabilities",
+                     "unnormalised": "renormalised",
+                     "zero_probability": "clipped at 1e-7",
+                     "neg_inf": "finite (clipped)",
+                     "class_axis": "last (raises on (N, C, L))"}),
+    Binding("keras.BinaryCrossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
+            frozenset({"probs"}), _write_binary, options=frozenset({"pos_weight"}),
+            reads="reads its input as probabilities (from_logits=False), clips them to "
+                  "[1e-7, 1-1e-7] and averages over the last axis",
+            doc=DOCS.format("binarycrossentropy"),
+            profile={"input": "probabilities",
+                     "zero_probability": "clipped at 1e-7",
+                     "neg_inf": "finite (clipped)"}),
+    Binding("keras.KLDivergence", "kl_divergence", _ALL_INPUTS, frozenset({"probs", "log_probs"}),
+            _write_kl, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
+            reads="reads both arguments as probabilities, clips them to [1e-7, 1], sums over "
+                  "the last axis and averages over the rest",
+            doc=DOCS.format("kldivergence"),
+            profile={"input": "probabilities",
+                     "zero_probability": "clipped at 1e-7",
+                     "neg_inf": "n/a: reads probabilities"}),
+)
+
+_BY_ID = {b.id: b for b in _CLASSES}
+_FUNCTIONS = (
+    Binding("keras.losses.categorical_crossentropy", "cross_entropy", _ALL_INPUTS,
+            frozenset({"probs", "index"}), _write_categorical_function,
+            options=frozenset({"label_smoothing"}),
+            reads=_BY_ID["keras.CategoricalCrossentropy"].reads,
+            doc=FUNCTION_DOCS.format("categoricalcrossentropy"),
+            profile=_BY_ID["keras.CategoricalCrossentropy"].profile,
+            shares_expectations_with="keras.CategoricalCrossentropy"),
+    Binding("keras.losses.sparse_categorical_crossentropy", "cross_entropy", _ALL_INPUTS,
+            frozenset({"index"}), _write_sparse_function, options=frozenset({"ignore_index"}),
+            reads=_BY_ID["keras.SparseCategoricalCrossentropy"].reads,
+            doc=FUNCTION_DOCS.format("sparsecategoricalcrossentropy"),
+            profile=_BY_ID["keras.SparseCategoricalCrossentropy"].profile,
+            shares_expectations_with="keras.SparseCategoricalCrossentropy"),
+    Binding("keras.losses.binary_crossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
+            frozenset({"probs"}), _write_binary_function,
+            reads=_BY_ID["keras.BinaryCrossentropy"].reads,
+            doc=FUNCTION_DOCS.format("binarycrossentropy"),
+            profile=_BY_ID["keras.BinaryCrossentropy"].profile,
+            shares_expectations_with="keras.BinaryCrossentropy"),
+    Binding("keras.losses.kl_divergence", "kl_divergence", _ALL_INPUTS, frozenset({"probs", "log_probs"}),
+            _write_kl_function, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
+            reads=_BY_ID["keras.KLDivergence"].reads, doc=FUNCTION_DOCS.format("kldivergence"),
+            profile=_BY_ID["keras.KLDivergence"].profile,
+            shares_expectations_with="keras.KLDivergence"),
+)
 
 FRAMEWORK = Framework(
     name="keras",
@@ -153,47 +289,7 @@ FRAMEWORK = Framework(
     show='keras.ops.convert_to_numpy(keras.ops.cast(loss, "float64")).tolist()',
     worker_module="adapters.keras",
     env={"KERAS_BACKEND": "tensorflow"},
-    bindings=(
-        Binding("keras.CategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
-                frozenset({"probs", "index"}), _write_categorical,
-                options=frozenset({"weight", "label_smoothing"}), limits=_categorical_limits,
-                reads="reads its input as probabilities (from_logits=False): renormalises each "
-                      "row and clips to [1e-7, 1-1e-7]",
-                doc=DOCS.format("categoricalcrossentropy"),
-                profile={"input": "probabilities",
-                         "unnormalised": "renormalised",
-                         "zero_probability": "clipped at 1e-7",
-                         "neg_inf": "n/a: reads probabilities",
-                         "class_axis": "last",
-                         "smoothing": "eps/C"}),
-        Binding("keras.SparseCategoricalCrossentropy", "cross_entropy", _ALL_INPUTS,
-                frozenset({"index"}), _write_sparse,
-                options=frozenset({"weight", "ignore_index"}),
-                reads="reads its input as probabilities (from_logits=False) and clips them to "
-                      "[1e-7, 1-1e-7]",
-                doc=DOCS.format("sparsecategoricalcrossentropy"),
-                profile={"input": "probabilities",
-                         "unnormalised": "renormalised",
-                         "zero_probability": "clipped at 1e-7",
-                         "neg_inf": "finite (clipped)",
-                         "class_axis": "last (raises on (N, C, L))"}),
-        Binding("keras.BinaryCrossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
-                frozenset({"probs"}), _write_binary, options=frozenset({"pos_weight"}),
-                reads="reads its input as probabilities (from_logits=False), clips them to "
-                      "[1e-7, 1-1e-7] and averages over the last axis",
-                doc=DOCS.format("binarycrossentropy"),
-                profile={"input": "probabilities",
-                         "zero_probability": "clipped at 1e-7",
-                         "neg_inf": "finite (clipped)"}),
-        Binding("keras.KLDivergence", "kl_divergence", _ALL_INPUTS, frozenset({"probs", "log_probs"}),
-                _write_kl, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
-                reads="reads both arguments as probabilities, clips them to [1e-7, 1], sums over "
-                      "the last axis and averages over the rest",
-                doc=DOCS.format("kldivergence"),
-                profile={"input": "probabilities",
-                         "zero_probability": "clipped at 1e-7",
-                         "neg_inf": "n/a: reads probabilities"}),
-    ),
+    bindings=_CLASSES + _FUNCTIONS,
 )
 
 

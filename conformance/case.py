@@ -135,6 +135,10 @@ class Expectation(_Strict):
     link: str | None = None
     versions: str | None = None
     dtypes: list[DType] | None = None
+    # Whether bindings that share this binding's expectations (module and
+    # function forms) inherit this entry; false when the cause lies in a part
+    # of the API they do not use (e.g. a class's own reduction).
+    shared: bool = True
 
     @model_validator(mode="after")
     def _value_or_raises(self) -> Expectation:
@@ -223,9 +227,15 @@ class Case(_Strict):
         """Every ``expect`` entry of a binding (one, or a list split by dtype/version)."""
         return self.expect.get(binding_id, [])
 
-    def expectation_for(self, binding_id: str, version: str | None, dtype: DType) -> Expectation | None:
-        """The first entry of ``binding_id`` that applies to ``version`` and ``dtype``."""
-        return next((e for e in self.expectations(binding_id) if e.applies_to(version, dtype)), None)
+    def expectation_for(self, binding_id: str, version: str | None, dtype: DType,
+                        shared_from: str | None = None) -> Expectation | None:
+        """The first entry of ``binding_id`` (else a shared one of ``shared_from``)
+        that applies to ``version`` and ``dtype``."""
+        own = next((e for e in self.expectations(binding_id) if e.applies_to(version, dtype)), None)
+        if own is not None or shared_from is None:
+            return own
+        return next((e for e in self.expectations(shared_from)
+                     if e.shared and e.applies_to(version, dtype)), None)
 
     # -- derived facts used by the oracle and the bindings ------------------
     @property

@@ -98,9 +98,7 @@ def judge(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: 
           version: str | None) -> Verdict:
     """The status and explanation of one evaluation."""
     tol = case.tolerance_for(dtype)
-    entry = case.expectation_for(binding.id, version, dtype)
-    if entry is None and binding.shares_expectations_with:
-        entry = case.expectation_for(binding.shares_expectations_with, version, dtype)
+    entry = case.expectation_for(binding.id, version, dtype, binding.shares_expectations_with)
     deviated = "difference" if case.mode == "as_is" else "known"
     if outcome.exception is not None:
         if entry is not None and entry.raises == outcome.exception:

@@ -38,13 +38,14 @@ def test_ids_name_file_case_binding_and_dtype(suite):
     assert "cases/ce.yaml::plain[torch.cross_entropy-float32]" in ids
     assert "cases/ce.yaml::plain[torch.nll_loss-float64]" in ids
     assert "cases/broken.yaml::b[invalid]" in ids
-    assert len([i for i in ids if i.startswith("cases/ce.yaml")]) == 8  # 2 cases x 2 bindings x 2 dtypes
+    # 2 cases x 4 bindings (cross_entropy, nll_loss and their module forms) x 2 dtypes
+    assert len([i for i in ids if i.startswith("cases/ce.yaml")]) == 16
 
 
 def test_known_rows_xfail_with_reason_and_bad_cases_fail_alone(suite):
     result = suite.runpytest_subprocess("-rxf", "--conformance-frameworks=torch",
                                         "--conformance-dtypes=float32")
-    result.assert_outcomes(passed=3, xfailed=1, failed=1)
+    result.assert_outcomes(passed=6, xfailed=2, failed=1)
     result.stdout.fnmatch_lines([
         "*cases/broken.yaml:3:11: loss: Input should be*",
         "*documented[[]torch.cross_entropy-float32[]]*known: log_softmax renormalises log(p)*",

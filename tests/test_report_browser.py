@@ -59,14 +59,14 @@ def page(report):
 
 
 def test_table_renders_every_row_offline_without_console_errors(page):
-    assert page.locator("#results-table tbody tr").count() == 4  # 2 cases x 2 torch bindings
+    assert page.locator("#results-table tbody tr").count() == 8  # 2 cases x 4 torch bindings
     assert page.locator(".dtsp-searchPanes").count() == 1
     assert page.events == []
 
 
 def test_search_by_case_id_filters_the_table(page):
     page.fill("section#results input[type=search]", "plain-logits")
-    page.wait_for_function("document.querySelectorAll('#results-table tbody tr').length === 2")
+    page.wait_for_function("document.querySelectorAll('#results-table tbody tr').length === 4")
     assert "plain-logits" in page.locator("#results-table tbody").inner_text()
     assert "hostile-text" not in page.locator("#results-table tbody").inner_text()
 
@@ -74,7 +74,7 @@ def test_search_by_case_id_filters_the_table(page):
 def test_filter_pane_selects_a_status(page):
     pane = page.locator('.dtsp-searchPane:has(input[placeholder="status"])')
     pane.locator('span.dtsp-name[title="difference"]').click()
-    page.wait_for_function("document.querySelectorAll('#results-table tbody tr').length === 2")
+    page.wait_for_function("document.querySelectorAll('#results-table tbody tr').length === 4")
     assert "pass" not in page.locator("#results-table tbody").inner_text().split()
 
 
