@@ -12,11 +12,12 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
-from conformance.case_rules import check_case, is_set
+from conformance.case_rules import CaseRuleError, check_case, is_set
 from conformance.dtypes import DTYPES, DType, decode
+from conformance.generate import RandomSpec
 
 Loss = Literal["cross_entropy", "binary_cross_entropy", "kl_divergence"]
 Reduction = Literal["mean", "sum", "none", "batchmean"]
@@ -29,6 +30,8 @@ BINDING_ID = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_.]+$")
 
 def _float_array(value: Any) -> np.ndarray:
     """A nested list of numbers (``inf``/``-inf``/``nan`` allowed) as float64."""
+    if isinstance(value, np.ndarray):  # drawn from a ``random`` spec
+        return value.astype(np.float64)
     if isinstance(value, bool) or value is None or isinstance(value, dict):
         raise ValueError(f"expected a number or a nested list of numbers, got {value!r}")
     try:
@@ -52,6 +55,8 @@ def _check_leaves(value: Any, where: str = "") -> None:
 
 def _index_array(value: Any) -> np.ndarray:
     """Class indices: integers only; ``1.0`` is refused rather than truncated."""
+    if isinstance(value, np.ndarray):  # drawn from a ``random`` spec
+        return value.astype(np.int64)
     _check_integers(value)
     try:
         return np.array(value, dtype=np.int64)
@@ -193,9 +198,16 @@ class Case(_Strict):
     tolerance: Tolerance | None = None
     dtypes: list[DType] | None = None
     expect: dict[str, Annotated[list[Expectation], BeforeValidator(_as_list)]] = {}
+    # Arrays drawn from ``random`` specs: role -> (spec, NumPy expression).
+    generated: dict[str, tuple[RandomSpec, str]] = Field(default={}, exclude=True)
     # Where the case came from; filled by the loader, not by YAML.
     file: str = Field(default="<memory>", exclude=True)
     line: int = Field(default=0, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _draw_random_arrays(cls, data: Any) -> Any:
+        return draw_random_arrays(data)
 
     @field_validator("id")
     @classmethod
@@ -283,3 +295,64 @@ class Case(_Strict):
     def dtypes_in(self, requested: tuple[DType, ...]) -> list[DType]:
         allowed = self.dtypes or list(DTYPES)
         return [d for d in requested if d in allowed]
+
+
+def draw_random_arrays(data: Any) -> Any:
+    """Replace ``{random: {...}}`` in ``input``/``target`` by the arrays they describe.
+
+    The input needs ``shape``; an index target gets the input's shape without
+    the class axis and values in [0, C); a probability target gets the input's
+    shape. The spec and its NumPy expression are kept in ``generated``.
+    """
+    if not isinstance(data, dict):
+        return data
+    data, generated = dict(data), {}
+    axis_given = data.get("class_axis", -1)
+    for role in ("input", "target"):
+        entry = data.get(role)
+        if not (isinstance(entry, dict) and len(entry) == 1):
+            continue
+        (kind, value), = entry.items()
+        if not (isinstance(value, dict) and "random" in value):
+            continue
+        spec = _random_spec(role, kind, value["random"], data.get("loss"))
+        try:
+            shape, classes, axis = _draw_shape(role, kind, spec, data, axis_given)
+        except ValueError as exc:
+            raise CaseRuleError(f"{role}.{kind}.random", str(exc)) from None
+        code = spec.code(shape, classes, axis)
+        data[role] = {kind: spec.draw(shape, classes, axis)}
+        generated[role] = (spec, code)
+    if generated:
+        data["generated"] = generated
+    return data
+
+
+def _random_spec(role: str, kind: str, raw: Any, loss: Any) -> RandomSpec:
+    """The spec, with the distribution a target of this kind needs unless one is given."""
+    if isinstance(raw, dict) and "distribution" not in raw:
+        if kind == "index":
+            raw = {**raw, "distribution": "integers"}
+        elif role == "target":
+            raw = {**raw, "distribution": "uniform" if loss == "binary_cross_entropy" else "dirichlet"}
+    try:
+        return RandomSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise CaseRuleError(f"{role}.{kind}.random" + (f".{where}" if where else ""), first["msg"]) from None
+
+
+def _draw_shape(role: str, kind: str, spec: RandomSpec, data: dict, axis_given: Any,
+                ) -> tuple[tuple[int, ...], int | None, int]:
+    if role == "input":
+        if spec.shape is None:
+            raise ValueError("a random input needs `shape`, e.g. {random: {shape: [64, 1000], seed: 0}}")
+        return spec.shape, None, axis_given if isinstance(axis_given, int) else -1
+    values = next(iter(data["input"].values())) if isinstance(data.get("input"), dict) else None
+    if not isinstance(values, np.ndarray):
+        raise ValueError("a random target needs a random input to take its shape from")
+    axis = axis_given % values.ndim if isinstance(axis_given, int) else values.ndim - 1
+    if kind == "index":
+        return values.shape[:axis] + values.shape[axis + 1:], values.shape[axis], -1
+    return values.shape, None, axis

@@ -64,6 +64,8 @@ def literal(value: float, dtype: DType) -> str:
 
 def encode(value: Any) -> Any:
     """JSON form of a number or nested list: non-finite numbers become strings."""
+    if value is None:
+        return None
     if isinstance(value, np.ndarray):
         return encode(value.tolist())
     if isinstance(value, (list, tuple)):

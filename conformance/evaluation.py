@@ -95,14 +95,21 @@ def case_data(case: Case) -> dict:
                                    ("pos_weight", case.pos_weight), ("ignore_index", case.ignore_index),
                                    ("label_smoothing", case.label_smoothing or None))
                if value is not None}
-    return {"input": {case.input.kind: encode(case.input.values)},
-            "target": {case.target.kind: encode(case.target.values) if case.target.kind != "index"
-                       else case.target.index.tolist()},
+    def values(role: str, array: np.ndarray) -> object:
+        drawn = case.generated.get(role)
+        if drawn is not None:
+            return {"random": drawn[1]}
+        return array.tolist() if array.dtype.kind == "i" else encode(array)
+
+    return {"input": {case.input.kind: values("input", case.input.values)},
+            "target": {case.target.kind: values("target", case.target.values)},
             "options": options, "description": case.description or ""}
 
 
 def expected_problem(case: Case, oracle64: OracleValue) -> str | None:
     """Why the case's literal ``expected`` is wrong, judged by the oracle; None if right."""
+    if case.expected is None:
+        return None  # drawn inputs are judged against the oracle alone
     truth = oracle64.as_float()
     for given, exact in zip(np.asarray(case.expected).flat, truth.flat):
         if math.isnan(exact) and math.isnan(given):

@@ -36,6 +36,7 @@ class RecipeWriter:
         self.lines: list[str] = []
         self.calls: list[str] = []
         self._defined: set[str] = set()
+        self._needs_numpy = False
 
     @property
     def as_is(self) -> bool:
@@ -49,30 +50,39 @@ class RecipeWriter:
     def _define(self, line: str) -> None:
         self.lines.append(line)
 
-    def floats(self, name: str, values: Any) -> str:
+    def _drawn(self, role: str) -> str | None:
+        """The NumPy expression of a randomly drawn array, which the recipe repeats."""
+        drawn = self.case.generated.get(role)
+        if drawn is None:
+            return None
+        self._needs_numpy = True
+        return drawn[1]
+
+    def floats(self, name: str, values: Any, role: str | None = None) -> str:
         """Define ``name`` as a float array of the run's dtype; returns ``name``."""
         if name not in self._defined:
-            data = nested_literal(np.asarray(values, dtype=np.float64), self.dtype)
+            data = (role and self._drawn(role)) or nested_literal(np.asarray(values, dtype=np.float64),
+                                                                   self.dtype)
             self._define(f"{name} = " + self.framework.float_array.format(data=data, dtype=self.dtype))
             self._defined.add(name)
         return name
 
-    def ints(self, name: str, values: Any) -> str:
+    def ints(self, name: str, values: Any, role: str | None = None) -> str:
         if name not in self._defined:
-            data = nested_literal(np.asarray(values, dtype=np.int64), None)
+            data = (role and self._drawn(role)) or nested_literal(np.asarray(values, dtype=np.int64), None)
             self._define(f"{name} = " + self.framework.index_array.format(data=data))
             self._defined.add(name)
         return name
 
     def input(self) -> str:
         """The case's input array, named after its kind (``logits``, ``probs``…)."""
-        return self.floats(self.case.input.kind, self.case.input.values)
+        return self.floats(self.case.input.kind, self.case.input.values, role="input")
 
     def target(self) -> str:
         target = self.case.target
         if target.kind == "index":
-            return self.ints("target", target.index)
-        return self.floats("target", target.values)
+            return self.ints("target", target.index, role="target")
+        return self.floats("target", target.values, role="target")
 
     def weight(self) -> str:
         return self.floats("weight", self.case.weight)
@@ -83,7 +93,8 @@ class RecipeWriter:
 
     def text(self) -> str:
         body = "\n".join(self.lines)
-        return "\n".join(self.framework.imports) + "\n\n" + body + f"\nprint({self.framework.show})\n"
+        imports = ("import numpy as np",) * self._needs_numpy + tuple(self.framework.imports)
+        return "\n".join(imports) + "\n\n" + body + f"\nprint({self.framework.show})\n"
 
 
 def kwargs(**options: Any) -> str:
