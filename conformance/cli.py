@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (OSError, ValueError) as exc:  # a missing or unreadable results file, say
+        print(f"conformance {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         loaded = load_cases(args.paths)
         for error in loaded.errors:
