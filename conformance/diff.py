@@ -66,5 +66,11 @@ def format_diff(changes: pd.DataFrame) -> str:
     lines = [", ".join(f"{counts[c]} {c}" for c in CHANGES if c in counts)]
     for _, row in changes.iterrows():
         lines.append(f"{row['change']:15} {row['case_id']}[{row['binding']}-{row['dtype']}]: "
-                     f"{row['status_old']} -> {row['status_new']}, {row['value_old']} -> {row['value_new']}")
+                     f"{_show(row['status_old'])} -> {_show(row['status_new'])}, "
+                     f"{_show(row['value_old'])} -> {_show(row['value_new'])}")
     return "\n".join(lines)
+
+
+def _show(value: object) -> str:
+    """A cell of the diff; a row missing on one side shows as '-'."""
+    return "-" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)

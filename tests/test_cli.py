@@ -92,3 +92,9 @@ def test_profile_prints_the_measured_table_and_exits_0_when_it_agrees():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "zero_probability  log clamped at -100" in done.stdout
     assert "probe-zero-prob-bce[float32]" in done.stdout
+
+
+def test_diff_of_a_missing_results_file_is_a_clear_error(tmp_path):
+    done = conformance("diff", str(tmp_path / "old.jsonl"), str(tmp_path / "new.jsonl"))
+    assert done.returncode == 2
+    assert done.stderr.startswith("conformance diff: [Errno 2] No such file or directory")
