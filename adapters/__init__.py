@@ -15,6 +15,7 @@ ADAPTER_MODULES = {
     "torch": "adapters.torch",
     "keras": "adapters.keras",
     "jax": "adapters.jax",
+    "sklearn": "adapters.sklearn",
 }
 
 

@@ -95,6 +95,8 @@ class Framework:
       env: environment of the worker process, set before any import.
       worker_module: module whose ``setup()``, ``to_numpy()`` and ``device()``
         the worker calls (imports the framework; never imported elsewhere).
+      complete: whether it must express every faithful case (torch, keras,
+        jax); a partial one (sklearn) just has no rows where it cannot.
     """
 
     name: str
@@ -106,6 +108,7 @@ class Framework:
     bindings: tuple[Binding, ...]
     worker_module: str
     env: Mapping[str, str] = field(default_factory=dict)
+    complete: bool = True
 
     def binding(self, binding_id: str) -> Binding:
         for binding in self.bindings:

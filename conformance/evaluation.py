@@ -65,7 +65,7 @@ def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[D
     for case in cases:
         for framework in frameworks:
             usable = [b for b in framework.bindings if b.cannot_express(case) is None]
-            if not usable and case.mode == "faithful":
+            if not usable and case.mode == "faithful" and framework.complete:
                 reasons = "; ".join(b.cannot_express(case) for b in framework.bindings
                                     if b.loss == case.loss)
                 for dtype in case.dtypes_in(dtypes):

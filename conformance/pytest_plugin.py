@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-FRAMEWORK_NAMES = ("torch", "keras", "jax")
+FRAMEWORK_NAMES = ("torch", "keras", "jax", "sklearn")
 _SUITE = pytest.StashKey["object"]()
 _EVALUATOR = pytest.StashKey["object"]()
 
