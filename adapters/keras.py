@@ -115,12 +115,11 @@ def _write_binary_pos_weight(w: RecipeWriter, x: str, target: str) -> None:
     w.emit(f"x = {_elementwise(w, x)}")
     w.emit(f"per_element = {pos_weight} * {target} * bce(keras.ops.ones_like(x), x) "
            f"+ (1 - {target}) * bce(keras.ops.zeros_like(x), x)")
-    reduce = {"none": "per_element", "sum": "keras.ops.sum(per_element)",
-              "mean": "keras.ops.mean(per_element)"}[w.case.reduction]
-    w.emit(f"loss = {reduce}")
+    _reduce_function(w, "per_element")
 
 
-def _write_kl(w: RecipeWriter) -> None:
+def _kl_arguments(w: RecipeWriter) -> tuple[str, str]:
+    """(target, prediction) as the probabilities Keras' KL wants (as_is: as written)."""
     case = w.case
     x, target = w.input(), w.target()
     if not w.as_is:
@@ -130,6 +129,12 @@ def _write_kl(w: RecipeWriter) -> None:
             x = f"keras.ops.exp({x})"
         if case.target.kind == "log_probs":
             target = f"keras.ops.exp({target})"
+    return target, x
+
+
+def _write_kl(w: RecipeWriter) -> None:
+    case = w.case
+    target, x = _kl_arguments(w)
     native = case.reduction == "batchmean" and case.ndim == 2 and case.class_axis_is_last
     if native or w.as_is:
         w.emit(f"loss = keras.losses.KLDivergence(dtype={w.dtype!r})({target}, {x})")
@@ -193,15 +198,8 @@ def _write_binary_function(w: RecipeWriter) -> None:
 
 
 def _write_kl_function(w: RecipeWriter) -> None:
-    case = w.case
-    x, target = w.input(), w.target()
+    target, x = _kl_arguments(w)
     if not w.as_is:
-        if case.input.kind == "logits":
-            x = f"keras.ops.softmax({x}, axis={case.axis})"
-        elif case.input.kind == "log_probs":
-            x = f"keras.ops.exp({x})"
-        if case.target.kind == "log_probs":
-            target = f"keras.ops.exp({target})"
         x, target = _elementwise(w, x), _elementwise(w, target)
     w.emit(f"per_element = keras.losses.kl_divergence({target}, {x})")
     _reduce_function(w, "per_element")
