@@ -35,18 +35,8 @@ def _as_logits(w: RecipeWriter) -> str:
 
 
 def _reduce(w: RecipeWriter, per: str, denominator: str | None = None) -> None:
-    """Assign ``loss`` from per-example losses ``per`` as the case's reduction asks."""
-    reduction = w.case.reduction
-    if reduction == "none":
-        w.emit(f"loss = {per}")
-    elif reduction == "sum":
-        w.emit(f"loss = {per}.sum()")
-    elif reduction == "batchmean":
-        w.emit(f"loss = {per}.sum() / {w.case.input.values.shape[0]}")
-    elif denominator is not None:
-        w.emit(f"loss = {per}.sum() / {denominator}")
-    else:
-        w.emit(f"loss = {per}.mean()")
+    """Assign ``loss`` from per-example losses: optax never reduces."""
+    w.reduce(per, total="{}.sum()", mean="{}.mean()", denominator=denominator)
 
 
 def _index_glue(w: RecipeWriter, per: str) -> None:

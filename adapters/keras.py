@@ -152,17 +152,7 @@ def _write_kl(w: RecipeWriter) -> None:
 # applied to what they return. The classes wrap them, so they share the
 # classes' documented deviations.
 def _reduce_function(w: RecipeWriter, per: str, count: str | None = None) -> None:
-    reduction = w.case.reduction
-    if reduction == "none":
-        w.emit(f"loss = {per}")
-    elif reduction == "sum":
-        w.emit(f"loss = keras.ops.sum({per})")
-    elif reduction == "batchmean":
-        w.emit(f"loss = keras.ops.sum({per}) / {w.case.input.values.shape[0]}")
-    elif count is not None:
-        w.emit(f"loss = keras.ops.sum({per}) / {count}")
-    else:
-        w.emit(f"loss = keras.ops.mean({per})")
+    w.reduce(per, total="keras.ops.sum({})", mean="keras.ops.mean({})", denominator=count)
 
 
 def _write_categorical_function(w: RecipeWriter) -> None:

@@ -87,6 +87,26 @@ class RecipeWriter:
     def weight(self) -> str:
         return self.floats("weight", self.case.weight)
 
+    def reduce(self, per: str, total: str, mean: str, denominator: str | None = None) -> None:
+        """Assign ``loss`` from the per-element losses ``per`` as the case's reduction asks.
+
+        ``total`` and ``mean`` are the framework's sum and mean of an array
+        (``"{}.sum()"``, ``"keras.ops.mean({})"``); ``denominator`` replaces the
+        plain mean (a weighted or masked mean).
+        """
+        reduction, summed = self.case.reduction, total.format(per)
+        if reduction == "none":
+            value = per
+        elif reduction == "sum":
+            value = summed
+        elif reduction == "batchmean":
+            value = f"{summed} / {self.case.input.values.shape[0]}"
+        elif denominator is not None:
+            value = f"{summed} / {denominator}"
+        else:
+            value = mean.format(per)
+        self.emit(f"loss = {value}")
+
     def call_text(self) -> str:
         """The call and its glue, without imports and array literals."""
         return "\n".join(self.calls)
