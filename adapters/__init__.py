@@ -16,6 +16,7 @@ ADAPTER_MODULES = {
     "keras": "adapters.keras",
     "jax": "adapters.jax",
     "sklearn": "adapters.sklearn",
+    "tensorflow": "adapters.tensorflow",
 }
 
 

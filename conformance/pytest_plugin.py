@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-FRAMEWORK_NAMES = ("torch", "keras", "jax", "sklearn")
+FRAMEWORK_NAMES = ("torch", "keras", "jax", "sklearn", "tensorflow")
 _SUITE = pytest.StashKey["object"]()
 _EVALUATOR = pytest.StashKey["object"]()
 

@@ -85,17 +85,20 @@ def test_heatmap_is_drawn(page):
 
 
 def test_a_detail_card_opens(page):
-    card = page.locator("details.card").first
-    assert card.get_attribute("open") is None
+    group = page.locator("details.case-card").first
+    assert group.get_attribute("open") is None
+    group.locator("summary").first.click()
+    assert group.get_attribute("open") is not None
+    card = group.locator("details.card").first
     card.locator("summary").click()
     assert card.get_attribute("open") is not None
     assert "torch.nn.functional.cross_entropy(" in card.inner_text()
 
 
 def test_no_script_from_case_text_runs(page, report):
-    page.locator("details.card").first.locator("summary").click()
+    page.locator("details.case-card").first.locator("summary").first.click()
     assert page.evaluate("window.__xss") is None
     assert page.events == []
     assert page.locator('a[href^="javascript"]').count() == 0
-    assert "<script>window.__xss" in page.locator("details.card").first.inner_text()
+    assert "<script>window.__xss" in page.locator("details.case-card").first.inner_text()
     assert "<script>window.__xss" not in report.read_text()

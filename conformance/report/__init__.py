@@ -191,21 +191,30 @@ def _results_table(frame: pd.DataFrame) -> str:
 
 
 def _cards(frame: pd.DataFrame) -> list[dict]:
-    """One card per row that did not pass, with every binding's value for the same case and dtype."""
-    cards = []
-    by_case = {key: group for key, group in frame.groupby(["case_id", "dtype"], sort=False)}
-    for index, row in frame[frame["status"] != "pass"].iterrows():
-        neighbours = by_case[(row["case_id"], row["dtype"])]
-        source = row.get("source") or ""
-        cards.append({
-            "anchor": f"row-{index}", "row": row.to_dict(),
+    """A card per (case, dtype) with a non-pass row: the case and every binding's value once,
+    then one inner card per row that did not pass."""
+    groups = []
+    for (case_id, dtype), rows in frame.groupby(["case_id", "dtype"], sort=False):
+        bad = rows[rows["status"] != "pass"]
+        if bad.empty:
+            continue
+        first = _clean(bad.iloc[0].to_dict())
+        source = first.get("source") or ""
+        groups.append({
+            "anchor": f"case-{case_id}-{dtype}", "case": first, "dtype": dtype,
             "source_link": source if source.startswith(("http://", "https://")) else None,
-            "case_json": json.dumps(row.get("case_data") or {}, indent=1),
-            "ulp": _ulps(row["ulp_err"]),
-            "others": [{"binding": r["binding"], "status": r["status"], "value": json.dumps(r["value"]),
-                        "ulp": _ulps(r["ulp_err"])} for _, r in neighbours.iterrows()],
+            "case_json": json.dumps(first.get("case_data") or {}),
+            "others": [{"binding": r["binding"], "status": r["status"], "value": json.dumps(r["value"])[:60],
+                        "ulp": _ulps(r["ulp_err"])} for _, r in rows.iterrows()],
+            "rows": [{"anchor": f"row-{index}", "row": _clean(row.to_dict()), "ulp": _ulps(row["ulp_err"])}
+                     for index, row in bad.iterrows()],
         })
-    return cards
+    return groups
+
+
+def _clean(row: dict) -> dict:
+    """Missing values (NaN from pandas) as None, so the template leaves them out."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
 
 
 def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 25) -> str:
