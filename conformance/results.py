@@ -101,8 +101,10 @@ def run_info(environment: dict[str, dict], started: str) -> dict:
     import platform
     import sys
 
+    program = "python -m conformance" if sys.argv[0].endswith("__main__.py") else Path(sys.argv[0]).name
     return {"started": started, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"), "command": " ".join(sys.argv), "python": platform.python_version(),
+            timespec="seconds"), "command": " ".join([program, *sys.argv[1:]]),
+            "python": platform.python_version(),
             "platform": platform.platform(), "frameworks": environment}
 
 
