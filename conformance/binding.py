@@ -14,7 +14,7 @@ write arrays, and how to read results back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from conformance.case import Case
 from conformance.case_rules import is_set

@@ -12,7 +12,7 @@ import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 # Flags for a sandboxed, offline machine: no first-run UI, no background
 # connections (refused here, and slow to time out), no GPU.

@@ -37,12 +37,12 @@ def _float_array(value: Any) -> np.ndarray:
     try:
         decoded = decode(value)
     except (KeyError, AttributeError):
-        raise ValueError(f"not a number: {value!r} (numbers, or the strings inf, -inf, nan)")
+        raise ValueError(f"not a number: {value!r} (numbers, or the strings inf, -inf, nan)") from None
     _check_leaves(decoded)
     try:
         return np.array(decoded, dtype=np.float64)
     except ValueError:
-        raise ValueError("ragged array: rows of one level must all have the same length")
+        raise ValueError("ragged array: rows of one level must all have the same length") from None
 
 
 def _check_leaves(value: Any, where: str = "") -> None:
@@ -61,7 +61,7 @@ def _index_array(value: Any) -> np.ndarray:
     try:
         return np.array(value, dtype=np.int64)
     except ValueError:
-        raise ValueError("ragged array: rows of one level must all have the same length")
+        raise ValueError("ragged array: rows of one level must all have the same length") from None
 
 
 def _check_integers(value: Any, where: str = "") -> None:
@@ -164,7 +164,7 @@ class Expectation(_Strict):
             try:
                 SpecifierSet(text)
             except InvalidSpecifier:
-                raise ValueError(f"{text!r} is not a PEP 440 version specifier (e.g. '>=2.1,<2.14')")
+                raise ValueError(f"{text!r} is not a PEP 440 version specifier (e.g. '>=2.1,<2.14')") from None
         return text
 
     def applies_to(self, version: str | None, dtype: DType) -> bool:

@@ -92,7 +92,7 @@ def _check_shapes(case: Case) -> None:
             np.broadcast_shapes(case.pos_weight.shape, case.input.values.shape)
         except ValueError:
             raise CaseRuleError("pos_weight", f"pos_weight shape {case.pos_weight.shape} does not "
-                                f"broadcast against input shape {case.input.values.shape}")
+                                f"broadcast against input shape {case.input.values.shape}") from None
 
 
 def _check_index_range(case: Case, target: np.ndarray) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, fields, replace
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from scipy.special import log_expit, logsumexp

@@ -96,7 +96,7 @@ class WorkerProcess:
         try:
             return json.loads(line)
         except json.JSONDecodeError:
-            raise WorkerFailure(f"garbled reply from worker: {line[:200]!r}")
+            raise WorkerFailure(f"garbled reply from worker: {line[:200]!r}") from None
 
     def _death(self) -> str:
         assert self._proc is not None

@@ -92,7 +92,8 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict] = []
     readings: dict[str, str] = {}
     for aspect in ASPECTS:
-        probes = frame[frame["tags"].map(lambda tags: f"aspect:{aspect.name}" in (tags or []))]
+        tag = f"aspect:{aspect.name}"
+        probes = frame[frame["tags"].map(lambda tags, tag=tag: tag in (tags or []))]
         for binding, group in probes.groupby("binding", sort=True):
             labels = [label(aspect, r["status"], r["interpretation"], readings.get(binding))
                       for _, r in group.iterrows()]

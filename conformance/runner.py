@@ -13,7 +13,7 @@ import sys
 import threading
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
 
