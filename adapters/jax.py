@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from conformance.binding import Binding, Framework
-from conformance.recipe import RecipeWriter
+from conformance.recipe import ArrayOps, RecipeWriter
 
 DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.{}"
 
@@ -34,27 +34,13 @@ def _as_logits(w: RecipeWriter) -> str:
     return f"jnp.log({x})" if not w.as_is and w.case.input.kind == "probs" else x
 
 
-def _reduce(w: RecipeWriter, per: str, denominator: str | None = None) -> None:
+OPS = ArrayOps(total="{}.sum()", mean="{}.mean()", where="jnp.where({}, {}, {})",
+               take="jnp.take({}, {})", count="{mask}.sum()")
+
+
+def _reduce(w: RecipeWriter, per: str) -> None:
     """Assign ``loss`` from per-example losses: optax never reduces."""
-    w.reduce(per, total="{}.sum()", mean="{}.mean()", denominator=denominator)
-
-
-def _index_glue(w: RecipeWriter, per: str) -> None:
-    """Class weights and the ignore index on per-example losses of index targets."""
-    case, labels = w.case, w.target()
-    weights, denominator = None, None
-    if case.ignore_index is not None:
-        w.emit(f"counted = {labels} != {case.ignore_index}")
-        w.emit(f"per_example = jnp.where(counted, {per}, 0)")
-        per, denominator = "per_example", "counted.sum()"
-    if case.weight is not None:
-        safe = f"jnp.where(counted, {labels}, 0)" if case.ignore_index is not None else labels
-        weights = f"jnp.take({w.weight()}, {safe})"
-        if case.ignore_index is not None:
-            weights = f"jnp.where(counted, {weights}, 0)"
-        w.emit(f"target_weight = {weights}")
-        denominator = "target_weight.sum()"
-    _reduce(w, per, denominator)
+    w.reduce(per, OPS)
 
 
 def _write_softmax_ce(w: RecipeWriter, function: str = "softmax_cross_entropy") -> None:
@@ -78,7 +64,7 @@ def _write_softmax_ce(w: RecipeWriter, function: str = "softmax_cross_entropy") 
             labels = f"jnp.moveaxis({labels}, {case.axis}, -1)"
         w.emit(f"per_example = optax.{function}({logits}, {labels})")
     if case.target.kind == "index":
-        _index_glue(w, "per_example")
+        w.index_glue("per_example", OPS)
     else:
         _reduce(w, "per_example")
 
@@ -92,7 +78,7 @@ def _write_integer_labels(w: RecipeWriter) -> None:
            f"{_as_logits(w)}, {labels}{_axis(w)})")
     if case.weight is not None:
         w.emit(f"per_example = per_example * jnp.take({w.weight()}, {labels})")
-    _index_glue(w, "per_example")
+    w.index_glue("per_example", OPS)
 
 
 def _write_sigmoid_bce(w: RecipeWriter) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from conformance.binding import Binding, Framework
 from conformance.case import Case
-from conformance.recipe import RecipeWriter, kwargs
+from conformance.recipe import ArrayOps, RecipeWriter, kwargs
 
 DOCS = "https://keras.io/api/losses/probabilistic_losses/#{}-class"
 
@@ -151,8 +151,11 @@ def _write_kl(w: RecipeWriter) -> None:
 # They return per-example losses in the inputs' dtype; the case's reduction is
 # applied to what they return. The classes wrap them, so they share the
 # classes' documented deviations.
+OPS = ArrayOps(total="keras.ops.sum({})", mean="keras.ops.mean({})")
+
+
 def _reduce_function(w: RecipeWriter, per: str, count: str | None = None) -> None:
-    w.reduce(per, total="keras.ops.sum({})", mean="keras.ops.mean({})", denominator=count)
+    w.reduce(per, OPS, denominator=count)
 
 
 def _write_categorical_function(w: RecipeWriter) -> None:

@@ -13,13 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.binding import Binding, Framework
-from conformance.recipe import RecipeWriter
+from conformance.recipe import ArrayOps, RecipeWriter
 
 DOCS = "https://www.tensorflow.org/api_docs/python/tf/nn/{}"
 
 
-def _reduce(w: RecipeWriter, per: str, denominator: str | None = None) -> None:
-    w.reduce(per, total="tf.reduce_sum({})", mean="tf.reduce_mean({})", denominator=denominator)
+OPS = ArrayOps(total="tf.reduce_sum({})", mean="tf.reduce_mean({})", where="tf.where({}, {}, {})",
+               take="tf.gather({}, {})", count="tf.reduce_sum(tf.cast({mask}, {like}.dtype))")
+
+
+def _reduce(w: RecipeWriter, per: str) -> None:
+    w.reduce(per, OPS)
 
 
 def _as_logits(w: RecipeWriter) -> str:
@@ -32,24 +36,6 @@ def _classes_last(w: RecipeWriter, array: str) -> str:
     if w.as_is or w.case.class_axis_is_last:
         return array
     return f"tf.experimental.numpy.moveaxis({array}, {w.case.axis}, -1)"
-
-
-def _index_glue(w: RecipeWriter, per: str) -> None:
-    """Class weights and the ignore index on per-example losses of index targets."""
-    case, labels = w.case, w.target()
-    denominator = None
-    if case.ignore_index is not None:
-        w.emit(f"counted = {labels} != {case.ignore_index}")
-        w.emit(f"per_example = tf.where(counted, {per}, 0)")
-        per, denominator = "per_example", f"tf.reduce_sum(tf.cast(counted, {per}.dtype))"
-    if case.weight is not None:
-        safe = f"tf.where(counted, {labels}, 0)" if case.ignore_index is not None else labels
-        weights = f"tf.gather({w.weight()}, {safe})"
-        if case.ignore_index is not None:
-            weights = f"tf.where(counted, {weights}, 0)"
-        w.emit(f"target_weight = {weights}")
-        denominator = "tf.reduce_sum(target_weight)"
-    _reduce(w, per, denominator)
 
 
 def _write_softmax(w: RecipeWriter) -> None:
@@ -65,7 +51,7 @@ def _write_softmax(w: RecipeWriter) -> None:
     w.emit(f"per_example = tf.nn.softmax_cross_entropy_with_logits(labels={labels}, "
            f"logits={_as_logits(w)}{axis})")
     if case.target.kind == "index":
-        _index_glue(w, "per_example")
+        w.index_glue("per_example", OPS)
     else:
         _reduce(w, "per_example")
 
@@ -79,7 +65,7 @@ def _write_sparse(w: RecipeWriter) -> None:
            f"logits={_classes_last(w, _as_logits(w))})")
     if case.weight is not None:
         w.emit(f"per_example = per_example * tf.gather({w.weight()}, {labels})")
-    _index_glue(w, "per_example")
+    w.index_glue("per_example", OPS)
 
 
 def _as_binary_logits(w: RecipeWriter) -> str:

@@ -8,6 +8,7 @@ exactly, so a recipe pasted into Python computes on the same bits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,14 +88,12 @@ class RecipeWriter:
     def weight(self) -> str:
         return self.floats("weight", self.case.weight)
 
-    def reduce(self, per: str, total: str, mean: str, denominator: str | None = None) -> None:
+    def reduce(self, per: str, ops: ArrayOps, denominator: str | None = None) -> None:
         """Assign ``loss`` from the per-element losses ``per`` as the case's reduction asks.
 
-        ``total`` and ``mean`` are the framework's sum and mean of an array
-        (``"{}.sum()"``, ``"keras.ops.mean({})"``); ``denominator`` replaces the
-        plain mean (a weighted or masked mean).
+        ``denominator`` replaces the plain mean (a weighted or masked mean).
         """
-        reduction, summed = self.case.reduction, total.format(per)
+        reduction, summed = self.case.reduction, ops.total.format(per)
         if reduction == "none":
             value = per
         elif reduction == "sum":
@@ -104,8 +103,26 @@ class RecipeWriter:
         elif denominator is not None:
             value = f"{summed} / {denominator}"
         else:
-            value = mean.format(per)
+            value = ops.mean.format(per)
         self.emit(f"loss = {value}")
+
+    def index_glue(self, per: str, ops: ArrayOps) -> None:
+        """Reduce per-example losses of index targets, applying class weights and the
+        ignore index that an API without them cannot (the glue is part of the recipe)."""
+        case, labels = self.case, self.target()
+        denominator = None
+        if case.ignore_index is not None:
+            self.emit(f"counted = {labels} != {case.ignore_index}")
+            self.emit(f"per_example = {ops.where.format('counted', per, 0)}")
+            per, denominator = "per_example", ops.count.format(mask="counted", like=per)
+        if case.weight is not None:
+            safe = ops.where.format("counted", labels, 0) if case.ignore_index is not None else labels
+            weights = ops.take.format(self.weight(), safe)
+            if case.ignore_index is not None:
+                weights = ops.where.format("counted", weights, 0)
+            self.emit(f"target_weight = {weights}")
+            denominator = ops.total.format("target_weight")
+        self.reduce(per, ops, denominator)
 
     def call_text(self) -> str:
         """The call and its glue, without imports and array literals."""
@@ -115,6 +132,17 @@ class RecipeWriter:
         body = "\n".join(self.lines)
         imports = ("import numpy as np",) * self._needs_numpy + tuple(self.framework.imports)
         return "\n".join(imports) + "\n\n" + body + f"\nprint({self.framework.show})\n"
+
+
+@dataclass(frozen=True)
+class ArrayOps:
+    """How a framework spells the array operations the glue needs (``str.format`` templates)."""
+
+    total: str          # sum of all elements, e.g. "{}.sum()"
+    mean: str           # mean of all elements
+    where: str = ""     # where(condition, a, b)
+    take: str = ""      # a[indices] along the first axis
+    count: str = ""     # number of True in {mask}, in the dtype of {like}
 
 
 def kwargs(**options: Any) -> str:
