@@ -17,9 +17,10 @@ from conformance.case import Case
 from conformance.dtypes import DType
 from conformance.oracle._classification import binary_cross_entropy, cross_entropy
 from conformance.oracle._divergence import kl_divergence
+from conformance.oracle._gradient import gradient as _gradient
 from conformance.oracle._mp import DIGITS, MP
 
-__all__ = ["OracleValue", "evaluate", "binary_cross_entropy", "cross_entropy", "kl_divergence",
+__all__ = ["OracleValue", "evaluate", "evaluate_gradient", "binary_cross_entropy", "cross_entropy", "kl_divergence",
            "DIGITS"]
 
 _LOSSES = {
@@ -53,3 +54,8 @@ class OracleValue:
 def evaluate(case: Case, dtype: DType = "float64") -> OracleValue:
     """The canonical loss of ``case`` on its inputs rounded to ``dtype``."""
     return OracleValue(_LOSSES[case.loss](case, dtype))
+
+
+def evaluate_gradient(case: Case, dtype: DType = "float64") -> OracleValue:
+    """d(sum of the canonical loss)/d(input) of ``case``, with the input's shape."""
+    return OracleValue(_gradient(case, dtype))

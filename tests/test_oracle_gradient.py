@@ -1,0 +1,106 @@
+"""The oracle's analytic gradients against numerical differentiation of the oracle loss.
+
+Central differences are taken on float64 inputs; the step actually taken is
+the difference of the two rounded inputs, computed exactly in mpmath, so the
+only error is the O(h^2) truncation (about 1e-12 relative here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conformance.case import Case, Input
+from conformance.oracle import evaluate, evaluate_gradient
+from conformance.oracle._mp import MP, total
+
+STEP = 1e-6
+
+
+def make(**fields) -> Case:
+    # `expected` is not what is tested here; a placeholder of the right shape.
+    placeholder = Case.model_construct(**{**fields, "input": Input(**fields["input"])})
+    shape = placeholder.output_shape if fields.get("reduction") == "none" else ()
+    return Case.model_validate({"id": "t", "expected": np.zeros(shape).tolist(), **fields})
+
+
+def summed_loss(case: Case, values: np.ndarray):
+    moved = case.model_copy(update={"input": Input(**{case.input.kind: values})})
+    exact = evaluate(moved, "float64").exact
+    return total(exact) if isinstance(exact, np.ndarray) else exact
+
+
+def numerical_gradient(case: Case) -> np.ndarray:
+    x = case.input.values.astype(np.float64)
+    grad = np.empty(x.shape, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        h = STEP * max(abs(x[index]), 1e-3)
+        up, down = x.copy(), x.copy()
+        up[index] += h
+        down[index] -= h
+        step = MP.mpf(float(up[index])) - MP.mpf(float(down[index]))
+        grad[index] = float((summed_loss(case, up) - summed_loss(case, down)) / step)
+    return grad
+
+
+CASES = {
+    "ce-logits-index": dict(loss="cross_entropy", input={"logits": [[1.0, 2.0, -0.5], [0.3, -1.2, 2.2]]},
+                            target={"index": [2, 0]}),
+    "ce-logits-index-weight-ignore": dict(loss="cross_entropy",
+                                          input={"logits": [[1.0, 2.0, -0.5], [0.3, -1.2, 2.2], [1, 1, 1]]},
+                                          target={"index": [2, 0, 1]}, weight=[0.2, 1.0, 3.0],
+                                          ignore_index=1),
+    "ce-logits-soft-smooth-sum": dict(loss="cross_entropy", input={"logits": [[1.0, 2.0, -0.5]]},
+                                      target={"probs": [[0.1, 0.6, 0.3]]}, label_smoothing=0.2,
+                                      reduction="sum"),
+    "ce-logits-axis1-none": dict(loss="cross_entropy", class_axis=1,
+                                 input={"logits": [[[1.0, 0.5], [2.0, -1.0], [0.0, 0.7]]]},
+                                 target={"index": [[1, 2]]}, reduction="none"),
+    "ce-probs-index-weight": dict(loss="cross_entropy", input={"probs": [[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]]},
+                                  target={"index": [1, 0]}, weight=[2.0, 0.5, 1.0]),
+    "ce-probs-soft-smooth": dict(loss="cross_entropy", input={"probs": [[0.2, 0.5, 0.3]]},
+                                 target={"probs": [[0.0, 1.0, 0.0]]}, label_smoothing=0.1),
+    "ce-log-probs-soft": dict(loss="cross_entropy", input={"log_probs": [[-1.6, -0.7, -1.2]]},
+                              target={"probs": [[0.3, 0.3, 0.4]]}),
+    "bce-logits-pos-weight": dict(loss="binary_cross_entropy", input={"logits": [[0.5, -2.0], [3.0, 0.1]]},
+                                  target={"probs": [[1.0, 0.3], [0.0, 0.8]]}, pos_weight=[2.0, 0.5]),
+    "bce-probs-none": dict(loss="binary_cross_entropy", input={"probs": [0.3, 0.9, 0.05]},
+                           target={"probs": [1.0, 0.2, 0.0]}, reduction="none"),
+    "kl-logits-batchmean": dict(loss="kl_divergence", input={"logits": [[0.5, -1.0, 2.0], [0.0, 0.3, 0.1]]},
+                                target={"probs": [[0.2, 0.3, 0.5], [0.6, 0.0, 0.4]]}, reduction="batchmean"),
+    "kl-probs-log-target-mean": dict(loss="kl_divergence", input={"probs": [[0.2, 0.3, 0.5]]},
+                                     target={"log_probs": [[-1.2, -1.5, -0.7]]}),
+    "kl-log-probs-none": dict(loss="kl_divergence", input={"log_probs": [[-1.2, -0.9, -1.2]]},
+                              target={"probs": [[0.25, 0.5, 0.25]]}, reduction="none"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_analytic_gradient_matches_numerical_differentiation(name):
+    case = make(**CASES[name])
+    analytic = evaluate_gradient(case, "float64").as_float()
+    assert analytic.shape == case.input.values.shape
+    np.testing.assert_allclose(analytic, numerical_gradient(case), rtol=1e-8, atol=1e-10)
+
+
+def test_constant_term_has_zero_gradient_at_zero_probability():
+    # 0 * log 0 is the constant 0: its derivative is 0, not 0 * inf.
+    case = make(loss="cross_entropy", input={"probs": [[0.0, 0.4, 0.6]]}, target={"index": [1]})
+    assert evaluate_gradient(case).as_float().tolist() == [[0.0, -2.5, 0.0]]
+
+
+def test_mean_of_nothing_has_no_gradient():
+    case = make(loss="cross_entropy", input={"logits": [[1.0, 2.0]]}, target={"index": [0]}, ignore_index=0)
+    assert np.isnan(evaluate_gradient(case).as_float()).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-8, 8), min_size=3, max_size=3), st.integers(0, 2),
+       st.floats(0, 0.5), st.sampled_from(["mean", "sum"]))
+def test_logits_gradient_of_random_rows(logits, label, smoothing, reduction):
+    case = make(loss="cross_entropy", input={"logits": [logits]}, target={"index": [label]},
+                label_smoothing=smoothing, reduction=reduction)
+    np.testing.assert_allclose(evaluate_gradient(case).as_float(), numerical_gradient(case),
+                               rtol=1e-7, atol=1e-9)
