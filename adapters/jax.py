@@ -116,6 +116,8 @@ def _write_kl(w: RecipeWriter) -> None:
 
 
 _ALL_INPUTS = frozenset({"logits", "probs", "log_probs"})
+# The faithful glue gives log p (or log-probabilities) to an API that takes logits.
+_LOGITS_API_GRADIENTS = {"probs": "log_then_softmax", "log_probs": "softmax"}
 
 FRAMEWORK = Framework(
     name="jax",
@@ -126,6 +128,7 @@ FRAMEWORK = Framework(
     index_array="jnp.array({data})",
     show="loss.tolist()",
     worker_module="adapters.jax",
+    gradient=("grad = jax.grad(lambda x: loss_of(x).sum())({x})", "print(grad.tolist())"),
     env={"JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
          "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"},
     bindings=(
@@ -133,6 +136,7 @@ FRAMEWORK = Framework(
                 frozenset({"probs", "index"}), _write_softmax_ce,
                 options=frozenset({"weight", "ignore_index", "label_smoothing"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
+                grad_readings=_LOGITS_API_GRADIENTS,
                 doc=DOCS.format("softmax_cross_entropy"),
                 profile={"input": "logits",
                          "unnormalised": "n/a: reads logits",
@@ -145,6 +149,7 @@ FRAMEWORK = Framework(
                 partial(_write_softmax_ce, function="safe_softmax_cross_entropy"),
                 options=frozenset({"weight", "ignore_index", "label_smoothing"}),
                 reads="applies log_softmax over the last axis (reads its input as logits); 0 log 0 = 0",
+                grad_readings=_LOGITS_API_GRADIENTS,
                 doc=DOCS.format("safe_softmax_cross_entropy"),
                 profile={"input": "logits",
                          "unnormalised": "n/a: reads logits",
@@ -156,6 +161,7 @@ FRAMEWORK = Framework(
                 frozenset({"index"}), _write_integer_labels,
                 options=frozenset({"weight", "ignore_index"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
+                grad_readings=_LOGITS_API_GRADIENTS,
                 doc=DOCS.format("softmax_cross_entropy_with_integer_labels"),
                 profile={"input": "logits",
                          "unnormalised": "n/a: reads logits",
@@ -174,6 +180,7 @@ FRAMEWORK = Framework(
                 frozenset({"probs", "log_probs"}), _write_kl,
                 reductions=frozenset({"mean", "sum", "none", "batchmean"}),
                 reads="reads its first argument as log-probabilities and sums over the last axis",
+                grad_readings={"probs": "through_log"},
                 doc=DOCS.format("kl_divergence"),
                 profile={"input": "log-probabilities",
                          "zero_probability": "n/a: reads log-probabilities",

@@ -55,13 +55,20 @@ def _write_categorical(w: RecipeWriter) -> None:
     target = w.target()
     if case.target.kind == "index":
         target = f"keras.ops.one_hot({target}, {case.num_classes}, axis={case.axis}, dtype={w.dtype!r})"
+    sample_weight = ""
     if case.weight is not None:
-        # -sum_c w_c t_c log q_c: class weights fold exactly into a soft target.
-        target = f"{target} * keras.ops.reshape({w.weight()}, {_class_weight_shape(case)})"
+        # -sum_c w_c t_c log q_c = m * CE(w t / m) with m = sum_c w_c t_c: the labels
+        # must sum to 1, as the TensorFlow op's gradient (softmax - labels) assumes
+        # (tensorflow/tensorflow#2327); the mass m goes back on as a sample weight.
+        w.emit(f"weighted = {target} * keras.ops.reshape({w.weight()}, {_class_weight_shape(case)})")
+        w.emit(f"label_mass = keras.ops.sum(weighted, axis={case.axis})")
+        target = f"weighted / keras.ops.expand_dims(label_mass, {case.axis})"
+        sample_weight = ", sample_weight=label_mass"
     options = kwargs(from_logits=_from_logits(w), label_smoothing=case.label_smoothing or None,
                      axis=None if case.class_axis_is_last or w.as_is else case.axis,
                      **_common(w, _reduction(w)))
-    w.emit(f"loss = keras.losses.CategoricalCrossentropy({options.lstrip(', ')})({target}, {w.input()})")
+    w.emit(f"loss = keras.losses.CategoricalCrossentropy({options.lstrip(', ')})"
+           f"({target}, {w.input()}{sample_weight})")
 
 
 def _categorical_limits(case: Case) -> str | None:
@@ -199,6 +206,8 @@ def _write_kl_function(w: RecipeWriter) -> None:
 
 
 _ALL_INPUTS = frozenset({"logits", "probs", "log_probs"})
+# Probabilities are renormalised by the API; log-probabilities go in as logits.
+_CATEGORICAL_GRADIENTS = {"probs": "renormalised", "log_probs": "softmax"}
 FUNCTION_DOCS = "https://keras.io/api/losses/probabilistic_losses/#{}-function"
 
 _CLASSES = (
@@ -207,6 +216,7 @@ _CLASSES = (
             options=frozenset({"weight", "label_smoothing"}), limits=_categorical_limits,
             reads="reads its input as probabilities (from_logits=False): renormalises each "
                   "row and clips to [1e-7, 1-1e-7]",
+            grad_readings=_CATEGORICAL_GRADIENTS,
             doc=DOCS.format("categoricalcrossentropy"),
             profile={"input": "probabilities",
                      "unnormalised": "renormalised",
@@ -219,6 +229,7 @@ _CLASSES = (
             options=frozenset({"weight", "ignore_index"}),
             reads="reads its input as probabilities (from_logits=False) and clips them to "
                   "[1e-7, 1-1e-7]",
+            grad_readings=_CATEGORICAL_GRADIENTS,
             doc=DOCS.format("sparsecategoricalcrossentropy"),
             profile={"input": "probabilities",
                      "unnormalised": "renormalised",
@@ -251,12 +262,14 @@ _FUNCTIONS = (
             reads=_BY_ID["keras.CategoricalCrossentropy"].reads,
             doc=FUNCTION_DOCS.format("categoricalcrossentropy"),
             profile=_BY_ID["keras.CategoricalCrossentropy"].profile,
+            grad_readings=_CATEGORICAL_GRADIENTS,
             shares_expectations_with="keras.CategoricalCrossentropy"),
     Binding("keras.losses.sparse_categorical_crossentropy", "cross_entropy", _ALL_INPUTS,
             frozenset({"index"}), _write_sparse_function, options=frozenset({"ignore_index"}),
             reads=_BY_ID["keras.SparseCategoricalCrossentropy"].reads,
             doc=FUNCTION_DOCS.format("sparsecategoricalcrossentropy"),
             profile=_BY_ID["keras.SparseCategoricalCrossentropy"].profile,
+            grad_readings=_CATEGORICAL_GRADIENTS,
             shares_expectations_with="keras.SparseCategoricalCrossentropy"),
     Binding("keras.losses.binary_crossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
             frozenset({"probs"}), _write_binary_function,
@@ -280,6 +293,12 @@ FRAMEWORK = Framework(
     show='keras.ops.convert_to_numpy(keras.ops.cast(loss, "float64")).tolist()',
     worker_module="adapters.keras",
     env={"KERAS_BACKEND": "tensorflow"},
+    gradient=("import tensorflow as tf",
+              "with tf.GradientTape() as tape:",
+              "    tape.watch({x})",
+              "    summed = keras.ops.sum(loss_of({x}))",
+              "grad = tape.gradient(summed, {x})",
+              'print(keras.ops.convert_to_numpy(keras.ops.cast(grad, "float64")).tolist())'),
     bindings=_CLASSES + _FUNCTIONS,
 )
 

@@ -43,17 +43,34 @@ def _write_softmax(w: RecipeWriter) -> None:
     labels = w.target()
     if case.target.kind == "index":
         labels = f"tf.one_hot({labels}, {case.num_classes}, axis={case.axis}, dtype=tf.{w.dtype})"
-    if case.weight is not None:
-        shape = (case.num_classes,) + (1,) * (case.ndim - 1 - case.axis)
-        # -sum_c w_c t_c log q_c: class weights fold exactly into the target.
-        labels = f"{labels} * tf.reshape({w.weight()}, {shape})"
+    elif case.weight is not None:
+        labels = _normalised_weighted_labels(w, labels)
     axis = "" if case.class_axis_is_last or w.as_is else f", axis={case.axis}"
     w.emit(f"per_example = tf.nn.softmax_cross_entropy_with_logits(labels={labels}, "
            f"logits={_as_logits(w)}{axis})")
-    if case.target.kind == "index":
-        w.index_glue("per_example", OPS)
-    else:
+    if case.target.kind == "probs":
+        if case.weight is not None:
+            w.emit(f"per_example = per_example * tf.squeeze(label_mass, {case.axis})")
         _reduce(w, "per_example")
+        return
+    if case.weight is not None:
+        index = w.target()
+        if case.ignore_index is not None:
+            index = f"tf.where({index} != {case.ignore_index}, {index}, 0)"
+        w.emit(f"per_example = per_example * tf.gather({w.weight()}, {index})")
+    w.index_glue("per_example", OPS)
+
+
+def _normalised_weighted_labels(w: RecipeWriter, labels: str) -> str:
+    """Soft labels times class weights, rescaled to sum to 1 (the mass goes back on later).
+
+    The op's gradient is ``softmax - labels``, right only for labels that sum to 1
+    (tensorflow/tensorflow#2327); folding the weights into the labels would break it.
+    """
+    shape = (w.case.num_classes,) + (1,) * (w.case.ndim - 1 - w.case.axis)
+    w.emit(f"weighted = {labels} * tf.reshape({w.weight()}, {shape})")
+    w.emit(f"label_mass = tf.reduce_sum(weighted, axis={w.case.axis}, keepdims=True)")
+    return "weighted / label_mass"
 
 
 def _write_sparse(w: RecipeWriter) -> None:
@@ -99,10 +116,16 @@ FRAMEWORK = Framework(
     show="tf.cast(loss, tf.float64).numpy().tolist()",
     worker_module="adapters.tensorflow",
     complete=False,
+    gradient=("with tf.GradientTape() as tape:",
+              "    tape.watch({x})",
+              "    summed = tf.reduce_sum(loss_of({x}))",
+              "grad = tape.gradient(summed, {x})",
+              "print(tf.cast(grad, tf.float64).numpy().tolist())"),
     bindings=(
         Binding("tensorflow.nn.softmax_cross_entropy_with_logits", "cross_entropy", _ALL_INPUTS,
                 frozenset({"probs", "index"}), _write_softmax, options=frozenset({"weight", "ignore_index"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
+                grad_readings={"probs": "log_then_softmax", "log_probs": "softmax"},
                 doc=DOCS.format("softmax_cross_entropy_with_logits"),
                 profile={"input": "logits",
                          "unnormalised": "n/a: reads logits",
@@ -112,6 +135,7 @@ FRAMEWORK = Framework(
         Binding("tensorflow.nn.sparse_softmax_cross_entropy_with_logits", "cross_entropy", _ALL_INPUTS,
                 frozenset({"index"}), _write_sparse, options=frozenset({"weight", "ignore_index"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
+                grad_readings={"probs": "log_then_softmax", "log_probs": "softmax"},
                 doc=DOCS.format("sparse_softmax_cross_entropy_with_logits"),
                 profile={"input": "logits",
                          "unnormalised": "n/a: reads logits",

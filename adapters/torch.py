@@ -93,12 +93,15 @@ def _write_kl_div(w: RecipeWriter, module: str | None = None) -> None:
 
 
 _CE_INPUTS = frozenset({"logits", "log_probs", "probs"})
+# The faithful glue gives log p (or log-probabilities) to an API that takes logits.
+_LOGITS_API_GRADIENTS = {"probs": "log_then_softmax", "log_probs": "softmax"}
 
 _FUNCTIONAL = (
     Binding("torch.cross_entropy", "cross_entropy", _CE_INPUTS, frozenset({"index", "probs"}),
             _write_cross_entropy,
             options=frozenset({"weight", "ignore_index", "label_smoothing"}),
             reads="applies log_softmax over dim 1 (reads its input as logits)",
+            grad_readings=_LOGITS_API_GRADIENTS,
             doc=DOCS.format("cross_entropy"),
             profile={"input": "logits",
                      "unnormalised": "n/a: reads logits",
@@ -109,6 +112,7 @@ _FUNCTIONAL = (
     Binding("torch.nll_loss", "cross_entropy", _CE_INPUTS, frozenset({"index"}),
             _write_nll_loss, options=frozenset({"weight", "ignore_index"}),
             reads="reads its input as log-probabilities and returns -input[target]",
+            grad_readings={"probs": "through_log"},
             doc=DOCS.format("nll_loss"),
             profile={"input": "log-probabilities",
                      "unnormalised": "n/a: reads log-probabilities",
@@ -135,6 +139,7 @@ _FUNCTIONAL = (
             _write_kl_div, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
             reads="reads its input as log-probabilities and its target as probabilities "
                   "(log_target=False)",
+            grad_readings={"probs": "through_log"},
             doc=DOCS.format("kl_div"),
             profile={"input": "log-probabilities",
                      "zero_probability": "n/a: reads log-probabilities",
@@ -164,6 +169,9 @@ FRAMEWORK = Framework(
     show="loss.tolist()",
     worker_module="adapters.torch",
     bindings=_FUNCTIONAL + _MODULE_FORMS,
+    gradient=("leaf = {x}.detach().requires_grad_(True)",
+              "grad, = torch.autograd.grad(loss_of(leaf).sum(), leaf)",
+              "print(grad.tolist())"),
 )
 
 

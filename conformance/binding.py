@@ -45,6 +45,11 @@ class Binding:
         probes measure it, and a disagreement is a failing test.
       shares_expectations_with: another binding whose ``expect`` entries
         apply to this one too (a module form calling its functional form).
+      grad_readings: input kind -> the gradient reading (see
+        :data:`conformance.oracle.GRADIENT_READINGS`) its faithful call gives
+        where it differs from the canonical gradient, e.g. ``{"probs":
+        "log_then_softmax"}`` for a logits API fed ``log p``. A gradient that
+        matches the reading is ``known``; one matching neither fails.
     """
 
     id: str
@@ -59,6 +64,7 @@ class Binding:
     doc: str = ""
     profile: Mapping[str, str] = field(default_factory=dict)
     shares_expectations_with: str | None = None
+    grad_readings: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def framework(self) -> str:
@@ -97,6 +103,9 @@ class Framework:
         the worker calls (imports the framework; never imported elsewhere).
       complete: whether it must express every faithful case (torch, keras,
         jax); a partial one (sklearn) just has no rows where it cannot.
+      gradient: lines that assign ``grad``, d(sum of ``loss_of({x})``)/d({x}),
+        with the framework's autodiff (``{x}`` is the input's name); empty for
+        a framework without autodiff.
     """
 
     name: str
@@ -109,6 +118,7 @@ class Framework:
     worker_module: str
     env: Mapping[str, str] = field(default_factory=dict)
     complete: bool = True
+    gradient: tuple[str, ...] = ()
 
     def binding(self, binding_id: str) -> Binding:
         for binding in self.bindings:

@@ -135,6 +135,9 @@ class Expectation(_Strict):
 
     value: FloatArray | None = None
     raises: str | None = None
+    # The gradient d(sum of the loss)/d(input) the API returns, when it
+    # deviates from the oracle's; an entry may document it alone.
+    grad: FloatArray | None = None
     reason: str = Field(min_length=1)
     category: Category | None = None
     link: str | None = None
@@ -147,10 +150,18 @@ class Expectation(_Strict):
 
     @model_validator(mode="after")
     def _value_or_raises(self) -> Expectation:
-        if (self.value is None) == (self.raises is None):
-            raise ValueError("needs exactly one of `value` (the number the API returns) "
-                             "or `raises` (the exception name it raises)")
+        if self.value is not None and self.raises is not None:
+            raise ValueError("give `value` (the number the API returns) or `raises` (the "
+                             "exception name it raises), not both")
+        if self.value is None and self.raises is None and self.grad is None:
+            raise ValueError("needs `value` (the number the API returns), `raises` (the exception "
+                             "name it raises) or `grad` (the gradient it returns)")
         return self
+
+    def documents(self, about: str) -> bool:
+        """Whether this entry documents the ``value`` (or raise) or the ``grad``."""
+        return self.grad is not None if about == "grad" else (self.value is not None or
+                                                               self.raises is not None)
 
     @field_validator("reason")
     @classmethod
@@ -198,6 +209,8 @@ class Case(_Strict):
     tolerance: Tolerance | None = None
     dtypes: list[DType] | None = None
     expect: dict[str, Annotated[list[Expectation], BeforeValidator(_as_list)]] = {}
+    # Whether faithful evaluations also compute and judge d(loss)/d(input).
+    gradient: bool = True
     # Arrays drawn from ``random`` specs: role -> (spec, NumPy expression).
     generated: dict[str, tuple[RandomSpec, str]] = Field(default={}, exclude=True)
     # Where the case came from; filled by the loader, not by YAML.
@@ -240,14 +253,15 @@ class Case(_Strict):
         return self.expect.get(binding_id, [])
 
     def expectation_for(self, binding_id: str, version: str | None, dtype: DType,
-                        shared_from: str | None = None) -> Expectation | None:
+                        shared_from: str | None = None, about: str = "value") -> Expectation | None:
         """The first entry of ``binding_id`` (else a shared one of ``shared_from``)
-        that applies to ``version`` and ``dtype``."""
-        own = next((e for e in self.expectations(binding_id) if e.applies_to(version, dtype)), None)
+        that applies to ``version`` and ``dtype`` and documents ``about`` (value or grad)."""
+        own = next((e for e in self.expectations(binding_id)
+                    if e.documents(about) and e.applies_to(version, dtype)), None)
         if own is not None or shared_from is None:
             return own
         return next((e for e in self.expectations(shared_from)
-                     if e.shared and e.applies_to(version, dtype)), None)
+                     if e.shared and e.documents(about) and e.applies_to(version, dtype)), None)
 
     # -- derived facts used by the oracle and the bindings ------------------
     @property

@@ -119,3 +119,7 @@ def _check_expected(case: Case) -> None:
             if entry.value is not None and entry.value.shape != want:
                 raise CaseRuleError("expect", f"expect[{binding}].value has shape "
                                     f"{entry.value.shape}, the loss has shape {want}")
+            if entry.grad is not None and entry.grad.shape != case.input.values.shape:
+                raise CaseRuleError("expect", f"expect[{binding}].grad has shape "
+                                    f"{entry.grad.shape}, the input has shape "
+                                    f"{case.input.values.shape}")

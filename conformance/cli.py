@@ -16,7 +16,7 @@ from conformance.profile import format_profile, profile
 from conformance.loader import load_cases
 from conformance.report import summary, write_reports
 from conformance.diff import diff_results, format_diff
-from conformance.results import FAILING, read_results, read_run_info
+from conformance.results import failing, read_results, read_run_info
 from conformance.runner import run
 
 
@@ -100,7 +100,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
-    return 1 if loaded.errors or frame["status"].isin(FAILING).any() else 0
+    return 1 if loaded.errors or failing(frame).any() else 0
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 from conformance.binding import Binding
 from conformance.case import Case, Expectation, Tolerance
 from conformance.dtypes import DType, spacing
-from conformance.oracle import OracleValue
+from conformance.oracle import GRADIENT_READINGS, OracleValue
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,74 @@ def _deviation(case: Case, binding: Binding, outcome: Outcome, errors: Errors,
     return Verdict("fail", f"undocumented deviation of {errors.ulp_err:.3g} ULP (abs {errors.abs_err:.3g}, "
                    f"tolerance rtol={tol.rtol:g} atol={tol.atol:g}); fix the adapter or document it "
                    "in `expect`", errors)
+
+
+# -- gradients ------------------------------------------------------------------
+def gradient_tolerance(tol: Tolerance, oracle_grad: np.ndarray, scale: object = None) -> Tolerance:
+    """The value tolerance with ``atol`` scaled by the gradient's size: its largest
+    component, or the reduction's factor (1/D for a mean) if that is larger.
+
+    A mean over many elements makes every component small (1/N); an absolute
+    ``atol`` of 1e-5 would then accept any gradient at all.
+    """
+    return Tolerance(rtol=tol.rtol, atol=tol.atol * _gradient_size(oracle_grad, scale))
+
+
+def _gradient_size(target: np.ndarray, scale: object) -> float:
+    finite = np.abs(target[np.isfinite(target)])
+    size = float(finite.max()) if finite.size else 0.0
+    if scale is not None and math.isfinite(float(scale)):
+        size = max(size, abs(float(scale)))
+    return size or 1.0
+
+
+def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, tol: Tolerance) -> Errors:
+    """Largest errors of ``grad``; relative to, and ULPs counted at, the gradient's size."""
+    target = oracle_grad.as_float()
+    if grad.shape != target.shape:
+        return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
+    close, abs_err = True, 0.0
+    for index in np.ndindex(target.shape):
+        v, t = float(grad[index]), float(target[index])
+        close &= _pair_close(v, t, tol)
+        abs_err = max(abs_err, _pair_abs(v, t))
+    size = _gradient_size(target, oracle_grad.scale)
+    if not math.isfinite(abs_err):
+        return Errors(abs_err, abs_err, abs_err, bool(close))
+    return Errors(abs_err, abs_err / size, abs_err / spacing(size, dtype), bool(close))
+
+
+def judge_gradient(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: OracleValue,
+                   oracle_grad: OracleValue, version: str | None,
+                   declared: OracleValue | None = None) -> Verdict:
+    """The gradient's status: pass; known (documented in ``expect`` by ``grad``, or the
+    reading the binding declares for this input kind, ``declared``); fail; error
+    (autodiff raised); skipped where the canonical loss is not finite."""
+    if not np.isfinite(oracle.as_float()).all():
+        return Verdict("skipped", "the canonical loss is not finite here, so its gradient is undefined")
+    if outcome.exception is not None:
+        return Verdict("error", f"the gradient of {binding.id} raised {outcome.exception}: {outcome.message}")
+    tol = gradient_tolerance(case.tolerance_for(dtype), oracle_grad.as_float(), oracle_grad.scale)
+    errors = measure_gradient(outcome.value, oracle_grad, dtype, tol)
+    entry = case.expectation_for(binding.id, version, dtype, binding.shares_expectations_with, about="grad")
+    if errors.close:
+        if entry is not None:
+            return Verdict("fail", f"stale expectation: the gradient of {binding.id} now agrees with the "
+                           f"oracle, but expect documents a deviation ({entry.reason})", errors)
+        return Verdict("pass", "", errors)
+    if entry is not None:
+        if matches_value(outcome.value, entry.grad, tol):
+            return Verdict("known", entry.reason, errors, entry)
+        return Verdict("fail", f"the gradient deviates differently than documented: expect says "
+                       f"{entry.grad.tolist()} ({entry.reason})", errors)
+    reading = binding.grad_readings.get(case.input.kind)
+    if declared is not None and matches_value(outcome.value, declared.as_float(), tol):
+        return Verdict("known", f"{binding.id} with {case.input.kind} input: {GRADIENT_READINGS[reading]}",
+                       errors)
+    if errors.shape_mismatch:
+        return Verdict("fail", f"gradient of shape {outcome.value.shape}, the input has shape "
+                       f"{oracle_grad.shape}", errors)
+    also = f" and from the declared reading {reading!r}" if reading else ""
+    return Verdict("fail", f"undocumented gradient deviation from the oracle{also} (max abs "
+                   f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); fix the adapter or document it "
+                   "in `expect` with `grad`", errors)

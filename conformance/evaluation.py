@@ -19,13 +19,13 @@ import adapters
 from conformance import oracle as oracle_module
 from conformance.binding import Binding, Framework
 from conformance.case import Case
-from conformance.compare import Outcome, judge
+from conformance.compare import Outcome, judge, judge_gradient
 from conformance.dtypes import DType, decode, encode
-from conformance.interpret import search
+from conformance.interpret import explain_gradient, search
 from conformance.oracle import OracleValue
 from conformance.process import Hello, WorkerFailure, WorkerProcess
 from conformance.recipe import RecipeWriter
-from conformance.results import Result
+from conformance.results import GRAD_KEPT, Result
 
 # `expected` in a case file is checked against the float64 oracle to this
 # relative precision: write it with at least 7 significant digits.
@@ -135,17 +135,23 @@ class Evaluator:
         self.extra_env = extra_env
         self.startup_timeout = startup_timeout
         self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
-        self._oracles: dict[tuple[int, str], tuple[Case, OracleValue]] = {}
+        self._oracles: dict[tuple[int, str, str], tuple[Case, OracleValue]] = {}
         self._lock = threading.Lock()
 
-    def oracle(self, case: Case, dtype: DType) -> OracleValue:
+    def oracle(self, case: Case, dtype: DType, of: str = "loss") -> OracleValue:
+        """The oracle's loss (``of="loss"``), gradient (``"grad"``) or the gradient under a
+        reading (``"grad:<reading>"``), computed once."""
         # Keyed by object identity (the case is kept alive with its value): two
         # cases may share an id, e.g. a file given outside the suite.
-        key = (id(case), dtype)
+        key = (id(case), dtype, of)
         with self._lock:
             cached = self._oracles.get(key)
         if cached is None:
-            cached = (case, oracle_module.evaluate(case, dtype))
+            if of == "loss":
+                computed = oracle_module.evaluate(case, dtype)
+            else:
+                computed = oracle_module.evaluate_gradient(case, dtype, of.partition(":")[2] or None)
+            cached = (case, computed)
             with self._lock:
                 self._oracles[key] = cached
         return cached[1]
@@ -183,7 +189,16 @@ class Evaluator:
             result.status, result.explanation = "error", f"{binding.id} crashed or hung: {exc}"
             result.message = str(exc)
             return result
-        return _judged(result, evaluation, reply, oracle, version)
+        _judged(result, evaluation, reply, oracle, version)
+        if "grad" in reply or "grad_exception" in reply:
+            reading = binding.grad_readings.get(case.input.kind)
+            declared = self.oracle(case, dtype, f"grad:{reading}") if reading else None
+            _judged_gradient(result, evaluation, reply, oracle, self.oracle(case, dtype, "grad"), version,
+                             declared)
+        elif reply["ok"] and not evaluation.framework.gradient and case.mode == "faithful" and case.gradient:
+            result.grad_status = "skipped"
+            result.grad_explanation = f"{evaluation.framework.name} has no automatic differentiation"
+        return result
 
     def environment(self) -> dict[str, dict]:
         """What each started worker reported: versions, device, or why it could not start."""
@@ -229,3 +244,23 @@ def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleV
     if verdict.expectation is not None:
         result.category, result.link = verdict.expectation.category, verdict.expectation.link
     return result
+
+
+def _judged_gradient(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
+                     oracle_grad: OracleValue, version: str | None, declared: OracleValue | None) -> None:
+    if "grad" in reply:
+        outcome = Outcome(value=np.asarray(decode(reply["grad"]), dtype=np.float64))
+        result.grad_dtype = reply["grad_dtype"]
+    else:
+        outcome = Outcome(exception=reply["grad_exception"], message=reply["grad_message"])
+    verdict = judge_gradient(evaluation.case, evaluation.binding, evaluation.dtype, outcome, oracle,
+                             oracle_grad, version, declared)
+    result.grad_status, result.grad_explanation = verdict.status, verdict.explanation
+    if outcome.value is not None and outcome.value.size <= GRAD_KEPT:
+        result.grad, result.grad_oracle = reply["grad"], encode(oracle_grad.as_float())
+    if verdict.errors is not None:
+        result.grad_max_abs_err, result.grad_ulp_err = encode(verdict.errors.abs_err), encode(
+            verdict.errors.ulp_err)
+    if verdict.status == "fail" and verdict.expectation is None:
+        result.grad_interpretation = explain_gradient(evaluation.case, evaluation.dtype, outcome.value)
+        result.grad_explanation += f"; measured: {result.grad_interpretation}"

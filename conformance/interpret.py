@@ -152,13 +152,21 @@ def search(case: Case, dtype: DType, value: np.ndarray, tol: Tolerance) -> list[
 
 
 # -- the variant loss ---------------------------------------------------------
-def variant_loss(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray | None:
-    """The loss of ``case`` read as ``knobs`` say, or None if that reading is impossible."""
+def variant_loss(case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None = None,
+                 ) -> np.ndarray | None:
+    """The loss of ``case`` read as ``knobs`` say, or None if that reading is impossible.
+
+    ``inputs`` replaces the case's input (already in float64), for differentiation.
+    """
     with np.errstate(all="ignore"):
         try:
-            return _VARIANTS[case.loss](case, dtype, knobs)
+            return _VARIANTS[case.loss](case, dtype, knobs, inputs)
         except (ValueError, IndexError):
             return None
+
+
+def _input(case: Case, dtype: DType, inputs: np.ndarray | None) -> np.ndarray:
+    return round_to(case.input.values, dtype) if inputs is None else inputs
 
 
 def _clip(p: np.ndarray, knobs: Knobs, dtype: DType, upper: bool = True) -> np.ndarray:
@@ -200,9 +208,10 @@ def _times(coefficient: np.ndarray, log_value: np.ndarray, knobs: Knobs) -> np.n
     return np.where((coefficient == 0) & np.isneginf(log_value), 0.0, product)
 
 
-def _cross_entropy(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray:
+def _cross_entropy(case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None = None,
+                   ) -> np.ndarray:
     axis = knobs.class_axis if knobs.class_axis is not None else case.axis
-    x = np.moveaxis(round_to(case.input.values, dtype), axis, -1)
+    x = np.moveaxis(_input(case, dtype, inputs), axis, -1)
     logq = _log_q(x, knobs.reads or case.input.kind, knobs, dtype)
     classes = logq.shape[-1]
     weight = round_to(case.weight, dtype) if case.weight is not None else np.ones(classes)
@@ -255,8 +264,9 @@ def _mean(losses: np.ndarray, weights: np.ndarray, counted: np.ndarray, denomina
     return np.asarray(losses.sum() / total)
 
 
-def _binary_cross_entropy(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray:
-    x = round_to(case.input.values, dtype)
+def _binary_cross_entropy(case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None = None,
+                          ) -> np.ndarray:
+    x = _input(case, dtype, inputs)
     y = round_to(case.target.probs, dtype)
     pos = round_to(case.pos_weight, dtype) if case.pos_weight is not None else 1.0
     kind = knobs.reads or case.input.kind
@@ -283,9 +293,10 @@ def _reduce_elements(case: Case, losses: np.ndarray, knobs: Knobs) -> np.ndarray
     return _mean(losses, ones, ones.astype(bool), denominator, knobs)
 
 
-def _kl_divergence(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray:
+def _kl_divergence(case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None = None,
+                   ) -> np.ndarray:
     axis = knobs.class_axis if knobs.class_axis is not None else case.axis
-    x = np.moveaxis(round_to(case.input.values, dtype), axis, -1)
+    x = np.moveaxis(_input(case, dtype, inputs), axis, -1)
     kind = knobs.reads or case.input.kind
     if knobs.clip is not None and kind != "log_probs":
         probs = np.exp(x - logsumexp(x, axis=-1, keepdims=True)) if kind == "logits" else x
@@ -309,3 +320,63 @@ _VARIANTS = {
     "binary_cross_entropy": _binary_cross_entropy,
     "kl_divergence": _kl_divergence,
 }
+
+
+# -- gradients --------------------------------------------------------------------
+# Readings are differentiated numerically (central differences in float64), so a
+# clipped probability shows the zero gradient a framework's clip gives it.
+GRADIENT_SEARCH_MAX = 256
+
+
+def variant_gradient(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray | None:
+    """d(sum of the variant loss)/d(input), numerically; None if the reading is impossible."""
+    x = round_to(case.input.values, dtype)
+    grad = np.full(x.shape, np.nan)
+    for index in np.ndindex(x.shape):
+        if not np.isfinite(x[index]):
+            continue
+        h = 1e-6 * max(abs(x[index]), 1e-3)
+        up, down = x.copy(), x.copy()
+        up[index] += h
+        down[index] -= h
+        high, low = variant_loss(case, dtype, knobs, up), variant_loss(case, dtype, knobs, down)
+        if high is None or low is None:
+            return None
+        grad[index] = (high.sum() - low.sum()) / (up[index] - down[index])
+    return grad
+
+
+def explain_gradient(case: Case, dtype: DType, grad: np.ndarray | None) -> str:
+    """What the API's gradient measurably is: a knob reading, or where it is NaN."""
+    from conformance.compare import gradient_tolerance
+
+    if grad is None:
+        return "raises"
+    nan = _nan_pattern(case, dtype, grad)
+    if nan:
+        return nan
+    if grad.size > GRADIENT_SEARCH_MAX:
+        return f"{UNEXPLAINED} (more than {GRADIENT_SEARCH_MAX} components: not searched)"
+    found = []
+    for knobs in candidates(case, dtype):
+        variant = variant_gradient(case, dtype, knobs)
+        if variant is None or not np.isfinite(variant).all():
+            continue
+        if matches_value(grad, variant, gradient_tolerance(case.tolerance_for(dtype), variant)):
+            found.append("gradient of the reading that " + knobs.describe(case.loss, case.input.kind))
+    return " | ".join(found[:3]) if found else UNEXPLAINED
+
+
+def _nan_pattern(case: Case, dtype: DType, grad: np.ndarray) -> str:
+    """Where the gradient is NaN, in terms of the input's values."""
+    nan = np.isnan(grad)
+    if not nan.any():
+        return ""
+    x = round_to(case.input.values, dtype)
+    if x.shape != grad.shape:
+        return ""
+    for name, where in (("0", x == 0), ("1", x == 1), ("-inf", np.isneginf(x)), ("+inf", np.isposinf(x))):
+        if where.any() and (nan == where).all():
+            return f"NaN gradient exactly where the input is {name} (autodiff through log or " \
+                   "division there: 0 * inf)"
+    return f"NaN gradient at {int(nan.sum())} of {nan.size} components"

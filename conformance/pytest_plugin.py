@@ -121,13 +121,16 @@ class ConformanceItem(pytest.Item):
     def runtest(self) -> None:
         result = _evaluator(self.config).evaluate(self.evaluation)
         self.user_properties.append(("status", result.status))
-        if result.status == "pass":
-            return
-        if result.status in ("known", "difference"):
-            pytest.xfail(f"{result.status}: {result.explanation}")
+        self.user_properties.append(("grad_status", result.grad_status))
+        if result.status in ("fail", "error") or result.grad_status in ("fail", "error"):
+            raise ConformanceFailure(result)
         if result.status == "skipped":
             pytest.skip(result.explanation)
-        raise ConformanceFailure(result)
+        documented = [f"{result.status}: {result.explanation}"] * (result.status in ("known", "difference"))
+        if result.grad_status == "known":
+            documented.append(f"gradient known: {result.grad_explanation}")
+        if documented:
+            pytest.xfail("; ".join(documented))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
         if not isinstance(excinfo.value, ConformanceFailure):
@@ -137,6 +140,9 @@ class ConformanceItem(pytest.Item):
             f"{result.status.upper()}: {result.explanation}",
             f"  value  = {result.value}  ({result.value_dtype})",
             f"  oracle = {result.oracle}",
+            *([f"GRADIENT {result.grad_status.upper()}: {result.grad_explanation}",
+               f"  grad        = {result.grad}",
+               f"  oracle grad = {result.grad_oracle}"] if result.grad_status else []),
             f"  case   = {result.file}:{result.line}",
             "  recipe (paste into Python to reproduce):",
             *("    " + line for line in result.recipe.splitlines()),

@@ -15,6 +15,11 @@ import numpy as np
 
 from conformance.dtypes import DType, literal
 
+# Splits a recipe into the loss and its gradient: the worker runs the first
+# part, records ``loss``, then runs the second for ``grad``, so a framework
+# that cannot differentiate still gives its value.
+GRADIENT_MARKER = "# -- the gradient of the summed loss with respect to the input --"
+
 if TYPE_CHECKING:
     from conformance.binding import Framework
     from conformance.case import Case
@@ -128,10 +133,23 @@ class RecipeWriter:
         """The call and its glue, without imports and array literals."""
         return "\n".join(self.calls)
 
+    @property
+    def with_gradient(self) -> bool:
+        """Faithful cases also differentiate, where the case and the framework allow it."""
+        return not self.as_is and self.case.gradient and bool(self.framework.gradient)
+
+    def gradient_text(self) -> str:
+        """``loss_of(input)`` repeating the call, differentiated by the framework's autodiff."""
+        x = self.case.input.kind
+        body = [f"def loss_of({x}):", *("    " + line for line in self.calls), "    return loss"]
+        grad = [line.format(x=x) for line in self.framework.gradient]
+        return "\n".join([GRADIENT_MARKER, *body, *grad]) + "\n"
+
     def text(self) -> str:
         body = "\n".join(self.lines)
         imports = ("import numpy as np",) * self._needs_numpy + tuple(self.framework.imports)
-        return "\n".join(imports) + "\n\n" + body + f"\nprint({self.framework.show})\n"
+        value = "\n".join(imports) + "\n\n" + body + f"\nprint({self.framework.show})\n"
+        return value + ("\n" + self.gradient_text() if self.with_gradient else "")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,14 @@ import pandas as pd
 Status = Literal["pass", "fail", "known", "difference", "error", "skipped"]
 STATUSES: tuple[Status, ...] = ("pass", "known", "difference", "fail", "error", "skipped")
 FAILING: frozenset[str] = frozenset({"fail", "error"})
+# Gradients larger than this are judged in full but not stored in the row.
+GRAD_KEPT = 4096
+
+
+def failing(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose value or gradient is ``fail`` or ``error``."""
+    grad = frame["grad_status"] if "grad_status" in frame else pd.Series(None, index=frame.index)
+    return frame["status"].isin(FAILING) | grad.isin(FAILING)
 
 
 @dataclass
@@ -47,6 +55,14 @@ class Result:
     category: str | None = None
     link: str | None = None
     value_dtype: str | None = None
+    grad_status: str | None = None  # None: no gradient was taken (as_is, gradient: false, no autodiff)
+    grad_explanation: str = ""
+    grad_interpretation: str = ""
+    grad_max_abs_err: Any = None
+    grad_ulp_err: Any = None
+    grad: Any = None                # d(sum of loss)/d(input); kept up to GRAD_KEPT elements
+    grad_oracle: Any = None
+    grad_dtype: str | None = None
     warnings: list[str] = field(default_factory=list)
     input_kind: str = ""
     target_kind: str = ""

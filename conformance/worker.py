@@ -23,6 +23,7 @@ from importlib import metadata
 from typing import Any, TextIO
 
 from conformance.dtypes import encode
+from conformance.recipe import GRADIENT_MARKER
 
 
 def _versions(distributions: tuple[str, ...]) -> dict[str, str]:
@@ -51,21 +52,38 @@ def _hello(name: str) -> tuple[dict[str, Any], Any]:
 
 
 def execute(recipe: str, module: Any) -> dict[str, Any]:
-    """Run one recipe and report ``loss`` or the exception."""
+    """Run one recipe and report ``loss`` (and ``grad``, if it has a gradient part) or
+    the exception each part raised."""
+    loss_part, _, grad_part = recipe.partition(GRADIENT_MARKER)
     namespace: dict[str, Any] = {"__name__": "__recipe__"}
     with warnings.catch_warnings(record=True) as caught, \
             contextlib.redirect_stdout(io.StringIO()) as printed:
         warnings.simplefilter("always")
         try:
-            exec(compile(recipe, "<recipe>", "exec"), namespace)
+            exec(compile(loss_part, "<recipe>", "exec"), namespace)
         except Exception as exc:
             return {"ok": False, "exception": type(exc).__name__, "message": str(exc)[:2000],
                     "warnings": _messages(caught)}
         loss = namespace["loss"]
         # A failure here is the suite's, not the API's: let it surface as an internal error.
-        value = module.to_numpy(loss)
-    return {"ok": True, "value": encode(value.tolist()), "dtype": module.result_dtype(loss),
-            "printed": printed.getvalue().strip()[:2000], "warnings": _messages(caught)}
+        reply = {"ok": True, "value": encode(module.to_numpy(loss).tolist()),
+                 "dtype": module.result_dtype(loss)}
+        if grad_part:
+            reply.update(_gradient(grad_part, namespace, module))
+    return {**reply, "printed": printed.getvalue().strip()[:2000], "warnings": _messages(caught)}
+
+
+def _gradient(source: str, namespace: dict[str, Any], module: Any) -> dict[str, Any]:
+    """Run the gradient part after the loss; its failure leaves the value standing."""
+    try:
+        exec(compile(source, "<recipe gradient>", "exec"), namespace)
+    except Exception as exc:
+        return {"grad_exception": type(exc).__name__, "grad_message": str(exc)[:2000]}
+    grad = namespace.get("grad")
+    if grad is None:
+        return {"grad_exception": "NoGradient",
+                "grad_message": "the autodiff returned no gradient (the loss does not depend on the input)"}
+    return {"grad": encode(module.to_numpy(grad).tolist()), "grad_dtype": module.result_dtype(grad)}
 
 
 def _messages(caught: list[warnings.WarningMessage]) -> list[str]:

@@ -104,3 +104,60 @@ def test_logits_gradient_of_random_rows(logits, label, smoothing, reduction):
                 label_smoothing=smoothing, reduction=reduction)
     np.testing.assert_allclose(evaluate_gradient(case).as_float(), numerical_gradient(case),
                                rtol=1e-7, atol=1e-9)
+
+
+# -- readings: the gradients autodiff gives through the usual glue ------------------
+UNNORMALISED = dict(loss="cross_entropy", input={"probs": [[0.2, 0.5, 0.6], [0.1, 0.0, 0.4]]},
+                    target={"probs": [[0.3, 0.3, 0.4], [0.5, 0.0, 0.5]]}, weight=[1.0, 2.0, 0.5])
+
+
+def renormalised_numerical_gradient(case: Case) -> np.ndarray:
+    """Central differences of the oracle loss of p / sum(p)."""
+    x = case.input.values
+    grad = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        h = STEP * max(abs(x[index]), 1e-3)
+        up, down = x.copy(), x.copy()
+        up[index] += h
+        down[index] -= h
+        normalise = lambda v: v / v.sum(axis=-1, keepdims=True)  # noqa: E731
+        grad[index] = float((summed_loss(case, normalise(up)) - summed_loss(case, normalise(down)))
+                            / (MP.mpf(float(up[index])) - MP.mpf(float(down[index]))))
+    return grad
+
+
+def test_renormalised_reading_is_the_gradient_of_the_renormalised_loss():
+    case = make(**UNNORMALISED)
+    got = evaluate_gradient(case, reading="renormalised").as_float()
+    want = renormalised_numerical_gradient(case)
+    # A central difference cannot step below p = 0; there only the sum term is left.
+    # A = 1 * 0.5 + 0.5 * 0.5 = 0.75, sum(p) = 0.5, mean over 2 rows: (0.75 / 0.5) / 2.
+    assert np.isnan(want[1, 1]) and got[1, 1] == pytest.approx(0.75)
+    mask = ~np.isnan(want)
+    np.testing.assert_allclose(got[mask], want[mask], rtol=1e-7, atol=1e-9)
+
+
+def test_log_then_softmax_renormalises_and_is_nan_at_zero_probability():
+    case = make(**UNNORMALISED)
+    got = evaluate_gradient(case, reading="log_then_softmax").as_float()
+    want = evaluate_gradient(case, reading="renormalised").as_float()
+    assert np.isnan(got[1, 1]) and not np.isnan(want[1, 1])
+    mask = ~np.isnan(got)
+    np.testing.assert_allclose(got[mask], want[mask], rtol=1e-12)
+
+
+def test_through_log_is_canonical_but_nan_at_zero_probability():
+    case = make(**UNNORMALISED)
+    got = evaluate_gradient(case, reading="through_log").as_float()
+    want = evaluate_gradient(case).as_float()
+    assert np.isnan(got[1, 1]) and want[1, 1] == 0.0
+    mask = ~np.isnan(got)
+    np.testing.assert_array_equal(got[mask], want[mask])
+
+
+def test_softmax_reading_of_log_probs_is_the_logits_gradient():
+    fields = dict(loss="kl_divergence", input={"log_probs": [[-1.2, -0.9, -1.6]]},
+                  target={"probs": [[0.25, 0.5, 0.25]]})
+    as_logits = make(**{**fields, "input": {"logits": [[-1.2, -0.9, -1.6]]}})
+    np.testing.assert_array_equal(evaluate_gradient(make(**fields), reading="softmax").as_float(),
+                                  evaluate_gradient(as_logits).as_float())

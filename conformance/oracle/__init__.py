@@ -17,10 +17,11 @@ from conformance.case import Case
 from conformance.dtypes import DType
 from conformance.oracle._classification import binary_cross_entropy, cross_entropy
 from conformance.oracle._divergence import kl_divergence
+from conformance.oracle._gradient import GRADIENT_READINGS
 from conformance.oracle._gradient import gradient as _gradient
 from conformance.oracle._mp import DIGITS, MP
 
-__all__ = ["OracleValue", "evaluate", "evaluate_gradient", "binary_cross_entropy", "cross_entropy", "kl_divergence",
+__all__ = ["GRADIENT_READINGS", "OracleValue", "evaluate", "evaluate_gradient", "binary_cross_entropy", "cross_entropy", "kl_divergence",
            "DIGITS"]
 
 _LOSSES = {
@@ -35,6 +36,9 @@ class OracleValue:
     """The exact loss (mpf, or an object array of mpf for ``reduction: none``)."""
 
     exact: Any
+    # For a gradient: the reduction's factor (1/D for a mean, else 1), the
+    # natural size of a component; it scales the gradient's atol.
+    scale: Any = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -56,6 +60,8 @@ def evaluate(case: Case, dtype: DType = "float64") -> OracleValue:
     return OracleValue(_LOSSES[case.loss](case, dtype))
 
 
-def evaluate_gradient(case: Case, dtype: DType = "float64") -> OracleValue:
-    """d(sum of the canonical loss)/d(input) of ``case``, with the input's shape."""
-    return OracleValue(_gradient(case, dtype))
+def evaluate_gradient(case: Case, dtype: DType = "float64", reading: str | None = None) -> OracleValue:
+    """d(sum of the canonical loss)/d(input) of ``case``, with the input's shape; with
+    ``reading``, the gradient autodiff gives through the glue that reading names."""
+    grad, scale = _gradient(case, dtype, reading)
+    return OracleValue(grad, scale=scale)

@@ -21,6 +21,20 @@ derivative is 0 even where ``p = 0``. Every term is then scaled by the
 reduction: 1 for ``sum``/``none``, ``1/D`` for ``mean`` (the oracle's
 denominator), ``1/N`` for ``batchmean``. ``tests/test_oracle_gradient.py``
 checks these formulas against numerical differentiation of the oracle loss.
+
+*Readings* are the gradients a correct autodiff gives when probabilities or
+log-probabilities reach an API through the usual glue; a binding declares
+which one its faithful call takes (``Binding.grad_readings``):
+
+- ``renormalised``: the API divides the probabilities by their sum
+  (Keras): :math:`-a_j/p_j + A/\sum_c p_c`.
+- ``log_then_softmax``: ``log p`` into a logits API, which renormalises:
+  :math:`(q_j A - a_j)/p_j` with ``q = p / sum p`` - and ``0/0 = NaN`` where
+  ``p_j = 0``, as autodiff multiplies ``0`` by ``d log p/dp = inf``.
+- ``through_log``: ``log p`` into a log-probability API:
+  :math:`-a_j / p_j`, NaN where ``p_j = 0`` for the same reason.
+- ``softmax``: log-probabilities into a logits API, which renormalises them:
+  the logits gradient :math:`q_j A - a_j` with ``q = softmax(s)``.
 """
 
 from __future__ import annotations
@@ -33,19 +47,38 @@ from conformance.oracle._classification import _dense_target
 from conformance.oracle._mp import MP, NAN, ONE, ZERO, exp, log_q, log_sigmoid, mp_array, total
 
 
-def gradient(case: Case, dtype: DType) -> np.ndarray:
-    """d(sum of the loss)/d(input) of ``case`` on its inputs rounded to ``dtype``;
-    an object array of mpf with the input's shape."""
-    return _GRADIENTS[case.loss](case, dtype)
+GRADIENT_READINGS = {
+    "renormalised": "the API renormalises the probabilities (p / sum p), so the gradient gains "
+                    "A / sum(p) in every class (-a/p + A/sum p), and is finite at p = 0",
+    "log_then_softmax": "the faithful call feeds log p to an API that takes logits; its softmax "
+                        "renormalises (gradient -a/p + A/sum p), and autodiff through log at p = 0 "
+                        "gives 0 * inf = NaN where the loss ignores that class",
+    "through_log": "the faithful call feeds log p to an API that takes log-probabilities; "
+                   "autodiff through log at p = 0 gives 0 * inf = NaN where the loss ignores that class",
+    "softmax": "log-probabilities go into an API that takes logits; its softmax renormalises them, "
+               "so the gradient is that of the logits, q * A - a, not -a",
+}
+READINGS = tuple(GRADIENT_READINGS)
 
 
-def _scale(grad: np.ndarray, denominator: object) -> np.ndarray:
+def gradient(case: Case, dtype: DType, reading: str | None = None) -> tuple[np.ndarray, object]:
+    """d(sum of the loss)/d(input) of ``case`` on its inputs rounded to ``dtype`` (an
+    object array of mpf with the input's shape), read canonically or as ``reading``
+    says, and the reduction's scale (``1/D`` for a mean, else 1)."""
+    if reading is not None and reading not in READINGS:
+        raise ValueError(f"unknown gradient reading {reading!r}; known: {', '.join(READINGS)}")
+    if reading is not None and case.loss == "binary_cross_entropy":
+        raise ValueError("gradient readings are for class-axis losses")
+    return _GRADIENTS[case.loss](case, dtype, reading)
+
+
+def _scale(grad: np.ndarray, denominator: object) -> tuple[np.ndarray, object]:
     if denominator == 0 or MP.isnan(denominator):
-        return np.full(grad.shape, NAN, dtype=object)
-    return grad / denominator
+        return np.full(grad.shape, NAN, dtype=object), NAN
+    return grad / denominator, ONE / denominator
 
 
-def _cross_entropy(case: Case, dtype: DType) -> np.ndarray:
+def _cross_entropy(case: Case, dtype: DType, reading: str | None) -> tuple[np.ndarray, object]:
     x = np.moveaxis(mp_array(case.input.values, dtype), case.axis, -1)
     classes = x.shape[-1]
     weight = mp_array(case.weight, dtype) if case.weight is not None else np.full(classes, ONE)
@@ -55,21 +88,48 @@ def _cross_entropy(case: Case, dtype: DType) -> np.ndarray:
         target = target * (ONE - eps) + eps / classes
     coefficients = target * weight
     coefficients[~counted] = ZERO
-    grad = _per_class(x, coefficients, case.input.kind)
-    return np.moveaxis(_scale(grad, _ce_denominator(case, weight, counted, coefficients)), -1, case.axis)
+    grad = _per_class(x, coefficients, case.input.kind, reading)
+    grad, scale = _scale(grad, _ce_denominator(case, weight, counted, coefficients))
+    return np.moveaxis(grad, -1, case.axis), scale
 
 
-def _per_class(x: np.ndarray, a: np.ndarray, kind: str) -> np.ndarray:
+def _per_class(x: np.ndarray, a: np.ndarray, kind: str, reading: str | None = None) -> np.ndarray:
     """-d/dx of sum_c a_c log q_c(x) for each position (classes last)."""
-    if kind == "log_probs":
-        return -a
-    if kind == "probs":
-        return np.vectorize(_minus_ratio, otypes=[object])(a, x)
-    q = np.vectorize(exp, otypes=[object])(log_q(x, "logits"))
-    summed = np.empty(x.shape[:-1] + (1,), dtype=object)
-    for index in np.ndindex(x.shape[:-1]):
-        summed[index] = total(a[index])
-    return q * summed - a
+    if reading is None or kind == "logits":
+        if kind == "log_probs":
+            return -a
+        if kind == "probs":
+            return np.vectorize(_minus_ratio, otypes=[object])(a, x)
+        return _softmax_gradient(x, a)
+    if reading == "softmax" and kind == "log_probs":
+        return _softmax_gradient(x, a)
+    if kind != "probs" or reading == "softmax":
+        raise ValueError(f"reading {reading!r} does not apply to {kind} input")
+    if reading == "through_log":
+        return np.vectorize(_autodiff_ratio, otypes=[object])(-a, x)
+    sums = _row_sums(x)
+    if reading == "renormalised":
+        return np.vectorize(_minus_ratio, otypes=[object])(a, x) + _row_sums(a) / sums
+    return np.vectorize(_autodiff_ratio, otypes=[object])(x / sums * _row_sums(a) - a, x)
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    summed = np.empty(values.shape[:-1] + (1,), dtype=object)
+    for index in np.ndindex(values.shape[:-1]):
+        summed[index] = total(values[index])
+    return summed
+
+
+def _softmax_gradient(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    q = np.vectorize(exp, otypes=[object])(log_q(z, "logits"))
+    return q * _row_sums(a) - a
+
+
+def _autodiff_ratio(g: object, p: object) -> object:
+    """``g / p`` as autodiff through ``log p`` computes it: ``0/0`` is NaN."""
+    if MP.isnan(p) or MP.isnan(g) or (p == 0 and g == 0):
+        return NAN
+    return g / p if p != 0 else MP.sign(g) * MP.inf
 
 
 def _minus_ratio(a: object, p: object) -> object:
@@ -98,7 +158,7 @@ def _elementwise_denominator(case: Case, shape: tuple[int, ...]) -> object:
     return MP.mpf(int(np.prod(shape)))
 
 
-def _binary_cross_entropy(case: Case, dtype: DType) -> np.ndarray:
+def _binary_cross_entropy(case: Case, dtype: DType, reading: str | None) -> tuple[np.ndarray, object]:
     x = mp_array(case.input.values, dtype)
     y = mp_array(case.target.probs, dtype)
     pos = mp_array(case.pos_weight, dtype) if case.pos_weight is not None else np.array(ONE, dtype=object)
@@ -118,12 +178,13 @@ def _bce_term(x: object, y: object, pos: object, kind: str) -> object:
     return _minus_ratio(pos * y, x) - _minus_ratio(ONE - y, ONE - x)
 
 
-def _kl_divergence(case: Case, dtype: DType) -> np.ndarray:
+def _kl_divergence(case: Case, dtype: DType, reading: str | None) -> tuple[np.ndarray, object]:
     x = np.moveaxis(mp_array(case.input.values, dtype), case.axis, -1)
     raw = np.moveaxis(mp_array(case.target.values, dtype), case.axis, -1)
     t = np.vectorize(exp, otypes=[object])(raw) if case.target.kind == "log_probs" else raw
-    grad = _per_class(x, t, case.input.kind)
-    return np.moveaxis(_scale(grad, _elementwise_denominator(case, raw.shape)), -1, case.axis)
+    grad, scale = _scale(_per_class(x, t, case.input.kind, reading),
+                         _elementwise_denominator(case, raw.shape))
+    return np.moveaxis(grad, -1, case.axis), scale
 
 
 _GRADIENTS = {

@@ -23,7 +23,7 @@ from conformance.loader import CaseError
 from conformance.porting import porting_guide
 from conformance.profile import profile, semantic_table
 from conformance.report.plots import STATUS_COLOURS, heatmap_svg
-from conformance.results import FAILING, STATUSES
+from conformance.results import STATUSES, failing
 
 __all__ = ["export_frame", "render_html", "status_matrix", "summary", "write_reports"]
 
@@ -31,6 +31,7 @@ _TABLE_COLUMNS = ["case_id", "loss", "framework", "binding", "dtype", "mode", "s
                   "oracle", "ulp_err", "interpretation", "explanation"]
 _FILTER_COLUMNS = ["loss", "framework", "binding", "dtype", "status"]
 _STRUCTURED = ["value", "oracle", "expected", "abs_err", "rel_err", "ulp_err", "warnings", "tags",
+               "grad", "grad_oracle", "grad_max_abs_err", "grad_ulp_err",
                "case_data"]
 
 
@@ -98,7 +99,7 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] | tuple = (), run_i
 
 
 def _failing(frame: pd.DataFrame, errors) -> int:
-    return int(frame["status"].isin(FAILING).sum()) + len(errors)
+    return int(failing(frame).sum()) + len(errors)
 
 
 def _verdict(frame: pd.DataFrame, errors) -> str:
@@ -224,10 +225,15 @@ def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 
     table = pd.crosstab(frame["framework"], frame["status"]).reindex(
         columns=[s for s in STATUSES if s in set(frame["status"])])
     lines.append(table.to_string())
-    bad = frame[frame["status"].isin(FAILING)]
+    if "grad_status" in frame and frame["grad_status"].notna().any():
+        grads = frame["grad_status"].fillna("none").value_counts()
+        lines.append("gradients: " + ", ".join(f"{grads[s]} {s}" for s in (*STATUSES, "none") if s in grads))
+    bad = frame[failing(frame)]
     for _, row in bad.head(limit).iterrows():
-        lines.append(f"{row['status'].upper():6} {row['case_id']}[{row['binding']}-{row['dtype']}]: "
-                     f"{row['explanation'][:200]}")
+        grad_bad = row.get("grad_status") in ("fail", "error") and row["status"] not in ("fail", "error")
+        status, text = (row["grad_status"], "gradient: " + row["grad_explanation"]) if grad_bad else \
+            (row["status"], row["explanation"])
+        lines.append(f"{status.upper():6} {row['case_id']}[{row['binding']}-{row['dtype']}]: {text[:200]}")
     if len(bad) > limit:
         lines.append(f"... and {len(bad) - limit} more failing rows (see results.csv)")
     for error in errors:
