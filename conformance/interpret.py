@@ -335,7 +335,7 @@ def variant_gradient(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray | Non
     for index in np.ndindex(x.shape):
         if not np.isfinite(x[index]):
             continue
-        h = 1e-6 * max(abs(x[index]), 1e-3)
+        h = _step(float(x[index]), knobs)
         up, down = x.copy(), x.copy()
         up[index] += h
         down[index] -= h
@@ -344,6 +344,14 @@ def variant_gradient(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray | Non
             return None
         grad[index] = (high.sum() - low.sum()) / (up[index] - down[index])
     return grad
+
+
+def _step(x: float, knobs: Knobs) -> float:
+    """A central-difference step that stays on one side of every kink near ``x``
+    (0, 1 and the clip bounds), so a clipped value keeps its zero derivative."""
+    kinks = [0.0, 1.0] + ([knobs.clip, 1 - knobs.clip] if knobs.clip is not None else [])
+    near = [abs(x - k) for k in kinks if x != k]
+    return min([1e-6 * max(abs(x), 1e-3)] + [d / 2 for d in near])
 
 
 def explain_gradient(case: Case, dtype: DType, grad: np.ndarray | None) -> str:
