@@ -128,7 +128,8 @@ FRAMEWORK = Framework(
     index_array="jnp.array({data})",
     show="loss.tolist()",
     worker_module="adapters.jax",
-    gradient=("grad = jax.grad(lambda x: loss_of(x).sum())({x})", "print(grad.tolist())"),
+    # jit: one XLA compilation of the whole gradient, not one per primitive (6x faster here).
+    gradient=("grad = jax.jit(jax.grad(lambda x: loss_of(x).sum()))({x})", "print(grad.tolist())"),
     env={"JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
          "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"},
     bindings=(
