@@ -54,8 +54,9 @@ def _limits(case: Case) -> str | None:
 FRAMEWORK = Framework(
     name="sklearn",
     distributions=("scikit-learn",),
-    imports=("import numpy as np", "import scipy.special", "import sklearn.metrics"),
-    float_array="np.array({data}, dtype=np.{dtype})",
+    # ml_dtypes gives NumPy the name "bfloat16".
+    imports=("import ml_dtypes", "import numpy as np", "import scipy.special", "import sklearn.metrics"),
+    float_array="np.array({data}, dtype={dtype!r})",
     index_array="np.array({data})",
     show="float(loss)",
     worker_module="adapters.sklearn",

@@ -138,6 +138,10 @@ class Expectation(_Strict):
     # The gradient d(sum of the loss)/d(input) the API returns, when it
     # deviates from the oracle's; an entry may document it alone.
     grad: FloatArray | None = None
+    # A precision loss too order-dependent to reproduce exactly: the API stays
+    # within this looser tolerance (of the value, or of the gradient), for the reason given.
+    within: Tolerance | None = None
+    grad_within: Tolerance | None = None
     reason: str = Field(min_length=1)
     category: Category | None = None
     link: str | None = None
@@ -153,15 +157,21 @@ class Expectation(_Strict):
         if self.value is not None and self.raises is not None:
             raise ValueError("give `value` (the number the API returns) or `raises` (the "
                              "exception name it raises), not both")
-        if self.value is None and self.raises is None and self.grad is None:
+        if not (self.documents("value") or self.documents("grad")):
             raise ValueError("needs `value` (the number the API returns), `raises` (the exception "
-                             "name it raises) or `grad` (the gradient it returns)")
+                             "name it raises), `grad` (the gradient it returns), or `within` / "
+                             "`grad_within` (the looser tolerance a precision loss stays in)")
+        if self.within is not None and (self.value is not None or self.raises is not None):
+            raise ValueError("`within` documents an imprecise value; give it without `value`/`raises`")
+        if self.grad_within is not None and self.grad is not None:
+            raise ValueError("`grad_within` documents an imprecise gradient; give it without `grad`")
         return self
 
     def documents(self, about: str) -> bool:
         """Whether this entry documents the ``value`` (or raise) or the ``grad``."""
-        return self.grad is not None if about == "grad" else (self.value is not None or
-                                                               self.raises is not None)
+        if about == "grad":
+            return self.grad is not None or self.grad_within is not None
+        return self.value is not None or self.raises is not None or self.within is not None
 
     @field_validator("reason")
     @classmethod

@@ -115,16 +115,27 @@ def judge(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: 
                            f"expect documents a deviation ({entry.reason}); remove or restrict the "
                            "entry (versions/dtypes)", errors)
         return Verdict("pass", "", errors)
-    return _deviation(case, binding, outcome, errors, entry, tol, deviated)
+    return _deviation(case, binding, outcome, errors, entry, tol, deviated, oracle.as_float())
+
+
+def _as_documented(value: np.ndarray, documented: np.ndarray | None, within: Tolerance | None,
+                   oracle: np.ndarray, tol: Tolerance) -> bool:
+    """Whether ``value`` is what an entry documents: its literal (within ``tol``), or
+    the oracle within the entry's looser tolerance ``within``."""
+    if documented is not None:
+        return matches_value(value, documented, tol)
+    return within is not None and matches_value(value, oracle, within)
 
 
 def _deviation(case: Case, binding: Binding, outcome: Outcome, errors: Errors,
-               entry: Expectation | None, tol: Tolerance, deviated: str) -> Verdict:
+               entry: Expectation | None, tol: Tolerance, deviated: str, oracle: np.ndarray) -> Verdict:
     if entry is not None:
-        if matches_value(outcome.value, entry.value, tol):
+        if _as_documented(outcome.value, entry.value, entry.within, oracle, tol):
             return Verdict(deviated, entry.reason, errors, entry)
+        said = f"within rtol={entry.within.rtol:g} atol={entry.within.atol:g}" if entry.within \
+            else str(entry.value.tolist())
         return Verdict("fail", f"deviates differently than documented: expect says "
-                       f"{entry.value.tolist()} ({entry.reason}), got {outcome.value.tolist()}", errors)
+                       f"{said} ({entry.reason}), got {outcome.value.tolist()}", errors)
     if case.mode == "as_is":
         return Verdict("difference", f"as_is: the {case.input.kind} went in as written; "
                        f"{binding.id} {binding.reads}", errors)
@@ -190,10 +201,14 @@ def judge_gradient(case: Case, binding: Binding, dtype: DType, outcome: Outcome,
                            f"oracle, but expect documents a deviation ({entry.reason})", errors)
         return Verdict("pass", "", errors)
     if entry is not None:
-        if matches_value(outcome.value, entry.grad, tol):
+        within = entry.grad_within and gradient_tolerance(entry.grad_within, oracle_grad.as_float(),
+                                                          oracle_grad.scale)
+        if _as_documented(outcome.value, entry.grad, within, oracle_grad.as_float(), tol):
             return Verdict("known", entry.reason, errors, entry)
+        said = f"within rtol={entry.grad_within.rtol:g} atol={entry.grad_within.atol:g}" \
+            if entry.grad_within else str(entry.grad.tolist())
         return Verdict("fail", f"the gradient deviates differently than documented: expect says "
-                       f"{entry.grad.tolist()} ({entry.reason})", errors)
+                       f"{said} ({entry.reason})", errors)
     reading = binding.grad_readings.get(case.input.kind)
     if declared is not None and matches_value(outcome.value, declared.as_float(), tol):
         return Verdict("known", f"{binding.id} with {case.input.kind} input: {GRADIENT_READINGS[reading]}",

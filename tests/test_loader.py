@@ -42,7 +42,7 @@ MALFORMED = [
      "    target: {index: [0]}\n    reduction: none\n    expected: 0.3\n", 6, "expected", "shape"),
     ("expect-both", "  - id: x\n    loss: cross_entropy\n    input: {logits: [[1.0, 2.0]]}\n"
      "    target: {index: [0]}\n    expected: 0.3\n    expect:\n      torch.cross_entropy: "
-     "{value: 1.0, raises: ValueError, reason: r}\n", 7, "expect.torch.cross_entropy", "exactly one of `value`"),
+     "{value: 1.0, raises: ValueError, reason: r}\n", 7, "expect.torch.cross_entropy", "not both"),
     ("bad-versions", "  - id: x\n    loss: cross_entropy\n    input: {logits: [[1.0, 2.0]]}\n"
      "    target: {index: [0]}\n    expected: 0.3\n    expect:\n      torch.cross_entropy: "
      "{value: 1.0, reason: r, versions: 'two'}\n", 7, "expect.torch.cross_entropy.versions", "PEP 440"),

@@ -64,15 +64,17 @@ def _run_recipe(recipe: str, framework: str) -> str:
     done = subprocess.run([sys.executable, "-c", recipe], capture_output=True, text=True, env=env,
                           timeout=300, cwd="/")
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip().splitlines()[-1]
+    return done.stdout.strip().splitlines()
 
 
 @pytest.mark.parametrize("framework", ["torch", "keras", "jax"])
-def test_recipe_pasted_into_python_prints_the_same_value(small_run, framework):
+def test_recipe_pasted_into_python_prints_the_same_value_and_gradient(small_run, framework):
     frame, _ = small_run
-    rows = frame[(frame["framework"] == framework) & (frame["dtype"] == "float32")]
+    rows = frame[(frame["framework"] == framework) & (frame["dtype"] == "float32") & frame["grad"].notna()]
     row = rows.iloc[0]
-    assert float(_run_recipe(row["recipe"], framework)) == row["value"]
+    value, grad = _run_recipe(row["recipe"], framework)
+    assert float(value) == row["value"]
+    assert json.loads(grad) == row["grad"]
 
 
 def _evaluation(recipe_line: str) -> Evaluation:

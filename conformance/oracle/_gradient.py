@@ -44,7 +44,7 @@ import numpy as np
 from conformance.case import Case
 from conformance.dtypes import DType
 from conformance.oracle._classification import _dense_target
-from conformance.oracle._mp import MP, NAN, ONE, ZERO, exp, log_q, log_sigmoid, mp_array, total
+from conformance.oracle._mp import MP, NAN, ONE, ZERO, divide, exp, log_q, log_sigmoid, mp_array, total
 
 
 GRADIENT_READINGS = {
@@ -107,10 +107,11 @@ def _per_class(x: np.ndarray, a: np.ndarray, kind: str, reading: str | None = No
         raise ValueError(f"reading {reading!r} does not apply to {kind} input")
     if reading == "through_log":
         return np.vectorize(_autodiff_ratio, otypes=[object])(-a, x)
+    ratio = np.vectorize(divide, otypes=[object])  # a row that sums to 0 gives NaN, not an exception
     sums = _row_sums(x)
     if reading == "renormalised":
-        return np.vectorize(_minus_ratio, otypes=[object])(a, x) + _row_sums(a) / sums
-    return np.vectorize(_autodiff_ratio, otypes=[object])(x / sums * _row_sums(a) - a, x)
+        return np.vectorize(_minus_ratio, otypes=[object])(a, x) + ratio(_row_sums(a), sums)
+    return np.vectorize(_autodiff_ratio, otypes=[object])(ratio(x, sums) * _row_sums(a) - a, x)
 
 
 def _row_sums(values: np.ndarray) -> np.ndarray:
