@@ -68,6 +68,9 @@ FRAMEWORK = Framework(
                 reads="reads its input as probabilities and clips them to [eps, 1-eps] "
                       "(eps: machine epsilon of their dtype)",
                 doc=DOCS,
+                refuses_dtypes={"bfloat16": "scikit-learn has no bfloat16: it is not a NumPy dtype "
+                                "(ml_dtypes adds it), and log_loss raises TypeError on it for some "
+                                "inputs (np.finfo) while leaving it unclipped for others"},
                 profile={"input": "probabilities",
                          "unnormalised": "kept as given",
                          "zero_probability": "clipped at machine eps",

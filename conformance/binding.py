@@ -45,6 +45,8 @@ class Binding:
         probes measure it, and a disagreement is a failing test.
       shares_expectations_with: another binding whose ``expect`` entries
         apply to this one too (a module form calling its functional form).
+      refuses_dtypes: dtype -> why the API cannot run in it; such rows are
+        ``skipped`` with that reason (declared from the API's documentation).
       grad_readings: input kind -> the gradient reading (see
         :data:`conformance.oracle.GRADIENT_READINGS`) its faithful call gives
         where it differs from the canonical gradient, e.g. ``{"probs":
@@ -65,6 +67,7 @@ class Binding:
     profile: Mapping[str, str] = field(default_factory=dict)
     shares_expectations_with: str | None = None
     grad_readings: Mapping[str, str] = field(default_factory=dict)
+    refuses_dtypes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def framework(self) -> str:

@@ -142,6 +142,9 @@ class Expectation(_Strict):
     # within this looser tolerance (of the value, or of the gradient), for the reason given.
     within: Tolerance | None = None
     grad_within: Tolerance | None = None
+    # The gradient a named mechanism gives (conformance.oracle.GRADIENT_READINGS),
+    # computed exactly by the oracle: for arrays too large to write out.
+    grad_reading: str | None = None
     reason: str = Field(min_length=1)
     category: Category | None = None
     link: str | None = None
@@ -170,8 +173,17 @@ class Expectation(_Strict):
     def documents(self, about: str) -> bool:
         """Whether this entry documents the ``value`` (or raise) or the ``grad``."""
         if about == "grad":
-            return self.grad is not None or self.grad_within is not None
+            return any(x is not None for x in (self.grad, self.grad_within, self.grad_reading))
         return self.value is not None or self.raises is not None or self.within is not None
+
+    @field_validator("grad_reading")
+    @classmethod
+    def _known_reading(cls, name: str | None) -> str | None:
+        from conformance.oracle._gradient import READINGS
+
+        if name is not None and name not in READINGS:
+            raise ValueError(f"unknown gradient reading {name!r}; known: {', '.join(READINGS)}")
+        return name
 
     @field_validator("reason")
     @classmethod

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,10 +185,11 @@ def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, t
 
 def judge_gradient(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: OracleValue,
                    oracle_grad: OracleValue, version: str | None,
-                   declared: OracleValue | None = None) -> Verdict:
-    """The gradient's status: pass; known (documented in ``expect`` by ``grad``, or the
-    reading the binding declares for this input kind, ``declared``); fail; error
-    (autodiff raised); skipped where the canonical loss is not finite."""
+                   reading: Callable[[str], OracleValue] | None = None) -> Verdict:
+    """The gradient's status: pass; known (documented in ``expect`` by ``grad``,
+    ``grad_within`` or ``grad_reading``, or the reading the binding declares for this
+    input kind; ``reading(name)`` is the oracle's gradient under a reading); fail;
+    error (autodiff raised); skipped where the canonical loss is not finite."""
     if not np.isfinite(oracle.as_float()).all():
         return Verdict("skipped", "the canonical loss is not finite here, so its gradient is undefined")
     if outcome.exception is not None:
@@ -203,20 +205,21 @@ def judge_gradient(case: Case, binding: Binding, dtype: DType, outcome: Outcome,
     if entry is not None:
         within = entry.grad_within and gradient_tolerance(entry.grad_within, oracle_grad.as_float(),
                                                           oracle_grad.scale)
-        if _as_documented(outcome.value, entry.grad, within, oracle_grad.as_float(), tol):
+        documented = reading(entry.grad_reading).as_float() if entry.grad_reading and reading else entry.grad
+        if _as_documented(outcome.value, documented, within, oracle_grad.as_float(), tol):
             return Verdict("known", entry.reason, errors, entry)
-        said = f"within rtol={entry.grad_within.rtol:g} atol={entry.grad_within.atol:g}" \
-            if entry.grad_within else str(entry.grad.tolist())
+        said = (f"within rtol={entry.grad_within.rtol:g} atol={entry.grad_within.atol:g}" if entry.grad_within
+                else f"the reading {entry.grad_reading!r}" if entry.grad_reading else str(entry.grad.tolist()))
         return Verdict("fail", f"the gradient deviates differently than documented: expect says "
                        f"{said} ({entry.reason})", errors)
-    reading = binding.grad_readings.get(case.input.kind)
-    if declared is not None and matches_value(outcome.value, declared.as_float(), tol):
-        return Verdict("known", f"{binding.id} with {case.input.kind} input: {GRADIENT_READINGS[reading]}",
+    declared = binding.grad_readings.get(case.input.kind)
+    if declared and reading and matches_value(outcome.value, reading(declared).as_float(), tol):
+        return Verdict("known", f"{binding.id} with {case.input.kind} input: {GRADIENT_READINGS[declared]}",
                        errors)
     if errors.shape_mismatch:
         return Verdict("fail", f"gradient of shape {outcome.value.shape}, the input has shape "
                        f"{oracle_grad.shape}", errors)
-    also = f" and from the declared reading {reading!r}" if reading else ""
+    also = f" and from the declared reading {declared!r}" if declared else ""
     return Verdict("fail", f"undocumented gradient deviation from the oracle{also} (max abs "
                    f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); fix the adapter or document it "
                    "in `expect` with `grad`", errors)

@@ -15,7 +15,7 @@ import numpy as np
 
 DType = Literal["float16", "bfloat16", "float32", "float64"]
 DTYPES: tuple[DType, ...] = ("float16", "bfloat16", "float32", "float64")
-DEFAULT_DTYPES: tuple[DType, ...] = ("float32", "float64")
+DEFAULT_DTYPES: tuple[DType, ...] = DTYPES
 
 NONFINITE_NAMES = {"inf": math.inf, "-inf": -math.inf, "+inf": math.inf, "nan": math.nan}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -59,7 +59,8 @@ class Evaluation:
 def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[DType, ...],
          ) -> tuple[list[Evaluation], list[Result]]:
     """Every expressible (case, binding, dtype), plus a skipped row for each
-    faithful case that no binding of a framework can express."""
+    faithful case that no binding of a framework can express and for each dtype
+    a binding declares it does not support."""
     evaluations, unexpressible = [], []
     frameworks = list(frameworks)
     for case in cases:
@@ -72,7 +73,13 @@ def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[D
                     unexpressible.append(base_result(case, f"{framework.name}.*", framework.name, dtype,
                                                "skipped", explanation=f"no {framework.name} binding "
                                                f"can express this case: {reasons}"))
-            evaluations += [Evaluation(case, b, d) for b in usable for d in case.dtypes_in(dtypes)]
+            for binding in usable:
+                for dtype in case.dtypes_in(dtypes):
+                    if dtype in binding.refuses_dtypes:
+                        unexpressible.append(base_result(case, binding.id, framework.name, dtype, "skipped",
+                                                         explanation=binding.refuses_dtypes[dtype]))
+                    else:
+                        evaluations.append(Evaluation(case, binding, dtype))
     return evaluations, unexpressible
 
 
@@ -191,10 +198,8 @@ class Evaluator:
             return result
         _judged(result, evaluation, reply, oracle, version)
         if "grad" in reply or "grad_exception" in reply:
-            reading = binding.grad_readings.get(case.input.kind)
-            declared = self.oracle(case, dtype, f"grad:{reading}") if reading else None
             _judged_gradient(result, evaluation, reply, oracle, self.oracle(case, dtype, "grad"), version,
-                             declared)
+                             lambda name: self.oracle(case, dtype, f"grad:{name}"))
         elif reply["ok"] and not evaluation.framework.gradient and case.mode == "faithful" and case.gradient:
             result.grad_status = "skipped"
             result.grad_explanation = f"{evaluation.framework.name} has no automatic differentiation"
@@ -247,14 +252,15 @@ def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleV
 
 
 def _judged_gradient(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
-                     oracle_grad: OracleValue, version: str | None, declared: OracleValue | None) -> None:
+                     oracle_grad: OracleValue, version: str | None,
+                     reading: Callable[[str], OracleValue]) -> None:
     if "grad" in reply:
         outcome = Outcome(value=np.asarray(decode(reply["grad"]), dtype=np.float64))
         result.grad_dtype = reply["grad_dtype"]
     else:
         outcome = Outcome(exception=reply["grad_exception"], message=reply["grad_message"])
     verdict = judge_gradient(evaluation.case, evaluation.binding, evaluation.dtype, outcome, oracle,
-                             oracle_grad, version, declared)
+                             oracle_grad, version, reading)
     result.grad_status, result.grad_explanation = verdict.status, verdict.explanation
     if outcome.value is not None and outcome.value.size <= GRAD_KEPT:
         result.grad, result.grad_oracle = reply["grad"], encode(oracle_grad.as_float())

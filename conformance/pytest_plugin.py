@@ -26,8 +26,8 @@ _EVALUATOR = pytest.StashKey["object"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("loss-conformance")
-    group.addoption("--conformance-dtypes", default="float32,float64",
-                    help="comma-separated dtypes to evaluate (default float32,float64)")
+    group.addoption("--conformance-dtypes", default="float16,bfloat16,float32,float64",
+                    help="comma-separated dtypes to evaluate (default: all four)")
     group.addoption("--conformance-frameworks", default=",".join(FRAMEWORK_NAMES),
                     help="comma-separated frameworks to evaluate (default all)")
     group.addoption("--conformance-timeout", type=float, default=60.0,

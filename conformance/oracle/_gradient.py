@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from conformance.case import Case
-from conformance.dtypes import DType
+from conformance.case import Case, Target
+from conformance.dtypes import DType, round_to
 from conformance.oracle._classification import _dense_target
 from conformance.oracle._mp import MP, NAN, ONE, ZERO, divide, exp, log_q, log_sigmoid, mp_array, total
 
@@ -57,6 +57,8 @@ GRADIENT_READINGS = {
                    "autodiff through log at p = 0 gives 0 * inf = NaN where the loss ignores that class",
     "softmax": "log-probabilities go into an API that takes logits; its softmax renormalises them, "
                "so the gradient is that of the logits, q * A - a, not -a",
+    "labels_in_dtype": "the class indices are cast to the evaluated dtype first, so indices it cannot "
+                       "represent (above 256 in bfloat16, 2048 in float16) move to another class",
 }
 READINGS = tuple(GRADIENT_READINGS)
 
@@ -69,6 +71,9 @@ def gradient(case: Case, dtype: DType, reading: str | None = None) -> tuple[np.n
         raise ValueError(f"unknown gradient reading {reading!r}; known: {', '.join(READINGS)}")
     if reading is not None and case.loss == "binary_cross_entropy":
         raise ValueError("gradient readings are for class-axis losses")
+    if reading == "labels_in_dtype":
+        labels = round_to(case.target.index, dtype).astype(np.int64)
+        case, reading = case.model_copy(update={"target": Target(index=labels)}), None
     return _GRADIENTS[case.loss](case, dtype, reading)
 
 
