@@ -66,3 +66,14 @@ def test_failure_report_shows_value_oracle_and_recipe(pytester: pytest.Pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*FAIL: deviates differently than documented*",
                                  "*value  = 1.098612*", "*torch.nn.functional.cross_entropy(*"])
+
+
+def test_a_gradient_deviation_fails_the_item_and_is_reported(pytester: pytest.Pytester):
+    pytester.makefile(".yaml", **{"cases/grad": CASES.replace(
+        "    expected: 0.4076059644\n",
+        "    expected: 0.4076059644\n    expect:\n      torch.cross_entropy:\n        grad: [[0.0, 0.0, 0.0]]\n"
+        "        reason: a documented gradient the API does not show\n        category: clipping\n")})
+    result = pytester.runpytest_subprocess("--conformance-frameworks=torch", "--conformance-dtypes=float64",
+                                           "-k", "plain and cross_entropy and not nn")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*PASS: *", "*GRADIENT FAIL: stale expectation*", "*oracle grad = *"])
