@@ -17,6 +17,7 @@ ADAPTER_MODULES = {
     "jax": "adapters.jax",
     "sklearn": "adapters.sklearn",
     "tensorflow": "adapters.tensorflow",
+    "numpy": "adapters.numpy",
 }
 
 

@@ -87,10 +87,17 @@ def _combine(labels: list[str]) -> str:
     return " / ".join(telling or sorted(set(labels)))
 
 
+# The table describes how an API reads its input; half precision adds rounding
+# effects of its own (clip bounds that round to 0 or 1, overflow), which the
+# cases document, so the profile is measured in full precision only.
+PROFILE_DTYPES = ("float32", "float64")
+
+
 def measured(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (binding, aspect) probed: the measured label and its evidence."""
+    """One row per (binding, aspect) probed in float32/float64: the measured label and its evidence."""
     rows: list[dict] = []
     readings: dict[str, str] = {}
+    frame = frame[frame["dtype"].isin(PROFILE_DTYPES)]
     for aspect in ASPECTS:
         tag = f"aspect:{aspect.name}"
         probes = frame[frame["tags"].map(lambda tags, tag=tag: tag in (tags or []))]
