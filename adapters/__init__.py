@@ -14,6 +14,8 @@ from conformance.binding import Binding, Framework
 ADAPTER_MODULES = {
     "torch": "adapters.torch",
     "keras": "adapters.keras",
+    "keras_jax": "adapters.keras_jax",
+    "keras_torch": "adapters.keras_torch",
     "jax": "adapters.jax",
     "sklearn": "adapters.sklearn",
     "tensorflow": "adapters.tensorflow",

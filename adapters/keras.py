@@ -13,6 +13,7 @@ This module imports keras only inside the worker-side functions at the end.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from conformance.binding import Binding, Framework
@@ -284,23 +285,55 @@ _FUNCTIONS = (
             shares_expectations_with="keras.KLDivergence"),
 )
 
-FRAMEWORK = Framework(
-    name="keras",
-    distributions=("keras", "tensorflow-cpu", "tensorflow"),
-    imports=("import keras",),
-    float_array="keras.ops.convert_to_tensor({data}, dtype={dtype!r})",
-    index_array="keras.ops.convert_to_tensor({data})",
-    show='keras.ops.convert_to_numpy(keras.ops.cast(loss, "float64")).tolist()',
-    worker_module="adapters.keras",
-    env={"KERAS_BACKEND": "tensorflow"},
-    gradient=("import tensorflow as tf",
-              "with tf.GradientTape() as tape:",
-              "    tape.watch({x})",
-              "    summed = keras.ops.sum(loss_of({x}))",
-              "grad = tape.gradient(summed, {x})",
-              'print(keras.ops.convert_to_numpy(keras.ops.cast(grad, "float64")).tolist())'),
-    bindings=_CLASSES + _FUNCTIONS,
-)
+_SHOW = 'keras.ops.convert_to_numpy(keras.ops.cast({}, "float64")).tolist()'
+# The backend's own autodiff: GradientTape, jax.grad or torch.autograd.
+_BACKEND_GRADIENTS = {
+    "tensorflow": ("import tensorflow as tf",
+                   "with tf.GradientTape() as tape:",
+                   "    tape.watch({x})",
+                   "    summed = keras.ops.sum(loss_of({x}))",
+                   "grad = tape.gradient(summed, {x})"),
+    "jax": ("import jax",
+            "grad = jax.jit(jax.grad(lambda x: keras.ops.sum(loss_of(x))))({x})"),
+    "torch": ("import torch",
+              "leaf = {x}.detach().requires_grad_(True)",
+              "grad, = torch.autograd.grad(keras.ops.sum(loss_of(leaf)), leaf)"),
+}
+_BACKEND_ENV = {
+    "tensorflow": {},
+    "jax": {"JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
+            "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"},
+    "torch": {},
+}
+_BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"),
+                          "torch": ("torch",)}
+
+
+def on_backend(backend: str) -> Framework:
+    """The Keras bindings on one backend, in a worker of their own (the backend is
+    fixed at import). Framework ``keras`` is the TensorFlow backend; the others are
+    ``keras_jax`` and ``keras_torch``, whose bindings share the ``keras.*`` entries
+    of ``expect`` (an entry names ``backends`` when only some show it)."""
+    name = "keras" if backend == "tensorflow" else f"keras_{backend}"
+    bindings = tuple(replace(b, backend=backend) for b in _CLASSES + _FUNCTIONS)
+    if backend != "tensorflow":
+        bindings = tuple(replace(b, id=f"{name}.{b.id.removeprefix('keras.')}", same_api_as=b.id)
+                         for b in bindings)
+    return Framework(
+        name=name,
+        distributions=("keras",) + _BACKEND_DISTRIBUTIONS[backend],
+        imports=("import keras",),
+        float_array="keras.ops.convert_to_tensor({data}, dtype={dtype!r})",
+        index_array="keras.ops.convert_to_tensor({data})",
+        show=_SHOW.format("loss"),
+        worker_module=f"adapters.{name}",
+        env={"KERAS_BACKEND": backend, **_BACKEND_ENV[backend]},
+        gradient=_BACKEND_GRADIENTS[backend] + (f"print({_SHOW.format('grad')})",),
+        bindings=bindings,
+    )
+
+
+FRAMEWORK = on_backend("tensorflow")
 
 
 # -- worker side: only ever called inside the keras worker process ----------

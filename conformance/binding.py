@@ -44,7 +44,12 @@ class Binding:
         :mod:`conformance.profile` (from its documentation and source); the
         probes measure it, and a disagreement is a failing test.
       shares_expectations_with: another binding whose ``expect`` entries
-        apply to this one too (a module form calling its functional form).
+        apply to this one too (a module form calling its functional form),
+        except those marked ``shared: false``.
+      same_api_as: the same API reached another way (Keras on another backend):
+        all of that binding's entries apply, except those whose ``backends``
+        leave this one's out.
+      backend: the Keras backend the binding runs on (None elsewhere).
       refuses_dtypes: dtype -> why the API cannot run in it; such rows are
         ``skipped`` with that reason (declared from the API's documentation).
       grad_readings: input kind -> the gradient reading (see
@@ -66,12 +71,19 @@ class Binding:
     doc: str = ""
     profile: Mapping[str, str] = field(default_factory=dict)
     shares_expectations_with: str | None = None
+    same_api_as: str | None = None
+    backend: str | None = None
     grad_readings: Mapping[str, str] = field(default_factory=dict)
     refuses_dtypes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def framework(self) -> str:
         return self.id.split(".", 1)[0]
+
+    @property
+    def documented_as(self) -> tuple[str, ...]:
+        """The binding ids whose every ``expect`` entry describes this binding."""
+        return (self.id,) + ((self.same_api_as,) if self.same_api_as else ())
 
     def cannot_express(self, case: Case) -> str | None:
         """Why this API cannot express ``case``, or None when it can."""

@@ -150,6 +150,8 @@ class Expectation(_Strict):
     link: str | None = None
     versions: str | None = None
     dtypes: list[DType] | None = None
+    # The Keras backends it applies to (tensorflow, jax, torch); default all.
+    backends: list[Literal["tensorflow", "jax", "torch"]] | None = None
     # Whether bindings that share this binding's expectations (module and
     # function forms) inherit this entry; false when the cause lies in a part
     # of the API they do not use (e.g. a class's own reduction).
@@ -200,9 +202,11 @@ class Expectation(_Strict):
                 raise ValueError(f"{text!r} is not a PEP 440 version specifier (e.g. '>=2.1,<2.14')") from None
         return text
 
-    def applies_to(self, version: str | None, dtype: DType) -> bool:
-        """Whether this entry describes the API at ``version`` in ``dtype``."""
+    def applies_to(self, version: str | None, dtype: DType, backend: str | None = None) -> bool:
+        """Whether this entry describes the API at ``version`` in ``dtype`` (on ``backend``)."""
         if self.dtypes is not None and dtype not in self.dtypes:
+            return False
+        if self.backends is not None and backend not in self.backends:
             return False
         if self.versions is None or version is None:
             return True
@@ -274,16 +278,19 @@ class Case(_Strict):
         """Every ``expect`` entry of a binding (one, or a list split by dtype/version)."""
         return self.expect.get(binding_id, [])
 
-    def expectation_for(self, binding_id: str, version: str | None, dtype: DType,
-                        shared_from: str | None = None, about: str = "value") -> Expectation | None:
-        """The first entry of ``binding_id`` (else a shared one of ``shared_from``)
-        that applies to ``version`` and ``dtype`` and documents ``about`` (value or grad)."""
-        own = next((e for e in self.expectations(binding_id)
-                    if e.documents(about) and e.applies_to(version, dtype)), None)
+    def expectation_for(self, binding_ids: str | tuple[str, ...], version: str | None, dtype: DType,
+                        shared_from: str | None = None, about: str = "value",
+                        backend: str | None = None) -> Expectation | None:
+        """The first entry of ``binding_ids`` (else a shared one of ``shared_from``) that
+        applies to ``version``, ``dtype`` and ``backend`` and documents ``about`` (value or grad)."""
+        def applies(entry: Expectation) -> bool:
+            return entry.documents(about) and entry.applies_to(version, dtype, backend)
+
+        ids = (binding_ids,) if isinstance(binding_ids, str) else binding_ids
+        own = next((e for b in ids for e in self.expectations(b) if applies(e)), None)
         if own is not None or shared_from is None:
             return own
-        return next((e for e in self.expectations(shared_from)
-                     if e.shared and e.documents(about) and e.applies_to(version, dtype)), None)
+        return next((e for e in self.expectations(shared_from) if e.shared and applies(e)), None)
 
     # -- derived facts used by the oracle and the bindings ------------------
     @property

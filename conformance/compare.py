@@ -99,7 +99,8 @@ def judge(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: 
           version: str | None) -> Verdict:
     """The status and explanation of one evaluation."""
     tol = case.tolerance_for(dtype)
-    entry = case.expectation_for(binding.id, version, dtype, binding.shares_expectations_with)
+    entry = case.expectation_for(binding.documented_as, version, dtype, binding.shares_expectations_with,
+                                 backend=binding.backend)
     deviated = "difference" if case.mode == "as_is" else "known"
     if outcome.exception is not None:
         if entry is not None and entry.raises == outcome.exception:
@@ -196,7 +197,8 @@ def judge_gradient(case: Case, binding: Binding, dtype: DType, outcome: Outcome,
         return Verdict("error", f"the gradient of {binding.id} raised {outcome.exception}: {outcome.message}")
     tol = gradient_tolerance(case.tolerance_for(dtype), oracle_grad.as_float(), oracle_grad.scale)
     errors = measure_gradient(outcome.value, oracle_grad, dtype, tol)
-    entry = case.expectation_for(binding.id, version, dtype, binding.shares_expectations_with, about="grad")
+    entry = case.expectation_for(binding.documented_as, version, dtype, binding.shares_expectations_with,
+                                 about="grad", backend=binding.backend)
     if errors.close:
         if entry is not None:
             return Verdict("fail", f"stale expectation: the gradient of {binding.id} now agrees with the "

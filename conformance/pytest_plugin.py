@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-FRAMEWORK_NAMES = ("torch", "keras", "jax", "sklearn", "tensorflow", "numpy")
+FRAMEWORK_NAMES = ("torch", "keras", "keras_jax", "keras_torch", "jax", "sklearn", "tensorflow", "numpy")
 _SUITE = pytest.StashKey["object"]()
 _EVALUATOR = pytest.StashKey["object"]()
 
