@@ -300,7 +300,7 @@ _BACKEND_GRADIENTS = {
               "grad, = torch.autograd.grad(keras.ops.sum(loss_of(leaf)), leaf)"),
 }
 _BACKEND_ENV = {
-    "tensorflow": {},
+    "tensorflow": {"CUDA_VISIBLE_DEVICES": ""},
     "jax": {"JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
             "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"},
     "torch": {},
@@ -329,6 +329,9 @@ def on_backend(backend: str) -> Framework:
         worker_module=f"adapters.{name}",
         env={"KERAS_BACKEND": backend, **_BACKEND_ENV[backend]},
         gradient=_BACKEND_GRADIENTS[backend] + (f"print({_SHOW.format('grad')})",),
+        # Only the PyTorch backend is moved by a default device; TensorFlow would
+        # place ops on a visible GPU itself, so its workers see none (honest "cpu" rows).
+        accelerators={"cuda": 'import torch; torch.set_default_device("cuda")'} if backend == "torch" else {},
         bindings=bindings,
     )
 

@@ -115,6 +115,8 @@ FRAMEWORK = Framework(
     index_array="tf.constant({data})",
     show="tf.cast(loss, tf.float64).numpy().tolist()",
     worker_module="adapters.tensorflow",
+    # TensorFlow would place ops on a visible GPU by itself: hide it, so "cpu" rows are.
+    env={"CUDA_VISIBLE_DEVICES": ""},
     complete=False,
     gradient=("with tf.GradientTape() as tape:",
               "    tape.watch({x})",

@@ -169,6 +169,7 @@ FRAMEWORK = Framework(
     show="loss.tolist()",
     worker_module="adapters.torch",
     bindings=_FUNCTIONAL + _MODULE_FORMS,
+    accelerators={"cuda": 'torch.set_default_device("cuda")'},
     gradient=("leaf = {x}.detach().requires_grad_(True)",
               "grad, = torch.autograd.grad(loss_of(leaf).sum(), leaf)",
               "print(grad.tolist())"),
@@ -194,3 +195,9 @@ def result_dtype(value: Any) -> str:
 
 def device() -> str:
     return "cpu"
+
+
+def accelerators() -> list[str]:
+    import torch
+
+    return ["cuda"] if torch.cuda.is_available() else []

@@ -118,6 +118,9 @@ class Framework:
         the worker calls (imports the framework; never imported elsewhere).
       complete: whether it must express every faithful case (torch, keras,
         jax); a partial one (sklearn) just has no rows where it cannot.
+      accelerators: device name -> the line a recipe starts with to compute on it
+        (``torch.set_default_device("cuda")``); the worker's ``accelerators()``
+        says which are visible, and each evaluation then also runs there.
       gradient: lines that assign ``grad``, d(sum of ``loss_of({x})``)/d({x}),
         with the framework's autodiff (``{x}`` is the input's name); empty for
         a framework without autodiff.
@@ -134,6 +137,7 @@ class Framework:
     env: Mapping[str, str] = field(default_factory=dict)
     complete: bool = True
     gradient: tuple[str, ...] = ()
+    accelerators: Mapping[str, str] = field(default_factory=dict)
 
     def binding(self, binding_id: str) -> Binding:
         for binding in self.bindings:

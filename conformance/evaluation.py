@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -38,6 +38,9 @@ class Evaluation:
     case: Case
     binding: Binding
     dtype: DType
+    # "cpu", or an accelerator the framework declares (Framework.accelerators)
+    # and its worker reported visible.
+    device: str = "cpu"
 
     @property
     def framework(self) -> Framework:
@@ -45,10 +48,11 @@ class Evaluation:
 
     @property
     def name(self) -> str:
-        return f"{self.case.id}[{self.binding.id}-{self.dtype}]"
+        on = "" if self.device == "cpu" else f"-{self.device}"
+        return f"{self.case.id}[{self.binding.id}-{self.dtype}{on}]"
 
     def write(self) -> RecipeWriter:
-        writer = RecipeWriter(self.case, self.dtype, self.framework)
+        writer = RecipeWriter(self.case, self.dtype, self.framework, self.device)
         self.binding.write(writer)
         return writer
 
@@ -178,7 +182,8 @@ class Evaluator:
         worker, hello = self._worker(evaluation.framework)
         version = hello.versions.get(evaluation.framework.distributions[0])
         result = base_result(case, binding.id, binding.framework, dtype, "skipped",
-                       framework_version=version, device=hello.device)
+                       framework_version=version,
+                       device=hello.device if evaluation.device == "cpu" else evaluation.device)
         if not hello.ready:
             result.explanation = result.message = hello.reason
             return result
@@ -205,10 +210,17 @@ class Evaluator:
             result.grad_explanation = f"{evaluation.framework.name} has no automatic differentiation"
         return result
 
+    def on_accelerators(self, evaluation: Evaluation) -> list[Evaluation]:
+        """The same evaluation on every accelerator its worker reported (none without one)."""
+        _, hello = self._worker(evaluation.framework)
+        return [replace(evaluation, device=device) for device in hello.accelerators
+                if device in evaluation.framework.accelerators]
+
     def environment(self) -> dict[str, dict]:
         """What each started worker reported: versions, device, or why it could not start."""
         with self._lock:
             return {name: {"ready": hello.ready, "versions": hello.versions, "device": hello.device,
+                           "accelerators": hello.accelerators,
                            "reason": hello.reason} for name, (_, hello) in self._workers.items()}
 
     def close(self) -> None:

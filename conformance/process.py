@@ -41,6 +41,7 @@ class Hello:
     versions: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
     reason: str = ""
+    accelerators: list[str] = field(default_factory=list)
 
 
 class WorkerProcess:

@@ -35,10 +35,11 @@ def nested_literal(values: np.ndarray, dtype: DType | None) -> str:
 class RecipeWriter:
     """Collects the lines of one recipe; bindings call it to write their call."""
 
-    def __init__(self, case: Case, dtype: DType, framework: Framework):
+    def __init__(self, case: Case, dtype: DType, framework: Framework, device: str = "cpu"):
         self.case = case
         self.dtype = dtype
         self.framework = framework
+        self.device = device
         self.lines: list[str] = []
         self.calls: list[str] = []
         self._defined: set[str] = set()
@@ -148,6 +149,8 @@ class RecipeWriter:
     def text(self) -> str:
         body = "\n".join(self.lines)
         imports = ("import numpy as np",) * self._needs_numpy + tuple(self.framework.imports)
+        if self.device != "cpu":
+            imports += (self.framework.accelerators[self.device],)
         value = "\n".join(imports) + "\n\n" + body + f"\nprint({self.framework.show})\n"
         return value + ("\n" + self.gradient_text() if self.with_gradient else "")
 

@@ -89,12 +89,13 @@ def _run_parallel(evaluations: list[Evaluation], evaluator: Evaluator,
 def _run_serial(evaluations: list[Evaluation], evaluator: Evaluator,
                 record: Callable[[Result], None]) -> None:
     for evaluation in evaluations:
-        try:
-            result = evaluator.evaluate(evaluation)
-        except Exception as exc:  # a bug of ours must not lose this row or the others
-            print(f"internal error on {evaluation.name}: {exc!r}", file=sys.stderr)
-            result = _internal_error(evaluation, exc)
-        record(result)
+        for on_device in [evaluation, *evaluator.on_accelerators(evaluation)]:
+            try:
+                result = evaluator.evaluate(on_device)
+            except Exception as exc:  # a bug of ours must not lose this row or the others
+                print(f"internal error on {on_device.name}: {exc!r}", file=sys.stderr)
+                result = _internal_error(on_device, exc)
+            record(result)
 
 
 def _internal_error(evaluation: Evaluation, exc: Exception) -> Result:

@@ -43,8 +43,9 @@ def _hello(name: str) -> tuple[dict[str, Any], Any]:
     try:
         module = importlib.import_module(framework.worker_module)
         module.setup()
+        accelerators = module.accelerators() if hasattr(module, "accelerators") else []
         return {"ready": True, "versions": _versions(framework.distributions),
-                "device": module.device()}, module
+                "device": module.device(), "accelerators": accelerators}, module
     except ImportError as exc:
         return {"ready": False, "reason": f"{name} is not installed ({exc})"}, None
     except Exception as exc:  # a framework that cannot start is reported, not raised

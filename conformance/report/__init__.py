@@ -93,7 +93,8 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] | tuple = (), run_i
         counts=[(s, int(n)) for s, n in counts.items() if n], colours=STATUS_COLOURS,
         environment=_environment(frame, run_info or {}), errors=[str(e) for e in errors],
         heatmap=heatmap_svg(frame) if not frame.empty else "",
-        accuracy=_accuracy(frame), semantic=_semantic(frame), porting=_porting(frame),
+        accuracy=_accuracy(frame), gradients=_gradients(frame), devices=_devices(frame),
+        semantic=_semantic(frame), porting=_porting(frame),
         diff=_diff(baseline, frame), itables_init=_itables_init(), results_table=_results_table(frame),
         cards=_cards(frame))
 
@@ -138,6 +139,38 @@ def _accuracy(frame: pd.DataFrame) -> str:
     table = passing.groupby(["framework", "dtype"])["ulp"].agg(["count", "median", "max"])
     table.columns = ["passing rows", "median ULP", "max ULP"]
     return table.to_html(float_format=lambda v: f"{v:.3g}", escape=True, classes="plain")
+
+
+def _gradients(frame: pd.DataFrame) -> str:
+    """Gradient statuses per framework and dtype (rows without a gradient left out)."""
+    if "grad_status" not in frame or frame["grad_status"].isna().all():
+        return ""
+    taken = frame.dropna(subset=["grad_status"])
+    table = pd.crosstab([taken["framework"], taken["dtype"]], taken["grad_status"])
+    return table.reindex(columns=[s for s in STATUSES if s in table.columns]).to_html(escape=True, classes="plain")
+
+
+def device_comparison(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows evaluated on more than one device, side by side: value and status per device."""
+    keys = ["case_id", "binding", "dtype"]
+    several = frame.groupby(keys)["device"].transform("nunique") > 1
+    if not several.any():
+        return pd.DataFrame(columns=keys)
+    table = frame[several].pivot_table(index=keys, columns="device", values=["status", "value"],
+                                       aggfunc="first")
+    table.columns = [f"{what} ({device})" for what, device in table.columns]
+    return table.reset_index()
+
+
+def _devices(frame: pd.DataFrame) -> dict:
+    devices = sorted(set(frame["device"].dropna()))
+    table = device_comparison(frame)
+    if table.empty:
+        return {"devices": devices, "table": ""}
+    statuses = [c for c in table.columns if c.startswith("status (")]
+    differing = table[table[statuses].nunique(axis=1) > 1]
+    return {"devices": devices, "table": differing.to_html(index=False, escape=True, classes="plain")
+            if not differing.empty else "", "compared": len(table)}
 
 
 def _semantic(frame: pd.DataFrame) -> dict | None:
