@@ -309,6 +309,14 @@ _BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax":
                           "torch": ("torch",)}
 
 
+# Where a backend measurably reads an input differently (the probes check it):
+# on JAX the sparse loss one-hot encodes and multiplies, so a -inf input gives NaN.
+_BACKEND_PROFILES = {
+    "jax": {"SparseCategoricalCrossentropy": {"neg_inf": "n/a: reads probabilities"},
+            "losses.sparse_categorical_crossentropy": {"neg_inf": "n/a: reads probabilities"}},
+}
+
+
 def on_backend(backend: str) -> Framework:
     """The Keras bindings on one backend, in a worker of their own (the backend is
     fixed at import). Framework ``keras`` is the TensorFlow backend; the others are
@@ -317,7 +325,9 @@ def on_backend(backend: str) -> Framework:
     name = "keras" if backend == "tensorflow" else f"keras_{backend}"
     bindings = tuple(replace(b, backend=backend) for b in _CLASSES + _FUNCTIONS)
     if backend != "tensorflow":
-        bindings = tuple(replace(b, id=f"{name}.{b.id.removeprefix('keras.')}", same_api_as=b.id)
+        overrides = _BACKEND_PROFILES.get(backend, {})
+        bindings = tuple(replace(b, id=f"{name}.{b.id.removeprefix('keras.')}", same_api_as=b.id,
+                                 profile={**b.profile, **overrides.get(b.id.removeprefix("keras."), {})})
                          for b in bindings)
     return Framework(
         name=name,

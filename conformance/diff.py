@@ -1,9 +1,9 @@
 """``conformance diff OLD NEW``: what changed between two runs.
 
 Rows are matched on (case_id, binding, dtype). A change is a new failure, a
-fixed row, another status change, a value that moved by more than the dtype's
-tolerance, or a row that appeared or disappeared - e.g. after a framework
-upgrade or an edited case file.
+fixed row, another status change (of the value or of the gradient), a value
+that moved by more than the dtype's tolerance, or a row that appeared or
+disappeared - e.g. after a framework upgrade or an edited case file.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from conformance.results import FAILING
 from conformance.tolerance import default_tolerance
 
 KEY = ["case_id", "binding", "dtype"]
-COLUMNS = KEY + ["change", "status_old", "status_new", "value_old", "value_new",
-                 "framework_version_old", "framework_version_new"]
+COLUMNS = KEY + ["change", "status_old", "status_new", "grad_status_old", "grad_status_new",
+                 "value_old", "value_new", "framework_version_old", "framework_version_new"]
 CHANGES = ("new failure", "fixed", "status changed", "value moved", "added", "removed")
 
 
 def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """One row per evaluation that changed between ``old`` and ``new``."""
-    keep = KEY + ["status", "value", "framework_version"]
+    keep = KEY + ["status", "grad_status", "value", "framework_version"]
+    # Runs written before gradients existed have no grad_status.
+    old, new = (frame.assign(grad_status=frame.get("grad_status")) for frame in (old, new))
     merged = old[keep].merge(new[keep], on=KEY, how="outer", suffixes=("_old", "_new"), indicator=True)
     merged["change"] = [_change(row) for _, row in merged.iterrows()]
     changed = merged[merged["change"] != ""]
@@ -38,10 +40,12 @@ def _change(row: pd.Series) -> str:
         return "added"
     if row["_merge"] == "left_only":
         return "removed"
-    before, after = row["status_old"], row["status_new"]
-    if after in FAILING and before not in FAILING:
+    before = (row["status_old"], _show(row["grad_status_old"]))
+    after = (row["status_new"], _show(row["grad_status_new"]))
+    failed_before, failed_after = (any(s in FAILING for s in pair) for pair in (before, after))
+    if failed_after and not failed_before:
         return "new failure"
-    if before in FAILING and after not in FAILING:
+    if failed_before and not failed_after:
         return "fixed"
     if before != after:
         return "status changed"
@@ -65,8 +69,11 @@ def format_diff(changes: pd.DataFrame) -> str:
     counts = changes["change"].value_counts()
     lines = [", ".join(f"{counts[c]} {c}" for c in CHANGES if c in counts)]
     for _, row in changes.iterrows():
+        grad = ""
+        if _show(row["grad_status_old"]) != _show(row["grad_status_new"]):
+            grad = f" (gradient {_show(row['grad_status_old'])} -> {_show(row['grad_status_new'])})"
         lines.append(f"{row['change']:15} {row['case_id']}[{row['binding']}-{row['dtype']}]: "
-                     f"{_show(row['status_old'])} -> {_show(row['status_new'])}, "
+                     f"{_show(row['status_old'])} -> {_show(row['status_new'])}{grad}, "
                      f"{_show(row['value_old'])} -> {_show(row['value_new'])}")
     return "\n".join(lines)
 

@@ -168,3 +168,17 @@ def test_declared_dtype_refusals_become_skipped_rows_with_the_reason():
     assert [e.dtype for e in evaluations] == ["float32"]
     assert [(r.binding, r.dtype, r.status) for r in skipped] == [("sklearn.log_loss", "bfloat16", "skipped")]
     assert "bfloat16" in skipped[0].explanation
+
+
+# -- the device axis -------------------------------------------------------------------
+def test_an_accelerator_row_starts_its_recipe_on_that_device_and_none_run_without_one(evaluator):
+    case = make(loss="cross_entropy", input={"logits": [[1.0, 2.0]]}, target={"index": [0]},
+                expected=1.313261688)
+    on_cpu = Evaluation(case, adapters.framework("torch").binding("torch.cross_entropy"), "float32")
+    on_cuda = Evaluation(case, on_cpu.binding, "float32", device="cuda")
+    assert 'torch.set_default_device("cuda")' not in on_cpu.recipe()
+    assert on_cuda.recipe().splitlines()[1] == 'torch.set_default_device("cuda")'
+    assert on_cuda.name.endswith("-float32-cuda]")
+    # This machine has no GPU: the axis holds cpu only, and the row says so.
+    assert evaluator.on_accelerators(on_cpu) == []
+    assert evaluator.evaluate(on_cpu).device == "cpu"

@@ -49,14 +49,18 @@ def small_run(tmp_path_factory):
 
 def test_every_framework_evaluates_and_writes_jsonl(small_run):
     frame, out = small_run
-    assert set(frame["framework"]) == {"torch", "keras", "jax"}
+    assert set(frame["framework"]) >= {"torch", "keras", "keras_jax", "keras_torch", "jax", "numpy"}
     assert set(frame["status"]) == {"pass"}, frame[["binding", "status", "explanation"]]
     assert set(frame["dtype"]) == {"float32", "float64"}
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(rows) == len(frame)
     assert all(set(REQUIRED) <= set(row) for row in rows)
     float64 = frame[frame["dtype"] == "float64"]
-    assert set(float64["value_dtype"]) == {"float64"}  # x64 really on in JAX, dtype passed to Keras
+    # x64 really on in JAX, dtype passed to Keras - whose loss classes on the PyTorch
+    # backend still return float32 (a measured downcast, listed in the README).
+    downcast = float64["binding"].str.match(r"keras_torch\.[A-Z]")
+    assert set(float64[~downcast]["value_dtype"]) == {"float64"}
+    assert set(float64[downcast]["value_dtype"]) == {"float32"}
 
 
 def _run_recipe(recipe: str, framework: str) -> str:

@@ -21,11 +21,7 @@ def cross_entropy(case: Case, dtype: DType) -> np.ndarray | object:
     """
     logq = log_q(np.moveaxis(mp_array(case.input.values, dtype), case.axis, -1), case.input.kind)
     classes = logq.shape[-1]
-    weight = mp_array(case.weight, dtype) if case.weight is not None else np.full(classes, ONE)
-    target, counted = _dense_target(case, dtype, classes)
-    eps = MP.mpf(case.label_smoothing)
-    if eps:
-        target = target * (ONE - eps) + eps / classes
+    weight, target, counted = weighted_target(case, dtype, classes)
     losses = np.empty(logq.shape[:-1], dtype=object)
     for index in np.ndindex(losses.shape):
         if not counted[index]:
@@ -37,12 +33,26 @@ def cross_entropy(case: Case, dtype: DType) -> np.ndarray | object:
         return losses
     if case.reduction == "sum":
         return total(losses)
+    return divide(total(losses), mean_denominator(case, weight, counted))
+
+
+def weighted_target(case: Case, dtype: DType, classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class weights, the smoothed target (class axis last) and the mask of counted positions."""
+    weight = mp_array(case.weight, dtype) if case.weight is not None else np.full(classes, ONE)
+    target, counted = _dense_target(case, dtype, classes)
+    eps = MP.mpf(case.label_smoothing)
+    if eps:
+        target = target * (ONE - eps) + eps / classes
+    return weight, target, counted
+
+
+def mean_denominator(case: Case, weight: np.ndarray, counted: np.ndarray) -> object:
+    """What ``mean`` divides by: the summed weights of the counted index targets, or
+    the number of positions for probability targets."""
     if case.target.kind == "index":
         labels = case.target.index
-        denominator = total([weight[labels[i]] for i in np.ndindex(labels.shape) if counted[i]])
-    else:
-        denominator = MP.mpf(losses.size)
-    return divide(total(losses), denominator)
+        return total([weight[labels[i]] for i in np.ndindex(labels.shape) if counted[i]])
+    return MP.mpf(counted.size)
 
 
 def _dense_target(case: Case, dtype: DType, classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,7 @@ import numpy as np
 
 from conformance.case import Case, Target
 from conformance.dtypes import DType, round_to
-from conformance.oracle._classification import _dense_target
+from conformance.oracle._classification import mean_denominator, weighted_target
 from conformance.oracle._mp import MP, NAN, ONE, ZERO, divide, exp, log_q, log_sigmoid, mp_array, total
 
 
@@ -85,16 +85,12 @@ def _scale(grad: np.ndarray, denominator: object) -> tuple[np.ndarray, object]:
 
 def _cross_entropy(case: Case, dtype: DType, reading: str | None) -> tuple[np.ndarray, object]:
     x = np.moveaxis(mp_array(case.input.values, dtype), case.axis, -1)
-    classes = x.shape[-1]
-    weight = mp_array(case.weight, dtype) if case.weight is not None else np.full(classes, ONE)
-    target, counted = _dense_target(case, dtype, classes)
-    eps = MP.mpf(case.label_smoothing)
-    if eps:
-        target = target * (ONE - eps) + eps / classes
+    weight, target, counted = weighted_target(case, dtype, x.shape[-1])
     coefficients = target * weight
     coefficients[~counted] = ZERO
     grad = _per_class(x, coefficients, case.input.kind, reading)
-    grad, scale = _scale(grad, _ce_denominator(case, weight, counted, coefficients))
+    denominator = ONE if case.reduction in ("none", "sum") else mean_denominator(case, weight, counted)
+    grad, scale = _scale(grad, denominator)
     return np.moveaxis(grad, -1, case.axis), scale
 
 
@@ -145,15 +141,6 @@ def _minus_ratio(a: object, p: object) -> object:
     if a == 0:
         return ZERO
     return -a / p if p != 0 else -MP.sign(a) * MP.inf
-
-
-def _ce_denominator(case: Case, weight: np.ndarray, counted: np.ndarray, coefficients) -> object:
-    if case.reduction in ("none", "sum"):
-        return ONE
-    if case.target.kind == "index":
-        labels = case.target.index
-        return total([weight[labels[i]] for i in np.ndindex(labels.shape) if counted[i]])
-    return MP.mpf(counted.size)
 
 
 def _elementwise_denominator(case: Case, shape: tuple[int, ...]) -> object:
