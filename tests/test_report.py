@@ -57,3 +57,24 @@ def test_html_has_a_porting_guide_section_for_passing_faithful_rows():
     page = render_html(frame)
     assert "<h2>Porting guide</h2>" in page and "<h3>cross_entropy: probs vs index, mean</h3>" in page
     assert "nll_loss(torch.log(probs), target)" in page
+
+
+def test_gradient_failures_fail_the_run_and_show_in_their_own_section():
+    frame = to_frame([
+        Result(case_id="g", loss="cross_entropy", binding="torch.cross_entropy", framework="torch",
+               dtype="float32", mode="faithful", status="pass", grad_status="fail",
+               grad_explanation="undocumented gradient deviation", device="cpu"),
+        Result(case_id="g", loss="cross_entropy", binding="torch.cross_entropy", framework="torch",
+               dtype="float32", mode="faithful", status="pass", grad_status="pass", device="cuda"),
+    ])
+    text = summary(frame)
+    assert "gradients: 1 pass, 1 fail" in text
+    assert "FAIL   g[torch.cross_entropy-float32]: gradient: undocumented gradient deviation" in text
+    page = render_html(frame)
+    assert "<h2>Gradients</h2>" in page and "FAILED: 1 failing rows" in page
+    # Two devices for one evaluation: the Devices section lists it, its statuses being equal.
+    assert "1 evaluations ran on cpu, cuda" in page and "same status on each device" in page
+
+
+def test_devices_section_says_when_only_the_cpu_ran():
+    assert "Evaluated on cpu only" in render_html(rows())
