@@ -75,10 +75,7 @@ def binary_cross_entropy(case: Case, dtype: DType) -> np.ndarray | object:
     ``p`` is ``sigmoid(logits)`` (computed as ``log_sigmoid`` so that large
     logits lose nothing) or the given probabilities; ``w_+`` is ``pos_weight``.
     """
-    x = mp_array(case.input.values, dtype)
-    y = mp_array(case.target.probs, dtype)
-    pos = mp_array(case.pos_weight, dtype) if case.pos_weight is not None else np.array(ONE, dtype=object)
-    pos = np.broadcast_to(pos, x.shape)
+    x, y, pos = bce_arrays(case, dtype)
     losses = np.empty(x.shape, dtype=object)
     for index in np.ndindex(x.shape):
         if case.input.kind == "logits":
@@ -87,6 +84,14 @@ def binary_cross_entropy(case: Case, dtype: DType) -> np.ndarray | object:
             log_p, log_not_p = log(x[index]), log(ONE - x[index])
         losses[index] = -(times_log(pos[index] * y[index], log_p) + times_log(ONE - y[index], log_not_p))
     return _reduce_elementwise(losses, case.reduction)
+
+
+def bce_arrays(case: Case, dtype: DType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Input, labels and ``pos_weight`` (broadcast to the input) as mpf arrays."""
+    x = mp_array(case.input.values, dtype)
+    y = mp_array(case.target.probs, dtype)
+    pos = mp_array(case.pos_weight, dtype) if case.pos_weight is not None else np.array(ONE, dtype=object)
+    return x, y, np.broadcast_to(pos, x.shape)
 
 
 def _reduce_elementwise(losses: np.ndarray, reduction: str) -> np.ndarray | object:

@@ -43,7 +43,7 @@ import numpy as np
 
 from conformance.case import Case, Target
 from conformance.dtypes import DType, round_to
-from conformance.oracle._classification import mean_denominator, weighted_target
+from conformance.oracle._classification import bce_arrays, mean_denominator, weighted_target
 from conformance.oracle._mp import MP, NAN, ONE, ZERO, divide, exp, log_q, log_sigmoid, mp_array, total
 
 
@@ -152,10 +152,7 @@ def _elementwise_denominator(case: Case, shape: tuple[int, ...]) -> object:
 
 
 def _binary_cross_entropy(case: Case, dtype: DType, reading: str | None) -> tuple[np.ndarray, object]:
-    x = mp_array(case.input.values, dtype)
-    y = mp_array(case.target.probs, dtype)
-    pos = mp_array(case.pos_weight, dtype) if case.pos_weight is not None else np.array(ONE, dtype=object)
-    pos = np.broadcast_to(pos, x.shape)
+    x, y, pos = bce_arrays(case, dtype)
     grad = np.empty(x.shape, dtype=object)
     for index in np.ndindex(x.shape):
         grad[index] = _bce_term(x[index], y[index], pos[index], case.input.kind)
