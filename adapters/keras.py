@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from adapters.jax import WORKER_ENV as JAX_WORKER_ENV
 from conformance.binding import Binding, Framework
 from conformance.case import Case
 from conformance.recipe import ArrayOps, RecipeWriter, kwargs
@@ -301,8 +302,7 @@ _BACKEND_GRADIENTS = {
 }
 _BACKEND_ENV = {
     "tensorflow": {"CUDA_VISIBLE_DEVICES": ""},
-    "jax": {"JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu",
-            "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"},
+    "jax": JAX_WORKER_ENV,
     "torch": {},
 }
 _BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"),
