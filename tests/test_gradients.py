@@ -182,3 +182,12 @@ def test_an_accelerator_row_starts_its_recipe_on_that_device_and_none_run_withou
     # This machine has no GPU: the axis holds cpu only, and the row says so.
     assert evaluator.on_accelerators(on_cpu) == []
     assert evaluator.evaluate(on_cpu).device == "cpu"
+
+
+def test_every_declared_gradient_reading_exists_and_fits_its_input_kind():
+    from conformance.oracle._gradient import READINGS
+
+    for binding in adapters.all_bindings().values():
+        for kind, reading in binding.grad_readings.items():
+            assert reading in READINGS, (binding.id, reading)
+            assert kind in binding.inputs and kind != "logits", (binding.id, kind)
