@@ -130,6 +130,24 @@ class Tolerance(_Strict):
     atol: float = Field(ge=0)
 
 
+class Bound(_Strict):
+    """How far a documented precision loss may go, in the terms of the tolerance policy:
+    ``ulps`` of the evaluated dtype, or the policy of the dtype the API computes ``like``."""
+
+    ulps: float | None = Field(default=None, gt=0)
+    like: DType | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Bound:
+        if (self.ulps is None) == (self.like is None):
+            raise ValueError("give `ulps` (units in the last place of the evaluated dtype) or `like` "
+                             "(the dtype whose tolerance applies), e.g. {ulps: 8}")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.ulps:g} ULP" if self.ulps is not None else f"{self.like}'s tolerance"
+
+
 class Expectation(_Strict):
     """A documented deviation of one binding from the canonical loss."""
 
@@ -140,8 +158,8 @@ class Expectation(_Strict):
     grad: FloatArray | None = None
     # A precision loss too order-dependent to reproduce exactly: the API stays
     # within this looser tolerance (of the value, or of the gradient), for the reason given.
-    within: Tolerance | None = None
-    grad_within: Tolerance | None = None
+    within: Bound | None = None
+    grad_within: Bound | None = None
     # The gradient a named mechanism gives (conformance.oracle.GRADIENT_READINGS),
     # computed exactly by the oracle: for arrays too large to write out.
     grad_reading: str | None = None

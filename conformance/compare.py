@@ -19,6 +19,7 @@ from conformance.binding import Binding
 from conformance.case import Case, Expectation, Tolerance
 from conformance.dtypes import DType, spacing
 from conformance.oracle import GRADIENT_READINGS, OracleValue
+from conformance.tolerance import bound_tolerance
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def judge(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: 
                            f"expect documents a deviation ({entry.reason}); remove or restrict the "
                            "entry (versions/dtypes)", errors)
         return Verdict("pass", "", errors)
-    return _deviation(case, binding, outcome, errors, entry, tol, deviated, oracle.as_float())
+    within = bound_tolerance(entry.within, dtype) if entry is not None and entry.within else None
+    return _deviation(case, binding, outcome, errors, entry, tol, deviated, oracle.as_float(), within)
 
 
 def _as_documented(value: np.ndarray, documented: np.ndarray | None, within: Tolerance | None,
@@ -130,12 +132,12 @@ def _as_documented(value: np.ndarray, documented: np.ndarray | None, within: Tol
 
 
 def _deviation(case: Case, binding: Binding, outcome: Outcome, errors: Errors,
-               entry: Expectation | None, tol: Tolerance, deviated: str, oracle: np.ndarray) -> Verdict:
+               entry: Expectation | None, tol: Tolerance, deviated: str, oracle: np.ndarray,
+               within: Tolerance | None) -> Verdict:
     if entry is not None:
-        if _as_documented(outcome.value, entry.value, entry.within, oracle, tol):
+        if _as_documented(outcome.value, entry.value, within, oracle, tol):
             return Verdict(deviated, entry.reason, errors, entry)
-        said = f"within rtol={entry.within.rtol:g} atol={entry.within.atol:g}" if entry.within \
-            else str(entry.value.tolist())
+        said = f"within {entry.within}" if entry.within else str(entry.value.tolist())
         return Verdict("fail", f"deviates differently than documented: expect says "
                        f"{said} ({entry.reason}), got {outcome.value.tolist()}", errors)
     if case.mode == "as_is":
@@ -205,12 +207,12 @@ def judge_gradient(case: Case, binding: Binding, dtype: DType, outcome: Outcome,
                            f"oracle, but expect documents a deviation ({entry.reason})", errors)
         return Verdict("pass", "", errors)
     if entry is not None:
-        within = entry.grad_within and gradient_tolerance(entry.grad_within, oracle_grad.as_float(),
-                                                          oracle_grad.scale)
+        within = entry.grad_within and gradient_tolerance(bound_tolerance(entry.grad_within, dtype),
+                                                          oracle_grad.as_float(), oracle_grad.scale)
         documented = reading(entry.grad_reading).as_float() if entry.grad_reading and reading else entry.grad
         if _as_documented(outcome.value, documented, within, oracle_grad.as_float(), tol):
             return Verdict("known", entry.reason, errors, entry)
-        said = (f"within rtol={entry.grad_within.rtol:g} atol={entry.grad_within.atol:g}" if entry.grad_within
+        said = (f"within {entry.grad_within}" if entry.grad_within
                 else f"the reading {entry.grad_reading!r}" if entry.grad_reading else str(entry.grad.tolist()))
         return Verdict("fail", f"the gradient deviates differently than documented: expect says "
                        f"{said} ({entry.reason})", errors)

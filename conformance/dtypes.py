@@ -17,6 +17,10 @@ DType = Literal["float16", "bfloat16", "float32", "float64"]
 DTYPES: tuple[DType, ...] = ("float16", "bfloat16", "float32", "float64")
 DEFAULT_DTYPES: tuple[DType, ...] = DTYPES
 
+# Machine epsilon (spacing just above 1) of each dtype: the unit of the tolerance policy.
+MACHINE_EPS: dict[DType, float] = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23,
+                                   "float64": 2.0 ** -52}
+
 NONFINITE_NAMES = {"inf": math.inf, "-inf": -math.inf, "+inf": math.inf, "nan": math.nan}
 
 

@@ -23,8 +23,8 @@ import numpy as np
 from scipy.special import log_expit, logsumexp
 
 from conformance.case import Case, Tolerance
-from conformance.compare import matches_value
-from conformance.dtypes import DType, round_to
+from conformance.compare import gradient_tolerance, matches_value
+from conformance.dtypes import MACHINE_EPS, DType, round_to
 
 UNEXPLAINED = "unexplained"
 
@@ -87,8 +87,6 @@ _DESCRIBE = {
 }
 
 
-_MACHINE_EPS = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23,
-                "float64": 2.0 ** -52}
 
 
 def candidates(case: Case, dtype: DType) -> list[Knobs]:
@@ -99,7 +97,7 @@ def candidates(case: Case, dtype: DType) -> list[Knobs]:
         kinds.add("renormalised")
     singles += [Knobs(reads=k) for k in sorted(kinds) if case.loss != "binary_cross_entropy"
                 or k in ("logits", "probs")]
-    singles += [Knobs(clip=e) for e in (1e-7, _MACHINE_EPS[dtype], 1e-8)]
+    singles += [Knobs(clip=e) for e in (1e-7, MACHINE_EPS[dtype], 1e-8)]
     if case.loss == "cross_entropy":
         singles.append(Knobs(reads="clip_renormalised", clip=1e-7))
     singles += [Knobs(log_clamp=-100.0), Knobs(nan_zero_log=True)]
@@ -356,8 +354,6 @@ def _step(x: float, knobs: Knobs) -> float:
 
 def explain_gradient(case: Case, dtype: DType, grad: np.ndarray | None) -> str:
     """What the API's gradient measurably is: a knob reading, or where it is NaN."""
-    from conformance.compare import gradient_tolerance
-
     if grad is None:
         return "raises"
     nan = _nan_pattern(case, dtype, grad)

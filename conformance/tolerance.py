@@ -17,19 +17,29 @@ gradient's size (its largest component, or 1/D for a mean over D), see
 :func:`conformance.compare.gradient_tolerance`.
 
 A case may override them with ``tolerance: {rtol, atol}``; never loosen one to
-hide a deviation - document the deviation in ``expect`` instead.
+hide a deviation - document the deviation in ``expect`` instead. An ``expect``
+entry that documents a precision loss (``within`` / ``grad_within``) states its
+bound in the terms of this policy, resolved by :func:`bound_tolerance`: a number
+of ULPs of the evaluated dtype (the policy allows 2 in half precision), or the
+policy of the dtype the API really computes in.
 """
 
 from __future__ import annotations
 
-from conformance.case import Tolerance
-from conformance.dtypes import DType
+from conformance.case import Bound, Tolerance
+from conformance.dtypes import MACHINE_EPS, DType
 
 HALF_ULPS = 2
 
+
+def ulps(dtype: DType, count: float) -> Tolerance:
+    """``count`` units in the last place at ``max(1, |oracle|)`` in ``dtype``."""
+    return Tolerance(rtol=count * MACHINE_EPS[dtype], atol=count * MACHINE_EPS[dtype])
+
+
 DEFAULT_TOLERANCES: dict[DType, Tolerance] = {
-    "float16": Tolerance(rtol=HALF_ULPS * 2.0 ** -10, atol=HALF_ULPS * 2.0 ** -10),
-    "bfloat16": Tolerance(rtol=HALF_ULPS * 2.0 ** -7, atol=HALF_ULPS * 2.0 ** -7),
+    "float16": ulps("float16", HALF_ULPS),
+    "bfloat16": ulps("bfloat16", HALF_ULPS),
     # torch.testing.assert_close defaults:
     # https://pytorch.org/docs/stable/testing.html#torch.testing.assert_close
     "float32": Tolerance(rtol=1.3e-6, atol=1e-5),
@@ -39,3 +49,8 @@ DEFAULT_TOLERANCES: dict[DType, Tolerance] = {
 
 def default_tolerance(dtype: DType) -> Tolerance:
     return DEFAULT_TOLERANCES[dtype]
+
+
+def bound_tolerance(bound: Bound, dtype: DType) -> Tolerance:
+    """The tolerance a documented precision loss (``within`` / ``grad_within``) stands for."""
+    return ulps(dtype, bound.ulps) if bound.ulps is not None else default_tolerance(bound.like)

@@ -137,12 +137,25 @@ def test_rules_documented_gradient_known_and_stale():
     assert stale.status == "fail" and "stale" in stale.explanation
 
 
-def test_rules_within_documents_a_bounded_precision_loss():
-    entry = {"grad_within": {"rtol": 0.01, "atol": 0.01}, "reason": "half precision", "category": "precision"}
+def test_rules_within_documents_a_bounded_precision_loss_in_ulps_of_the_dtype():
+    entry = {"grad_within": {"ulps": 8}, "reason": "half precision", "category": "precision"}
     case = make(**CASE, expect={"torch.rules": entry})
-    exact = evaluate_gradient(case).as_float()
-    assert _judge(case, exact * 1.005).status == "known"
-    assert _judge(case, exact * 1.05).status == "fail"
+    exact = evaluate_gradient(case, "bfloat16").as_float()
+    # Size 1 (the mean's 1/D): the policy allows 2 * 2**-7 plus its rtol, 8 ULP four times that.
+    assert _judge(case, exact * 1.2, dtype="bfloat16").status == "known"
+    assert _judge(case, exact * 1.5, dtype="bfloat16").status == "fail"
+
+
+def test_a_precision_bound_is_stated_in_the_policy_s_terms():
+    from pydantic import ValidationError
+
+    from conformance.case import Bound
+    from conformance.tolerance import bound_tolerance, default_tolerance
+
+    assert bound_tolerance(Bound(ulps=2), "float16") == default_tolerance("float16")
+    assert bound_tolerance(Bound(like="float32"), "float64") == default_tolerance("float32")
+    with pytest.raises(ValidationError, match="give `ulps`"):
+        Bound.model_validate({"ulps": 2, "like": "float32"})
 
 
 def test_rules_a_loss_that_is_not_finite_has_no_gradient_to_judge():
