@@ -343,6 +343,7 @@ def on_backend(backend: str) -> Framework:
         # place ops on a visible GPU itself, so its workers see none (honest "cpu" rows).
         accelerators={"cuda": 'import torch; torch.set_default_device("cuda")'} if backend == "torch" else {},
         bindings=bindings,
+        requires=("keras", backend),
     )
 
 

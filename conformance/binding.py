@@ -124,6 +124,10 @@ class Framework:
       gradient: lines that assign ``grad``, d(sum of ``loss_of({x})``)/d({x}),
         with the framework's autodiff (``{x}`` is the input's name); empty for
         a framework without autodiff.
+      requires: top-level modules that must be installed for the framework to
+        run at all (default: those its ``imports`` name); when one is not, its
+        rows are skipped, while an installed framework that fails to start gives
+        errors.
     """
 
     name: str
@@ -138,6 +142,20 @@ class Framework:
     complete: bool = True
     gradient: tuple[str, ...] = ()
     accelerators: Mapping[str, str] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+
+    @property
+    def required_modules(self) -> tuple[str, ...]:
+        """``requires``, or the top-level modules of the import lines."""
+        if self.requires:
+            return self.requires
+        roots = [line.split()[1].split(".")[0] for line in self.imports if line.startswith("import ")]
+        return tuple(dict.fromkeys(roots))
+
+    @property
+    def recipe_lines(self) -> tuple[str, ...]:
+        """Every line of its own the framework puts into recipes (imports, gradient, devices)."""
+        return self.imports + self.gradient + tuple(self.accelerators.values())
 
     def binding(self, binding_id: str) -> Binding:
         for binding in self.bindings:

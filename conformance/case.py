@@ -7,17 +7,18 @@ documented in README.md ("The case format"); extend them, don't change them.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+                      ValidationInfo, field_validator, model_validator)
 
 from conformance.case_rules import CaseRuleError, check_case, is_set
-from conformance.dtypes import DTYPES, DType, decode
-from conformance.generate import RandomSpec
+from conformance.dtypes import DTYPES, NONFINITE_NAMES, DType, decode
+from conformance.generate import RandomDraw, RandomSpec
 
 Loss = Literal["cross_entropy", "binary_cross_entropy", "kl_divergence"]
 Reduction = Literal["mean", "sum", "none", "batchmean"]
@@ -28,48 +29,64 @@ CASE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 BINDING_ID = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_.]+$")
 
 
+# Arrays of a case have at most this many axes (PyTorch's own limit is 25; NumPy's 64).
+MAX_AXES = 8
+INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
 def _float_array(value: Any) -> np.ndarray:
     """A nested list of numbers (``inf``/``-inf``/``nan`` allowed) as float64."""
     if isinstance(value, np.ndarray):  # drawn from a ``random`` spec
         return value.astype(np.float64)
     if isinstance(value, bool) or value is None or isinstance(value, dict):
-        raise ValueError(f"expected a number or a nested list of numbers, got {value!r}")
-    try:
-        decoded = decode(value)
-    except (KeyError, AttributeError):
-        raise ValueError(f"not a number: {value!r} (numbers, or the strings inf, -inf, nan)") from None
-    _check_leaves(decoded)
-    try:
-        return np.array(decoded, dtype=np.float64)
-    except ValueError:
-        raise ValueError("ragged array: rows of one level must all have the same length") from None
-
-
-def _check_leaves(value: Any, where: str = "") -> None:
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_leaves(item, f"{where}[{i}]")
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"element{where} is {value!r}, not a number")
+        raise ValueError(f"expected a number or a nested list of numbers, got {_short(value)}")
+    for where, leaf in _leaves(value):
+        if isinstance(leaf, str) and leaf.strip().lower() in NONFINITE_NAMES:
+            continue
+        if isinstance(leaf, bool) or not isinstance(leaf, (int, float)):
+            raise ValueError(f"element{where} is {_short(leaf)}, not a number "
+                             "(numbers, or the strings inf, -inf, nan)")
+        if isinstance(leaf, int) and abs(leaf) > 2 ** 1023:
+            raise ValueError(f"element{where} is an integer too large for float64")
+    return _array(decode(value), np.float64)
 
 
 def _index_array(value: Any) -> np.ndarray:
     """Class indices: integers only; ``1.0`` is refused rather than truncated."""
     if isinstance(value, np.ndarray):  # drawn from a ``random`` spec
         return value.astype(np.int64)
-    _check_integers(value)
+    for where, leaf in _leaves(value):
+        if isinstance(leaf, bool) or not isinstance(leaf, int):
+            raise ValueError(f"class indices must be integers; element{where} is {_short(leaf)}")
+        if not INT64[0] <= leaf <= INT64[1]:
+            raise ValueError(f"class index{where} {leaf} does not fit in int64")
+    return _array(value, np.int64)
+
+
+def _leaves(value: Any) -> Any:
+    """``(where, leaf)`` of every non-list element, depth first, without recursion."""
+    stack = [("", value, 0)]
+    while stack:
+        where, item, depth = stack.pop()
+        if not isinstance(item, list):
+            yield where, item
+            continue
+        if depth >= MAX_AXES:
+            raise ValueError(f"arrays have at most {MAX_AXES} axes; this one is nested deeper")
+        stack.extend((f"{where}[{i}]", child, depth + 1) for i, child in reversed(list(enumerate(item))))
+
+
+def _array(value: Any, dtype: type) -> np.ndarray:
     try:
-        return np.array(value, dtype=np.int64)
+        return np.array(value, dtype=dtype)
     except ValueError:
         raise ValueError("ragged array: rows of one level must all have the same length") from None
 
 
-def _check_integers(value: Any, where: str = "") -> None:
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_integers(item, f"{where}[{i}]")
-    elif isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"class indices must be integers; element{where} is {value!r}")
+def _short(value: Any) -> str:
+    """A value for an error message, cut short (it may be anything a file holds)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _as_list(value: Any) -> Any:
@@ -82,7 +99,9 @@ IndexArray = Annotated[np.ndarray, BeforeValidator(_index_array)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # An infinite tolerance or bound would pass anything: scalar options are finite.
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True,
+                              allow_inf_nan=False)
 
 
 class _OneOf(_Strict):
@@ -246,7 +265,7 @@ class Case(_Strict):
     reduction: Reduction = "mean"
     weight: FloatArray | None = None
     pos_weight: FloatArray | None = None
-    ignore_index: int | None = None
+    ignore_index: int | None = Field(default=None, ge=INT64[0], le=INT64[1])
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
     mode: Mode = "faithful"
     expected: FloatArray | None = None
@@ -255,16 +274,46 @@ class Case(_Strict):
     expect: dict[str, Annotated[list[Expectation], BeforeValidator(_as_list)]] = {}
     # Whether faithful evaluations also compute and judge d(loss)/d(input).
     gradient: bool = True
-    # Arrays drawn from ``random`` specs: role -> (spec, NumPy expression).
-    generated: dict[str, tuple[RandomSpec, str]] = Field(default={}, exclude=True)
-    # Where the case came from; filled by the loader, not by YAML.
-    file: str = Field(default="<memory>", exclude=True)
-    line: int = Field(default=0, exclude=True)
+    # Not fields: nothing a case file says can set them. Arrays drawn from
+    # ``random`` specs (role -> draw), and where the case came from.
+    _drawn: dict[str, RandomDraw] = PrivateAttr(default_factory=dict)
+    _file: str = PrivateAttr(default="<memory>")
+    _line: int = PrivateAttr(default=0)
+    _field_marks: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _draw_random_arrays(cls, data: Any) -> Any:
-        return draw_random_arrays(data)
+    def _draw_random_arrays(cls, data: Any, handler: Any, info: ValidationInfo) -> Case:
+        limit = (info.context or {}).get("max_elements")
+        data, drawn = draw_random_arrays(data, limit)
+        case = handler(data)
+        case._drawn = drawn
+        if case.expected is None and not drawn:
+            raise CaseRuleError("expected", "`expected` is required: the canonical loss for these inputs")
+        return case
+
+    @property
+    def drawn(self) -> dict[str, RandomDraw]:
+        """The arrays drawn from ``random`` specs, by role (``input``, ``target``)."""
+        return self._drawn
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    @property
+    def line(self) -> int:
+        return self._line
+
+    def located(self, file: str, line: int, field_marks: dict[str, tuple[int, int]] | None = None) -> Case:
+        """This case, recorded as read from ``file`` at ``line`` (done by the loader), with
+        the (line, column) of each of its fields."""
+        self._file, self._line, self._field_marks = file, line, dict(field_marks or {})
+        return self
+
+    def mark_of(self, field: str) -> tuple[int, int]:
+        """Where ``field`` is written (the case's own line if it is not)."""
+        return self._field_marks.get(field, (self._line, 1))
 
     @field_validator("id")
     @classmethod
@@ -281,10 +330,15 @@ class Case(_Strict):
 
     @field_validator("expect")
     @classmethod
-    def _binding_ids(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _binding_ids(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        known = (info.context or {}).get("bindings")
         for key in value:
             if not BINDING_ID.match(key):
-                raise ValueError(f"{key!r} is not a binding id of the form <framework>.<api>")
+                raise ValueError(f"{_short(key)} is not a binding id of the form <framework>.<api>")
+            if known is not None and key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else " (`conformance validate` lists none)"
+                raise ValueError(f"{key!r} is not a known binding{hint}")
         return value
 
     @model_validator(mode="after")
@@ -358,16 +412,17 @@ class Case(_Strict):
         return [d for d in requested if d in allowed]
 
 
-def draw_random_arrays(data: Any) -> Any:
+def draw_random_arrays(data: Any, max_elements: int | None = None) -> tuple[Any, dict[str, RandomDraw]]:
     """Replace ``{random: {...}}`` in ``input``/``target`` by the arrays they describe.
 
     The input needs ``shape``; an index target gets the input's shape without
     the class axis and values in [0, C); a probability target gets the input's
-    shape. The spec and its NumPy expression are kept in ``generated``.
+    shape. Returns the data and the draws by role. The element count is checked
+    against ``max_elements`` before anything is drawn.
     """
     if not isinstance(data, dict):
-        return data
-    data, generated = dict(data), {}
+        return data, {}
+    data, drawn = dict(data), {}
     axis_given = data.get("class_axis", -1)
     for role in ("input", "target"):
         entry = data.get(role)
@@ -376,17 +431,21 @@ def draw_random_arrays(data: Any) -> Any:
         (kind, value), = entry.items()
         if not (isinstance(value, dict) and "random" in value):
             continue
+        where = f"{role}.{kind}.random"
+        if len(value) != 1:
+            raise CaseRuleError(f"{role}.{kind}", "`random` stands alone: {random: {shape: ..., seed: ...}}")
         spec = _random_spec(role, kind, value["random"], data.get("loss"))
         try:
             shape, classes, axis = _draw_shape(role, kind, spec, data, axis_given)
         except ValueError as exc:
-            raise CaseRuleError(f"{role}.{kind}.random", str(exc)) from None
-        code = spec.code(shape, classes, axis)
-        data[role] = {kind: spec.draw(shape, classes, axis)}
-        generated[role] = (spec, code)
-    if generated:
-        data["generated"] = generated
-    return data
+            raise CaseRuleError(where, str(exc)) from None
+        draw = RandomDraw(spec, shape, classes, axis)
+        if max_elements is not None and draw.size > max_elements:
+            raise CaseRuleError(f"{where}.shape", f"{draw.size} elements is more than the limit of "
+                                f"{max_elements} per case (raise it with --max-elements)")
+        data[role] = {kind: draw.draw()}
+        drawn[role] = draw
+    return data, drawn
 
 
 def _random_spec(role: str, kind: str, raw: Any, loss: Any) -> RandomSpec:
@@ -397,11 +456,18 @@ def _random_spec(role: str, kind: str, raw: Any, loss: Any) -> RandomSpec:
         elif role == "target":
             raw = {**raw, "distribution": "uniform" if loss == "binary_cross_entropy" else "dirichlet"}
     try:
-        return RandomSpec.model_validate(raw)
+        spec = RandomSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        raise CaseRuleError(f"{role}.{kind}.random" + (f".{where}" if where else ""), first["msg"]) from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise CaseRuleError(f"{role}.{kind}.random" + (f".{where}" if where else ""), message) from None
+    if (spec.distribution == "integers") != (kind == "index"):
+        raise CaseRuleError(f"{role}.{kind}.random.distribution",
+                            "class indices are drawn with `integers`, and only they are"
+                            if kind == "index" else "`integers` draws class indices; use normal, "
+                            "uniform or dirichlet")
+    return spec
 
 
 def _draw_shape(role: str, kind: str, spec: RandomSpec, data: dict, axis_given: Any,
@@ -409,7 +475,12 @@ def _draw_shape(role: str, kind: str, spec: RandomSpec, data: dict, axis_given: 
     if role == "input":
         if spec.shape is None:
             raise ValueError("a random input needs `shape`, e.g. {random: {shape: [64, 1000], seed: 0}}")
-        return spec.shape, None, axis_given if isinstance(axis_given, int) else -1
+        axis = axis_given if isinstance(axis_given, int) and not isinstance(axis_given, bool) else -1
+        if not -len(spec.shape) <= axis < len(spec.shape):
+            raise ValueError(f"class_axis {axis} is out of range for shape {list(spec.shape)}")
+        return spec.shape, None, axis % len(spec.shape)
+    if spec.shape is not None:
+        raise ValueError("a random target takes its shape from the input; leave out `shape`")
     values = next(iter(data["input"].values())) if isinstance(data.get("input"), dict) else None
     if not isinstance(values, np.ndarray):
         raise ValueError("a random target needs a random input to take its shape from")

@@ -107,9 +107,7 @@ def _check_index_range(case: Case, target: np.ndarray) -> None:
 
 def _check_expected(case: Case) -> None:
     if case.expected is None:
-        if case.generated:
-            return  # random inputs are judged against the oracle alone
-        raise CaseRuleError("expected", "`expected` is required: the canonical loss for these inputs")
+        return  # only drawn inputs may leave it out: checked once the draws are known
     want = case.output_shape if case.reduction == "none" else ()
     if case.expected.shape != want:
         raise CaseRuleError("expected", f"expected has shape {case.expected.shape}; reduction "

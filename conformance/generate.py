@@ -1,46 +1,90 @@
 """Seeded random arrays for large cases: ``{random: {shape, distribution, seed, ...}}``.
 
-One NumPy expression is the single source of truth: the oracle evaluates it,
-and the recipe contains it verbatim, so every framework and every run sees the
-same numbers without a megabyte of literals in the case file or the recipe.
+A :class:`RandomDraw` holds only validated numbers (a seed, a shape, finite
+distribution parameters) and turns them two ways: :meth:`RandomDraw.draw`
+calls NumPy directly for the oracle, and :meth:`RandomDraw.code` renders the
+same call as a NumPy expression for the recipe, so every framework and every
+run sees the same numbers without a megabyte of literals in the case file or
+the recipe. No text from the case file is ever part of that expression.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Distribution = Literal["normal", "uniform", "dirichlet", "integers"]
+MAX_DIMS = 8
 
 
 class RandomSpec(BaseModel):
     """How to draw an array. ``shape`` is required for inputs; targets take theirs from the input."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    seed: int = Field(ge=0)
-    shape: tuple[int, ...] | None = None
-    distribution: Literal["normal", "uniform", "dirichlet", "integers"] = "normal"
+    seed: int = Field(ge=0, lt=2 ** 64)
+    shape: tuple[int, ...] | None = Field(default=None, min_length=1, max_length=MAX_DIMS)
+    distribution: Distribution = "normal"
     loc: float = 0.0
     scale: float = Field(default=1.0, gt=0)
     low: float = 0.0
     high: float = 1.0
     alpha: float = Field(default=1.0, gt=0)
 
-    def code(self, shape: tuple[int, ...], classes: int | None = None, axis: int = -1) -> str:
-        """The NumPy expression (using ``np``) that draws the array."""
-        rng = f"np.random.default_rng({self.seed})"
-        size = tuple(int(n) for n in shape)
-        if self.distribution == "normal":
-            return f"{rng}.normal({self.loc!r}, {self.scale!r}, size={size})"
-        if self.distribution == "uniform":
-            return f"{rng}.uniform({self.low!r}, {self.high!r}, size={size})"
-        if self.distribution == "integers":
-            return f"{rng}.integers(0, {classes}, size={size})"
-        rest = size[:axis] + size[axis + 1:] if axis != -1 else size[:-1]
-        draw = f"{rng}.dirichlet([{self.alpha!r}] * {size[axis]}, size={rest})"
-        return draw if axis in (-1, len(size) - 1) else f"np.moveaxis({draw}, -1, {axis})"
+    @field_validator("shape")
+    @classmethod
+    def _no_empty_axis(cls, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if shape is not None and any(n < 1 for n in shape):
+            raise ValueError(f"every axis of `shape` needs at least one element, got {list(shape)}")
+        return shape
 
-    def draw(self, shape: tuple[int, ...], classes: int | None = None, axis: int = -1) -> np.ndarray:
-        # The expression is built from validated numbers only.
-        return np.asarray(eval(self.code(shape, classes, axis), {"np": np}))  # noqa: S307
+
+@dataclass(frozen=True)
+class RandomDraw:
+    """One array drawn from a spec: the spec plus the shape (and class count) it takes."""
+
+    spec: RandomSpec
+    shape: tuple[int, ...]
+    classes: int | None = None
+    axis: int = -1
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def code(self) -> str:
+        """The NumPy expression (using ``np``) that draws the array; numbers only."""
+        spec, size = self.spec, tuple(int(n) for n in self.shape)
+        rng = f"np.random.default_rng({int(spec.seed)})"
+        if spec.distribution == "normal":
+            return f"{rng}.normal({float(spec.loc)!r}, {float(spec.scale)!r}, size={size})"
+        if spec.distribution == "uniform":
+            return f"{rng}.uniform({float(spec.low)!r}, {float(spec.high)!r}, size={size})"
+        if spec.distribution == "integers":
+            return f"{rng}.integers(0, {int(self.classes or 0)}, size={size})"
+        draw = f"{rng}.dirichlet([{float(spec.alpha)!r}] * {size[self.axis]}, size={self._rest()})"
+        return draw if self._axis_is_last() else f"np.moveaxis({draw}, -1, {int(self.axis)})"
+
+    def draw(self) -> np.ndarray:
+        """The array itself, by the same NumPy call :meth:`code` writes."""
+        spec, size = self.spec, tuple(int(n) for n in self.shape)
+        rng = np.random.default_rng(spec.seed)
+        if spec.distribution == "normal":
+            return rng.normal(spec.loc, spec.scale, size=size)
+        if spec.distribution == "uniform":
+            return rng.uniform(spec.low, spec.high, size=size)
+        if spec.distribution == "integers":
+            return rng.integers(0, self.classes or 0, size=size)
+        drawn = rng.dirichlet([spec.alpha] * size[self.axis], size=self._rest())
+        return drawn if self._axis_is_last() else np.moveaxis(drawn, -1, self.axis)
+
+    def _axis_is_last(self) -> bool:
+        return self.axis in (-1, len(self.shape) - 1)
+
+    def _rest(self) -> tuple[int, ...]:
+        size = tuple(int(n) for n in self.shape)
+        return size[:self.axis] + size[self.axis + 1:] if self.axis != -1 else size[:-1]

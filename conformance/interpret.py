@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
+from conformance.deadline import check
 from conformance.case import Case, Tolerance
 from conformance.compare import gradient_tolerance, matches_value
 from conformance.dtypes import MACHINE_EPS, DType, round_to
@@ -141,6 +142,7 @@ def search(case: Case, dtype: DType, value: np.ndarray, tol: Tolerance) -> list[
     for level in (singles, list(pairs(singles))):
         found = []
         for knobs in level:
+            check()
             variant = variant_loss(case, dtype, knobs)
             if variant is not None and matches_value(value, variant, tol):
                 found.append(knobs.describe(case.loss, case.input.kind))
@@ -331,6 +333,7 @@ def variant_gradient(case: Case, dtype: DType, knobs: Knobs) -> np.ndarray | Non
     x = round_to(case.input.values, dtype)
     grad = np.full(x.shape, np.nan)
     for index in np.ndindex(x.shape):
+        check()
         if not np.isfinite(x[index]):
             continue
         h = _step(float(x[index]), knobs)
@@ -363,6 +366,7 @@ def explain_gradient(case: Case, dtype: DType, grad: np.ndarray | None) -> str:
         return f"{UNEXPLAINED} (more than {GRADIENT_SEARCH_MAX} components: not searched)"
     found = []
     for knobs in candidates(case, dtype):
+        check()
         variant = variant_gradient(case, dtype, knobs)
         if variant is None or not np.isfinite(variant).all():
             continue

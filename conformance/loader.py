@@ -6,18 +6,42 @@ and every other case still loads.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from pydantic import ValidationError
 
 from conformance.case import Case
 from conformance.case_rules import CaseRuleError
-from conformance.yaml12 import SourceMap, YamlSyntaxError, load_yaml
+from conformance.yaml12 import SourceMap, YamlLimits, YamlSyntaxError, load_yaml
 
 TOP_LEVEL_KEYS = {"cases", "defaults"}
+DEFAULT_MAX_ELEMENTS = 10_000_000
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """How much one case may hold, checked before anything is allocated for it.
+
+    ``max_elements`` bounds the numbers of one case (arrays written out, aliases
+    expanded, and ``random`` shapes); a file may hold a few such cases.
+    """
+
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    max_depth: int = 64
+
+    @property
+    def yaml(self) -> YamlLimits:
+        return YamlLimits(max_values=4 * self.max_elements + 100_000, max_depth=self.max_depth)
+
+    @property
+    def max_file_bytes(self) -> int:
+        # About 32 characters per number, with room for the text around them.
+        return 32 * self.yaml.max_values
 
 
 @dataclass(frozen=True)
@@ -49,22 +73,65 @@ class LoadResult:
 
 
 def case_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Every ``*.yaml``/``*.yml`` file under ``paths``, sorted, without repeats."""
+    """Every ``*.yaml``/``*.yml`` file under ``paths``, sorted, without repeats.
+
+    A path given by name is kept even if it cannot be read (it becomes that
+    file's error); directories are walked without following links to other
+    directories, so a link loop cannot trap the walk.
+    """
     found: set[Path] = set()
     for path in map(Path, paths):
-        if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        if _is_real_dir(path):
+            found.update(_walk(path))
         else:
             found.add(path)
     return sorted(found)
 
 
-def load_cases(paths: Iterable[str | Path]) -> LoadResult:
-    """Load every case under ``paths``; ids must be unique across all of them."""
+def _is_real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif path.suffix in (".yaml", ".yml"):
+                    yield path
+            except OSError:
+                continue
+
+
+def known_bindings() -> frozenset[str]:
+    """The binding ids an ``expect`` key may name: every binding of every adapter."""
+    import adapters
+
+    return frozenset(adapters.all_bindings())
+
+
+def load_cases(paths: Iterable[str | Path], limits: LoadLimits = LoadLimits(),
+               bindings: Collection[str] | None = None) -> LoadResult:
+    """Load every case under ``paths``; ids must be unique across all of them.
+
+    ``bindings``: the ids ``expect`` may name (default: every adapter's bindings).
+    """
+    bindings = known_bindings() if bindings is None else bindings
     result = LoadResult()
     first_seen: dict[str, Case] = {}
     for path in case_files(paths):
-        cases, errors = load_file(path)
+        cases, errors = load_file(path, limits, bindings)
         result.errors.extend(errors)
         for case in cases:
             if case.id in first_seen:
@@ -78,15 +145,18 @@ def load_cases(paths: Iterable[str | Path]) -> LoadResult:
     return result
 
 
-def load_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
+def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),
+              bindings: Collection[str] | None = None) -> tuple[list[Case], list[CaseError]]:
     """Load one file; returns the valid cases and one error per broken case."""
     name = display_path(Path(path))
     try:
-        data, marks = load_yaml(Path(path).read_text(encoding="utf-8"))
+        data, marks = load_yaml(_read(Path(path), limits), limits.yaml)
     except YamlSyntaxError as exc:
         return [], [CaseError(name, exc.line, exc.column, "", str(exc))]
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, _TooLarge) as exc:
         return [], [CaseError(name, 1, 1, "", f"cannot read file: {exc}")]
+    bindings = known_bindings() if bindings is None else bindings
+    context = {"max_elements": limits.max_elements, "bindings": bindings}
     problem = _check_top_level(data)
     if problem:
         key, message = problem
@@ -95,12 +165,28 @@ def load_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
     defaults = data.get("defaults") or {}
     cases, errors = [], []
     for index, raw in enumerate(data["cases"]):
-        case, error = _build_case(name, index, raw, defaults, marks)
+        case, error = _build_case(name, index, raw, defaults, marks, context)
         if case is not None:
             cases.append(case)
         else:
             errors.append(error)
     return cases, errors
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read(path: Path, limits: LoadLimits) -> str:
+    """The file's text, refused before reading when it is larger than any allowed case file."""
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise _TooLarge("not a regular file")
+        if size > limits.max_file_bytes:
+            raise _TooLarge(f"{size} bytes is more than a case file may hold ({limits.max_file_bytes} "
+                            "bytes at this --max-elements)")
+        return handle.read(limits.max_file_bytes + 1).decode("utf-8")
 
 
 def _check_top_level(data: Any) -> tuple[str, str] | None:
@@ -116,17 +202,45 @@ def _check_top_level(data: Any) -> tuple[str, str] | None:
     return None
 
 
-def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMap,
+def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMap, context: dict,
                 ) -> tuple[Case | None, CaseError | None]:
     line, col = marks.locate(("cases", index))
     if not isinstance(raw, dict):
         return None, CaseError(file, line, col, "", "each case must be a mapping of fields")
-    merged = {**defaults, **raw, "file": file, "line": line}
-    case_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    merged = {**defaults, **raw}
+    case_id = raw.get("id") if isinstance(raw.get("id"), str) and len(raw["id"]) < 200 else None
+    count = value_count(merged)
+    if count > context["max_elements"]:
+        return None, CaseError(file, line, col, "", f"the case holds {count} numbers, more than the "
+                               f"limit of {context['max_elements']} (raise it with --max-elements)",
+                               case_id)
     try:
-        return Case.model_validate(merged), None
+        fields = {key: marks.locate((*(("defaults",) if key not in raw else ("cases", index)), key))
+                  for key in merged if isinstance(key, str)}
+        return Case.model_validate(merged, context=context).located(file, line, fields), None
     except ValidationError as exc:
         return None, _first_error(file, index, raw, defaults, exc, marks, case_id)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours must cost this case, not the file
+        return None, CaseError(file, line, col, "", f"could not be read ({type(exc).__name__}: "
+                               f"{str(exc)[:200]}); please report this case", case_id)
+
+
+def value_count(data: Any) -> int:
+    """How many values ``data`` holds with every shared (aliased) part counted each time
+    it appears, computed once per distinct part - so an alias bomb is cheap to measure."""
+    sizes: dict[int, int] = {}
+    pending: list[tuple[Any, bool]] = [(data, False)]
+    while pending:
+        item, children_done = pending.pop()
+        if not isinstance(item, (list, dict)) or id(item) in sizes:
+            continue
+        children = list(item.values()) if isinstance(item, dict) else item
+        if children_done:
+            sizes[id(item)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            continue
+        pending.append((item, True))
+        pending.extend((c, False) for c in children if isinstance(c, (list, dict)) and id(c) not in sizes)
+    return sizes.get(id(data), 1)
 
 
 def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: ValidationError,
@@ -169,7 +283,10 @@ def _written_path(data: Any, loc: tuple) -> tuple:
 
 
 def display_path(path: Path) -> str:
+    """``path`` relative to the working directory where it lies under it; always printable
+    (an undecodable file name shows its bytes escaped)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+        shown = str(path.resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError, RuntimeError):  # outside the cwd, or a link loop
+        shown = str(path)
+    return os.fsencode(shown).decode("utf-8", "backslashreplace")

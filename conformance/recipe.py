@@ -59,11 +59,11 @@ class RecipeWriter:
 
     def _drawn(self, role: str) -> str | None:
         """The NumPy expression of a randomly drawn array, which the recipe repeats."""
-        drawn = self.case.generated.get(role)
+        drawn = self.case.drawn.get(role)
         if drawn is None:
             return None
         self._needs_numpy = True
-        return drawn[1]
+        return drawn.code()
 
     def floats(self, name: str, values: Any, role: str | None = None) -> str:
         """Define ``name`` as a float array of the run's dtype; returns ``name``."""

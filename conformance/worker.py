@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -22,8 +23,10 @@ import warnings
 from importlib import metadata
 from typing import Any, TextIO
 
+from conformance.binding import Framework
 from conformance.dtypes import encode
 from conformance.recipe import GRADIENT_MARKER
+from conformance.recipe_guard import RecipeRefused, allowed_imports, check_recipe
 
 
 def _versions(distributions: tuple[str, ...]) -> dict[str, str]:
@@ -36,25 +39,33 @@ def _versions(distributions: tuple[str, ...]) -> dict[str, str]:
     return found
 
 
-def _hello(name: str) -> tuple[dict[str, Any], Any]:
-    import adapters
-
-    framework = adapters.framework(name)
+def _hello(framework: Framework) -> tuple[dict[str, Any], Any]:
+    """Start the framework: ``missing`` when a module it needs is not installed at all
+    (its rows are skipped), ``broken`` when it is installed but fails to start (errors)."""
+    name = framework.name
+    missing = [m for m in framework.required_modules if importlib.util.find_spec(m) is None]
+    if missing:
+        return {"ready": False, "state": "missing",
+                "reason": f"{name} is not installed (no module {', '.join(missing)})"}, None
     try:
         module = importlib.import_module(framework.worker_module)
         module.setup()
         accelerators = module.accelerators() if hasattr(module, "accelerators") else []
         return {"ready": True, "versions": _versions(framework.distributions),
                 "device": module.device(), "accelerators": accelerators}, module
-    except ImportError as exc:
-        return {"ready": False, "reason": f"{name} is not installed ({exc})"}, None
-    except Exception as exc:  # a framework that cannot start is reported, not raised
-        return {"ready": False, "reason": f"{name} failed to start: {type(exc).__name__}: {exc}"}, None
+    except BaseException as exc:  # noqa: BLE001 - a framework that cannot start is reported, not raised
+        return {"ready": False, "state": "broken", "reason": f"{name} is installed but failed to "
+                f"start: {type(exc).__name__}: {str(exc)[:500]}"}, None
 
 
-def execute(recipe: str, module: Any) -> dict[str, Any]:
+def execute(recipe: str, module: Any, modules: frozenset[str] = frozenset({"numpy"})) -> dict[str, Any]:
     """Run one recipe and report ``loss`` (and ``grad``, if it has a gradient part) or
-    the exception each part raised."""
+    the exception each part raised. A recipe that holds anything the recipe writer
+    does not produce (see :mod:`conformance.recipe_guard`) is refused, not run."""
+    try:
+        check_recipe(recipe, modules)
+    except RecipeRefused as exc:
+        return {"ok": False, "refused": str(exc)}
     loss_part, _, grad_part = recipe.partition(GRADIENT_MARKER)
     namespace: dict[str, Any] = {"__name__": "__recipe__"}
     with warnings.catch_warnings(record=True) as caught, \
@@ -92,13 +103,17 @@ def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def serve(name: str, requests: TextIO, replies: TextIO) -> None:
-    hello, module = _hello(name)
+    import adapters
+
+    framework = adapters.framework(name)
+    hello, module = _hello(framework)
     _send(replies, hello)
     if not hello["ready"]:
         return
+    modules = allowed_imports(framework.recipe_lines)
     for line in requests:
         if line.strip():
-            _send(replies, execute(json.loads(line)["recipe"], module))
+            _send(replies, execute(json.loads(line)["recipe"], module, modules))
 
 
 def _send(stream: TextIO, message: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from conformance.deadline import check
 from conformance.dtypes import DType, round_to
 
 DIGITS = 50
@@ -29,6 +30,7 @@ def mp_array(values: Any, dtype: DType | None = None) -> np.ndarray:
     floats = round_to(values, dtype) if dtype else np.asarray(values, dtype=np.float64)
     out = np.empty(floats.shape, dtype=object)
     for index, value in np.ndenumerate(floats):
+        check()
         out[index] = MP.mpf(float(value))
     return out
 
@@ -37,7 +39,9 @@ def is_nan(x: Any) -> bool:
     return MP.isnan(x)
 
 
+# The helpers below run once per element: each checks the evaluation's time limit.
 def log(x: Any) -> Any:
+    check()
     if MP.isnan(x) or x < 0:
         return NAN
     if x == 0:
@@ -46,11 +50,13 @@ def log(x: Any) -> Any:
 
 
 def exp(x: Any) -> Any:
+    check()
     return NAN if MP.isnan(x) else MP.exp(x)
 
 
 def times_log(coefficient: Any, log_value: Any) -> Any:
     """``coefficient * log_value`` with ``0 * log 0 = 0``."""
+    check()
     if coefficient == 0 and not MP.isnan(log_value) and log_value == -INF:
         return ZERO
     return coefficient * log_value
@@ -58,6 +64,7 @@ def times_log(coefficient: Any, log_value: Any) -> Any:
 
 def log_softmax(row: np.ndarray) -> np.ndarray:
     """Exact log-softmax of a 1-D object array of logits."""
+    check()
     if any(MP.isnan(z) or z == INF for z in row) or all(z == -INF for z in row):
         return np.array([NAN] * len(row), dtype=object)
     top = max(z for z in row if z != -INF)
@@ -67,6 +74,7 @@ def log_softmax(row: np.ndarray) -> np.ndarray:
 
 def log_sigmoid(x: Any) -> Any:
     """``log(1 / (1 + exp(-x)))`` without cancellation."""
+    check()
     if MP.isnan(x):
         return NAN
     return -MP.log1p(MP.exp(-x)) if x > -INF else -INF
@@ -93,6 +101,7 @@ def total(values: Any) -> Any:
 
 def divide(numerator: Any, denominator: Any) -> Any:
     """``numerator / denominator``; the mean of nothing (0/0) is NaN."""
+    check()
     if denominator == 0:
         return NAN if numerator == 0 or MP.isnan(numerator) else MP.sign(numerator) * INF
     return numerator / denominator
