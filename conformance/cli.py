@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -13,11 +14,12 @@ import adapters
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
 from conformance.explain import explain, find_case, format_explanation
 from conformance.profile import format_profile, profile
-from conformance.loader import load_cases
+from conformance.loader import DEFAULT_MAX_ELEMENTS, LoadLimits, load_cases
 from conformance.report import summary, write_reports
 from conformance.diff import diff_results, format_diff
 from conformance.results import failing, read_results, read_run_info
 from conformance.runner import run
+from conformance.validation import expected_errors
 
 
 def _csv(allowed: Sequence[str], what: str):
@@ -42,8 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--out", default="reports/latest", metavar="DIR")
     run_cmd.add_argument("--timeout", type=float, default=60.0,
                          help="per-evaluation time limit in seconds (default 60)")
-    validate = commands.add_parser("validate", help="check case files without running anything")
+    run_cmd.add_argument("--startup-timeout", type=float, default=300.0, metavar="SECONDS",
+                         help="how long a framework may take to import and start before its rows "
+                              "are errors (default 300)")
+    _add_max_elements(run_cmd)
+    run_cmd.add_argument("--resume", action="store_true",
+                         help="keep the rows DIR/results.jsonl already has (an interrupted run) "
+                              "and evaluate only the rest")
+    validate = commands.add_parser("validate", help="check case files (and each literal expected "
+                                   "against the oracle) without starting any framework")
     validate.add_argument("paths", nargs="*", default=["cases"])
+    validate.add_argument("--timeout", type=float, default=60.0,
+                          help="time limit in seconds for the oracle of one case (default 60)")
+    _add_max_elements(validate)
     explain = commands.add_parser("explain", help="one case on every binding, with the causes found")
     explain.add_argument("case_id")
     explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
@@ -67,22 +80,53 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_max_elements(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-elements", type=_positive_int, default=DEFAULT_MAX_ELEMENTS, metavar="N",
+                         help="refuse a case holding more than N numbers, before allocating it "
+                              f"(default {DEFAULT_MAX_ELEMENTS})")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("give a number of at least 1")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
     except (OSError, ValueError) as exc:  # a missing or unreadable results file, say
         print(f"conformance {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what was written stays; say how to go on, no traceback
+        print(_interrupted(args, argv), file=sys.stderr)
+        return 130
+
+
+def _interrupted(args: argparse.Namespace, argv: list[str]) -> str:
+    if args.command != "run":
+        return f"\nconformance {args.command}: interrupted"
+    again = shlex.join([*_program(), *argv, *([] if args.resume else ["--resume"])])
+    return (f"\nconformance run: interrupted; the rows finished so far are in {args.out}/results.jsonl."
+            f"\nTo evaluate only the rest and write the reports:\n  {again}")
+
+
+def _program() -> list[str]:
+    """How this process was started, as a command to type again."""
+    if Path(sys.argv[0]).name == "conformance":  # the installed script, as it was typed
+        return [sys.argv[0]]
+    return [sys.executable, "-m", "conformance"]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        loaded = load_cases(args.paths)
-        for error in loaded.errors:
-            print(error, file=sys.stderr)
-        print(f"{len(loaded.cases)} valid cases, {len(loaded.errors)} errors")
-        return 1 if loaded.errors else 0
+        return _validate(args)
     if args.command == "explain":
         return _explain(args)
     if args.command == "profile":
@@ -93,14 +137,40 @@ def _dispatch(args: argparse.Namespace) -> int:
         changes = diff_results(read_results(args.old), read_results(args.new))
         print(format_diff(changes))
         return 1 if (changes["change"] == "new failure").any() else 0
-    loaded = load_cases(args.cases)
+    loaded = load_cases(args.cases, LoadLimits(max_elements=args.max_elements))
     for error in loaded.errors:
         print(error, file=sys.stderr)
-    frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded)
+    if not loaded.cases:
+        print(_nothing_to_run(args.cases, loaded.errors), file=sys.stderr)
+        return 2
+    frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
+                resume=args.resume, startup_timeout=args.startup_timeout)
     write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or failing(frame).any() else 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    loaded = load_cases(args.paths, LoadLimits(max_elements=args.max_elements))
+    errors = loaded.errors + expected_errors(loaded.cases, args.timeout)
+    for error in sorted(errors, key=lambda e: (e.file, e.line, e.column)):
+        print(error, file=sys.stderr)
+    wrong = {(e.file, e.case_id) for e in errors if e.field == "expected"}
+    valid = sum((c.file, c.id) not in wrong for c in loaded.cases)
+    print(f"{valid} valid cases, {len(errors)} errors")
+    if not loaded.cases and not errors:
+        print(_nothing_to_run(args.paths, errors), file=sys.stderr)
+        return 2
+    return 1 if errors else 0
+
+
+def _nothing_to_run(paths: Sequence[str], errors: Sequence[object]) -> str:
+    where = ", ".join(paths)
+    if errors:
+        return f"no valid case in {where}: fix the problems listed above and run again"
+    return (f"no case files in {where}: give YAML files or directories holding them "
+            "(e.g. --cases cases/cross_entropy)")
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from conformance import oracle as oracle_module
 from conformance.binding import Binding, Framework
 from conformance.case import Case
 from conformance.compare import Outcome, judge, judge_gradient
+from conformance.deadline import TimeLimitExceeded, remaining, time_limit
 from conformance.dtypes import DType, decode, encode
 from conformance.interpret import explain_gradient, search
 from conformance.oracle import OracleValue
@@ -107,9 +108,9 @@ def case_data(case: Case) -> dict:
                                    ("label_smoothing", case.label_smoothing or None))
                if value is not None}
     def values(role: str, array: np.ndarray) -> object:
-        drawn = case.generated.get(role)
+        drawn = case.drawn.get(role)
         if drawn is not None:
-            return {"random": drawn[1]}
+            return {"random": drawn.code()}
         return array.tolist() if array.dtype.kind == "i" else encode(array)
 
     return {"input": {case.input.kind: values("input", case.input.values)},
@@ -146,7 +147,7 @@ class Evaluator:
         self.extra_env = extra_env
         self.startup_timeout = startup_timeout
         self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
-        self._oracles: dict[tuple[int, str, str], tuple[Case, OracleValue]] = {}
+        self._oracles: dict[tuple[int, str, str], tuple[Case, OracleValue | None]] = {}
         self._lock = threading.Lock()
 
     def oracle(self, case: Case, dtype: DType, of: str = "loss") -> OracleValue:
@@ -158,13 +159,22 @@ class Evaluator:
         with self._lock:
             cached = self._oracles.get(key)
         if cached is None:
-            if of == "loss":
-                computed = oracle_module.evaluate(case, dtype)
-            else:
-                computed = oracle_module.evaluate_gradient(case, dtype, of.partition(":")[2] or None)
+            try:
+                if of == "loss":
+                    computed: OracleValue | None = oracle_module.evaluate(case, dtype)
+                else:
+                    computed = oracle_module.evaluate_gradient(case, dtype, of.partition(":")[2] or None)
+            except TimeLimitExceeded:
+                # Remembered: the next binding must not spend its time on it again.
+                with self._lock:
+                    self._oracles[key] = (case, None)
+                raise TimeLimitExceeded(f"the oracle ({of}, {dtype}) did not finish within the time limit") from None
             cached = (case, computed)
             with self._lock:
                 self._oracles[key] = cached
+        if cached[1] is None:
+            raise TimeLimitExceeded(f"the oracle ({of}, {dtype}) did not finish within the time limit "
+                                    "earlier; it is not computed again")
         return cached[1]
 
     def _worker(self, framework: Framework) -> tuple[WorkerProcess, Hello]:
@@ -178,6 +188,8 @@ class Evaluator:
         return entry
 
     def evaluate(self, evaluation: Evaluation) -> Result:
+        """One row: the framework's value and gradient judged against the oracle, all of it
+        (oracle, worker, interpretation) within ``timeout`` seconds."""
         case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
         worker, hello = self._worker(evaluation.framework)
         version = hello.versions.get(evaluation.framework.distributions[0])
@@ -185,8 +197,22 @@ class Evaluator:
                        framework_version=version,
                        device=hello.device if evaluation.device == "cpu" else evaluation.device)
         if not hello.ready:
+            # Not installed: nothing to test. Installed but unable to start: a failure.
+            result.status = "skipped" if hello.state == "missing" else "error"
             result.explanation = result.message = hello.reason
             return result
+        with time_limit(self.timeout):
+            try:
+                self._evaluate(evaluation, result, worker, version)
+            except TimeLimitExceeded:
+                result.status = "error"
+                result.explanation = (f"the evaluation ran past its time limit of {self.timeout:g} s "
+                                      "(--timeout) in the suite's own oracle")
+        return result
+
+    def _evaluate(self, evaluation: Evaluation, result: Result, worker: WorkerProcess,
+                  version: str | None) -> None:
+        case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
         writer = evaluation.write()
         result.recipe, result.call = writer.text(), writer.call_text()
         oracle = self.oracle(case, dtype)
@@ -194,21 +220,30 @@ class Evaluator:
         problem = expected_problem(case, self.oracle(case, "float64"))
         if problem:
             result.status, result.explanation = "error", problem
-            return result
+            return
         try:
-            reply = worker.execute(result.recipe, self.timeout)
+            reply = worker.execute(result.recipe, remaining(self.timeout))
         except WorkerFailure as exc:
             result.status, result.explanation = "error", f"{binding.id} crashed or hung: {exc}"
             result.message = str(exc)
-            return result
+            return
+        if "refused" in reply:
+            result.status = "error"
+            result.explanation = (f"the worker refused to run this recipe ({reply['refused']}); the "
+                                  "recipe writer never produces that - please report it")
+            return
         _judged(result, evaluation, reply, oracle, version)
         if "grad" in reply or "grad_exception" in reply:
-            _judged_gradient(result, evaluation, reply, oracle, self.oracle(case, dtype, "grad"), version,
-                             lambda name: self.oracle(case, dtype, f"grad:{name}"))
+            try:
+                _judged_gradient(result, evaluation, reply, oracle, self.oracle(case, dtype, "grad"),
+                                 version, lambda name: self.oracle(case, dtype, f"grad:{name}"))
+            except TimeLimitExceeded:
+                result.grad_status = "error"
+                result.grad_explanation = (f"the gradient's oracle ran past the time limit of "
+                                           f"{self.timeout:g} s (--timeout)")
         elif reply["ok"] and not evaluation.framework.gradient and case.mode == "faithful" and case.gradient:
             result.grad_status = "skipped"
             result.grad_explanation = f"{evaluation.framework.name} has no automatic differentiation"
-        return result
 
     def on_accelerators(self, evaluation: Evaluation) -> list[Evaluation]:
         """The same evaluation on every accelerator its worker reported (none without one)."""
@@ -235,7 +270,10 @@ def _interpretation(evaluation: Evaluation, outcome: Outcome) -> str:
     if outcome.exception is not None:
         return f"raises {outcome.exception}"
     case, dtype = evaluation.case, evaluation.dtype
-    found = search(case, dtype, outcome.value, case.tolerance_for(dtype))
+    try:
+        found = search(case, dtype, outcome.value, case.tolerance_for(dtype))
+    except TimeLimitExceeded:
+        return "not measured: the time limit ran out during the interpretation search"
     more = f" (or {len(found) - 3} more readings)" if len(found) > 3 else ""
     return " | ".join(found[:3]) + more
 
@@ -280,5 +318,8 @@ def _judged_gradient(result: Result, evaluation: Evaluation, reply: dict, oracle
         result.grad_max_abs_err, result.grad_ulp_err = encode(verdict.errors.abs_err), encode(
             verdict.errors.ulp_err)
     if verdict.status == "fail" and verdict.expectation is None:
-        result.grad_interpretation = explain_gradient(evaluation.case, evaluation.dtype, outcome.value)
+        try:
+            result.grad_interpretation = explain_gradient(evaluation.case, evaluation.dtype, outcome.value)
+        except TimeLimitExceeded:
+            result.grad_interpretation = "not measured: the time limit ran out during the search"
         result.grad_explanation += f"; measured: {result.grad_interpretation}"

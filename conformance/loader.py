@@ -179,10 +179,11 @@ class _TooLarge(Exception):
 
 def _read(path: Path, limits: LoadLimits) -> str:
     """The file's text, refused before reading when it is larger than any allowed case file."""
+    info = os.stat(path)  # before opening: opening a named pipe would wait for a writer
+    if not stat.S_ISREG(info.st_mode):
+        raise _TooLarge("not a regular file")
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise _TooLarge("not a regular file")
         if size > limits.max_file_bytes:
             raise _TooLarge(f"{size} bytes is more than a case file may hold ({limits.max_file_bytes} "
                             "bytes at this --max-elements)")
@@ -211,7 +212,7 @@ def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMa
     case_id = raw.get("id") if isinstance(raw.get("id"), str) and len(raw["id"]) < 200 else None
     count = value_count(merged)
     if count > context["max_elements"]:
-        return None, CaseError(file, line, col, "", f"the case holds {count} numbers, more than the "
+        return None, CaseError(file, line, col, "", f"the case holds {count} values, more than the "
                                f"limit of {context['max_elements']} (raise it with --max-elements)",
                                case_id)
     try:
@@ -226,8 +227,8 @@ def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMa
 
 
 def value_count(data: Any) -> int:
-    """How many values ``data`` holds with every shared (aliased) part counted each time
-    it appears, computed once per distinct part - so an alias bomb is cheap to measure."""
+    """How many scalar values ``data`` holds, every shared (aliased) part counted each
+    time it appears but measured once - so an alias bomb is cheap to measure."""
     sizes: dict[int, int] = {}
     pending: list[tuple[Any, bool]] = [(data, False)]
     while pending:
@@ -236,11 +237,11 @@ def value_count(data: Any) -> int:
             continue
         children = list(item.values()) if isinstance(item, dict) else item
         if children_done:
-            sizes[id(item)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            sizes[id(item)] = sum(sizes.get(id(c), 1) for c in children)
             continue
         pending.append((item, True))
         pending.extend((c, False) for c in children if isinstance(c, (list, dict)) and id(c) not in sizes)
-    return sizes.get(id(data), 1)
+    return sizes.get(id(data), 1) if isinstance(data, (list, dict)) else 1
 
 
 def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: ValidationError,
@@ -258,7 +259,7 @@ def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: Validati
         message = f"unknown field {loc[-1]!r}"
     from_defaults = bool(loc) and loc[0] in defaults and loc[0] not in raw
     root = ("defaults",) if from_defaults else ("cases", index)
-    line, col = marks.locate(root + loc)
+    line, col = (marks.locate_key if error["type"] == "extra_forbidden" else marks.locate)(root + loc)
     more = len(exc.errors()) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''} in this case)"

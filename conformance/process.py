@@ -37,11 +37,27 @@ class WorkerFailure(RuntimeError):
 
 @dataclass
 class Hello:
+    """What a worker said when it started.
+
+    ``state`` is ``ready``, ``missing`` (a module the framework needs is not
+    installed: its rows are skipped) or ``broken`` (installed, but it failed to
+    import or start, exited or hung: its rows are errors).
+    """
+
     ready: bool
     versions: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
     reason: str = ""
     accelerators: list[str] = field(default_factory=list)
+    state: str = "ready"
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> Hello:
+        known = {k: reply[k] for k in cls.__dataclass_fields__ if k in reply}
+        if not isinstance(known.get("ready"), bool):
+            raise WorkerFailure(f"the worker's hello is not one: {str(reply)[:200]}")
+        known.setdefault("state", "ready" if known["ready"] else "broken")
+        return cls(**known)
 
 
 class WorkerProcess:
@@ -60,12 +76,16 @@ class WorkerProcess:
         self._buffer = b""
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "conformance.worker", self.framework.name],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
+            # Out of the terminal's process group: Ctrl-C reaches the parent alone, which
+            # stops cleanly and kills its workers, rather than racing their deaths.
+            start_new_session=True)
         try:
-            return Hello(**self._read(self.startup_timeout))
+            return Hello.from_reply(self._read(self.startup_timeout))
         except WorkerFailure as exc:
             self.close()
-            return Hello(ready=False, reason=f"{self.framework.name} worker did not start: {exc}")
+            return Hello(ready=False, state="broken",
+                         reason=f"{self.framework.name} worker did not start: {exc}")
 
     def execute(self, recipe: str, timeout: float) -> dict[str, Any]:
         """Run one recipe; raises :class:`WorkerFailure` (and stops the worker) on crash or hang."""
@@ -86,7 +106,7 @@ class WorkerProcess:
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise WorkerFailure(f"no answer within the {timeout:g} s time limit (hung?)")
+                raise WorkerFailure(f"no answer within the {timeout:.3g} s time limit (hung?)")
             ready, _, _ = select.select([fd], [], [], left)
             if ready:
                 chunk = os.read(fd, 1 << 16)

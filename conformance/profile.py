@@ -100,7 +100,8 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[frame["dtype"].isin(PROFILE_DTYPES)]
     for aspect in ASPECTS:
         tag = f"aspect:{aspect.name}"
-        probes = frame[frame["tags"].map(lambda tags, tag=tag: tag in (tags or []))]
+        # An empty frame maps to an empty object Series, which pandas would read as columns.
+        probes = frame[frame["tags"].map(lambda tags, tag=tag: tag in (tags or [])).astype(bool)]
         for binding, group in probes.groupby("binding", sort=True):
             labels = [label(aspect, r["status"], r["interpretation"], readings.get(binding))
                       for _, r in group.iterrows()]

@@ -32,6 +32,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated frameworks to evaluate (default all)")
     group.addoption("--conformance-timeout", type=float, default=60.0,
                     help="per-evaluation time limit in seconds")
+    group.addoption("--conformance-startup-timeout", type=float, default=300.0,
+                    help="how long a framework may take to import and start before its rows fail")
+    group.addoption("--conformance-max-elements", type=int, default=10_000_000,
+                    help="refuse a case holding more than this many numbers (before allocating it)")
     parser.addini("conformance_cases", type="paths", default=[Path("cases")],
                   help="directories whose YAML files are conformance cases")
 
@@ -67,15 +71,22 @@ def _suite(config: pytest.Config):
     if _SUITE not in config.stash:
         from conformance.loader import load_cases
 
-        config.stash[_SUITE] = load_cases(config.getini("conformance_cases"))
+        config.stash[_SUITE] = load_cases(config.getini("conformance_cases"), _limits(config))
     return config.stash[_SUITE]
+
+
+def _limits(config: pytest.Config):
+    from conformance.loader import LoadLimits
+
+    return LoadLimits(max_elements=config.getoption("conformance_max_elements"))
 
 
 def _evaluator(config: pytest.Config):
     if _EVALUATOR not in config.stash:
         from conformance.evaluation import Evaluator
 
-        config.stash[_EVALUATOR] = Evaluator(timeout=config.getoption("conformance_timeout"))
+        config.stash[_EVALUATOR] = Evaluator(timeout=config.getoption("conformance_timeout"),
+                                             startup_timeout=config.getoption("conformance_startup_timeout"))
     return config.stash[_EVALUATOR]
 
 
@@ -89,7 +100,7 @@ class CaseFile(pytest.File):
         name = display_path(self.path)
         cases, errors = suite.by_file(name)
         if not cases and not errors:  # a file outside the suite load (given on the command line)
-            cases, errors = load_file(self.path)
+            cases, errors = load_file(self.path, _limits(self.config))
         for error in errors:
             name = f"{error.case_id}[invalid]" if error.case_id else f"invalid-line-{error.line}"
             yield CaseErrorItem.from_parent(self, name=name, error=error)

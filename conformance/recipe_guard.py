@@ -82,7 +82,7 @@ def _walk(tree: ast.AST) -> Iterable[ast.AST]:
     while pending:
         node = pending.pop()
         yield node
-        pending.extend(ast.iter_child_nodes(node))
+        pending.extend(reversed(list(ast.iter_child_nodes(node))))  # in source order
 
 
 def _defined_names(tree: ast.AST, modules: frozenset[str]) -> frozenset[str]:

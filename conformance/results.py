@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,12 +81,16 @@ class Result:
 
 
 class ResultsWriter:
-    """Appends results to ``results.jsonl`` as they arrive, from any thread."""
+    """Appends results to ``results.jsonl`` as they arrive, from any thread.
 
-    def __init__(self, path: Path):
+    Each row is one write and one flush, so an interrupted run leaves complete
+    lines (and at worst a half-written last one, which ``--resume`` drops).
+    """
+
+    def __init__(self, path: Path, append: bool = False):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file = path.open("w", encoding="utf-8")
+        self._file = path.open("a" if append else "w", encoding="utf-8")
         self._lock = threading.Lock()
 
     def write(self, result: Result) -> None:
@@ -105,10 +110,103 @@ def to_frame(results: list[Result]) -> pd.DataFrame:
                              ignore_index=True)
 
 
+class ResultsFileError(ValueError):
+    """A results file that is not what a run writes; the message names the file and line."""
+
+
+# The fields a row cannot do without; the others have defaults, so rows written
+# before a field existed (no ``device``, no ``grad_status``) still load.
+REQUIRED: tuple[str, ...] = tuple(name for name, f in Result.__dataclass_fields__.items()
+                                  if f.default is MISSING and f.default_factory is MISSING)
+
+
+def row_key(result: Result) -> tuple[str, str, str, str]:
+    """What makes a row one evaluation: (case_id, binding, dtype, device)."""
+    return (result.case_id, result.binding, result.dtype, result.device)
+
+
 def read_results(path: str | Path) -> pd.DataFrame:
-    """Load a ``results.jsonl`` file written by a run."""
-    with Path(path).open(encoding="utf-8") as handle:
-        return to_frame([Result(**json.loads(line)) for line in handle if line.strip()])
+    """Load a ``results.jsonl`` file written by a run.
+
+    Raises :class:`ResultsFileError` (``file:line: what is wrong``) on an empty
+    file, a half-written or non-JSON line, missing or unknown keys, or a status
+    that is not one of :data:`STATUSES`.
+    """
+    parsed = _parse(Path(path))
+    if parsed.torn_line is not None:
+        raise ResultsFileError(f"{path}:{parsed.torn_line}: half-written last line (an interrupted "
+                               "run; `conformance run --resume` drops it and goes on)")
+    if not parsed.results:
+        raise ResultsFileError(f"{path}:1: empty file, no result rows")
+    return to_frame(parsed.results)
+
+
+def resume_results(path: Path) -> list[Result]:
+    """The rows an interrupted run completed, for ``conformance run --resume``.
+
+    A half-written last line is dropped (with a notice on stderr) and the file
+    is cut back to its complete lines, so that new rows can be appended to it.
+    Any other damage raises :class:`ResultsFileError`: resuming must not
+    overwrite rows it cannot read.
+    """
+    parsed = _parse(path)
+    if parsed.torn_line is not None:
+        print(f"{path}:{parsed.torn_line}: dropped a half-written last line (the run was "
+              "interrupted while writing it); that row runs again", file=sys.stderr)
+    with path.open("r+b") as handle:
+        handle.truncate(parsed.end)
+        if parsed.end:
+            handle.seek(parsed.end - 1)
+            if handle.read(1) != b"\n":  # a last row complete but for its newline
+                handle.write(b"\n")
+    return parsed.results
+
+
+@dataclass
+class _Parsed:
+    results: list[Result]
+    end: int                      # bytes up to the end of the last complete row
+    torn_line: int | None = None  # the number of a half-written last line
+
+
+def _parse(path: Path) -> _Parsed:
+    lines = path.read_bytes().splitlines(keepends=True)
+    results: list[Result] = []
+    end = 0
+    for number, raw in enumerate(lines, 1):
+        try:
+            text = raw.decode("utf-8")
+            row = json.loads(text) if text.strip() else None
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            # A run writes each row with its newline in one write: a last line
+            # without one that does not parse is a row cut off by an interruption.
+            if number == len(lines) and not raw.endswith(b"\n"):
+                return _Parsed(results, end, torn_line=number)
+            raise ResultsFileError(f"{path}:{number}: not JSON ({exc})") from None
+        if row is not None:
+            results.append(_result(row, f"{path}:{number}"))
+        end += len(raw)
+    return _Parsed(results, end)
+
+
+def _result(row: object, where: str) -> Result:
+    """One parsed line as a Result, or a ResultsFileError saying what is wrong with it."""
+    if not isinstance(row, dict):
+        raise ResultsFileError(f"{where}: not a JSON object but {json.dumps(row)[:80]}")
+    missing = [name for name in REQUIRED if name not in row]
+    if missing:
+        raise ResultsFileError(f"{where}: missing keys: {', '.join(missing)}")
+    unknown = sorted(set(row) - set(Result.__dataclass_fields__))
+    if unknown:
+        raise ResultsFileError(f"{where}: unknown keys: {', '.join(unknown)}")
+    for name, allowed in (("status", STATUSES), ("grad_status", (*STATUSES, None))):
+        if row.get(name) not in allowed:
+            raise ResultsFileError(f"{where}: {name} {json.dumps(row[name])[:80]} is not one of "
+                                   f"{', '.join(json.dumps(s) for s in allowed)}")
+    for name in (*REQUIRED, "device"):
+        if not isinstance(row.get(name, ""), str):
+            raise ResultsFileError(f"{where}: {name} must be a string, not {json.dumps(row[name])[:80]}")
+    return Result(**row)
 
 
 def run_info(environment: dict[str, dict], started: str) -> dict:

@@ -87,6 +87,11 @@ class SourceMap:
     """
 
     marks: dict[Path, tuple[int, int]]
+    key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def locate_key(self, path: Path) -> tuple[int, int]:
+        """Where the key of the mapping entry ``path`` is written (else :meth:`locate`)."""
+        return self.key_marks.get(tuple(path)) or self.locate(path)
 
     def locate(self, path: Path) -> tuple[int, int]:
         """The mark of ``path``, or of its longest prefix that has one."""
@@ -198,6 +203,7 @@ class _Builder:
     def __init__(self, text: str, limits: YamlLimits, runs: dict[tuple[int, int], list]):
         self.text, self.limits, self.runs = text, limits, runs
         self.marks: dict[Path, tuple[int, int]] = {}
+        self.key_marks: dict[Path, tuple[int, int]] = {}
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.stack: list[_Open] = []
         self.total = 0
@@ -222,7 +228,7 @@ class _Builder:
             if hasattr(parser, "dispose"):
                 parser.dispose()
         self.marks.setdefault((), (1, 1))
-        return self.root, SourceMap(self.marks), self.used != len(self.runs)
+        return self.root, SourceMap(self.marks, self.key_marks), self.used != len(self.runs)
 
     # -- events ---------------------------------------------------------------
     def _event(self, event: yaml.Event) -> None:
@@ -323,6 +329,7 @@ class _Builder:
             raise YamlSyntaxError(f"duplicate key {key!r} (first on line {parent.key_lines[key]})", *mark)
         else:
             parent.key_lines[key] = mark[0]
+            self.key_marks[parent.path + (key,)] = mark
         parent.key, parent.key_mark, parent.has_key = key, mark, True
 
     def _merge_sources(self, value: Any, mark: tuple[int, int]) -> list[dict]:

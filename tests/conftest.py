@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,49 @@ import pytest
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The top-level modules each framework's worker imports. `tox -e torch` (and -e keras,
+# -e jax) installs one framework alone: a test that needs another one skips and says
+# why. Found with find_spec, which imports nothing - frameworks only ever run in their
+# worker process (the worker skips a framework's rows on the same condition).
+FRAMEWORK_MODULES = {
+    "torch": ("torch",),
+    "keras": ("keras", "tensorflow"),
+    "keras_jax": ("keras", "jax"),
+    "keras_torch": ("keras", "torch"),
+    "jax": ("jax", "optax"),
+    "sklearn": ("sklearn",),
+    "tensorflow": ("tensorflow",),
+    "numpy": ("numpy", "scipy"),
+}
+
+
+def not_installed(*frameworks: str) -> list[str]:
+    """The modules ``frameworks`` need that this environment lacks (imports none of them)."""
+    import adapters
+
+    needed = [m for name in frameworks for m in
+              (*FRAMEWORK_MODULES[name], *getattr(adapters.framework(name), "required_modules", ()))]
+    return [m for m in dict.fromkeys(needed) if importlib.util.find_spec(m) is None]
+
+
+def installed(*frameworks: str) -> bool:
+    return not not_installed(*frameworks)
+
+
+def _reason(frameworks: tuple[str, ...]) -> str:
+    return f"needs {', '.join(frameworks)}: {', '.join(not_installed(*frameworks))} not installed"
+
+
+def needs(*frameworks: str) -> pytest.MarkDecorator:
+    """Mark a test that runs ``frameworks`` in their workers: it skips unless all are installed."""
+    return pytest.mark.skipif(not installed(*frameworks), reason=_reason(frameworks))
+
+
+def require(*frameworks: str) -> None:
+    """In a fixture or test: skip unless ``frameworks`` are all installed."""
+    if not installed(*frameworks):
+        pytest.skip(_reason(frameworks))
 
 
 @pytest.fixture

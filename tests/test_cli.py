@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.conftest import REPO, needs
 
 GOOD = """
 cases:
@@ -23,6 +23,7 @@ def conformance(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, timeout=600)
 
 
+@needs("torch")
 def test_run_writes_the_three_reports_and_exits_0(write_cases, tmp_path):
     path = write_cases(GOOD)
     done = conformance("run", "--cases", str(path), "--frameworks", "torch", "--dtypes", "float32",
@@ -33,6 +34,7 @@ def test_run_writes_the_three_reports_and_exits_0(write_cases, tmp_path):
     assert "OK: no failures" in done.stdout and "torch" in done.stdout
 
 
+@needs("torch")
 def test_run_exits_1_on_a_wrong_expected_value_and_names_it(write_cases, tmp_path):
     path = write_cases(GOOD.replace("2.079441542", "2.0"))
     done = conformance("run", "--cases", str(path), "--frameworks", "torch", "--dtypes", "float32",
@@ -42,6 +44,7 @@ def test_run_exits_1_on_a_wrong_expected_value_and_names_it(write_cases, tmp_pat
     assert "disagrees with the oracle" in done.stdout
 
 
+@needs("torch")
 def test_run_reports_malformed_cases_and_still_runs_the_rest(write_cases, tmp_path):
     write_cases(GOOD, "good.yaml")
     write_cases("cases:\n  - id: bad\n    loss: hinge\n", "bad.yaml")
@@ -65,6 +68,7 @@ def test_unknown_framework_is_a_usage_error():
     assert done.returncode == 2 and "unknown framework mxnet" in done.stderr
 
 
+@needs("torch")
 def test_explain_prints_values_causes_and_equivalent_calls():
     done = conformance("explain", "ce-probs-unnormalised", "--dtypes", "float32")
     assert done.returncode == 0, done.stderr
@@ -74,6 +78,7 @@ def test_explain_prints_values_causes_and_equivalent_calls():
     assert "Equivalent calls" in out and "torch.nn.functional.nll_loss(torch.log(probs), target)" in out
 
 
+@needs("torch")
 def test_explain_of_an_as_is_case_shows_the_faithful_calls():
     done = conformance("explain", "asis-logits-into-nll", "--binding", "torch.nll_loss",
                        "--dtypes", "float32")
@@ -87,6 +92,7 @@ def test_explain_suggests_close_ids():
     assert done.returncode == 2 and "did you mean ce-probs-unnormalised" in done.stderr
 
 
+@needs("torch")
 def test_profile_prints_the_measured_table_and_exits_0_when_it_agrees():
     done = conformance("profile", "--binding", "torch.binary_cross_entropy")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -8,7 +8,7 @@ import sys
 from conformance.diff import diff_results
 from conformance.results import read_results
 from conformance.runner import run
-from tests.conftest import REPO
+from tests.conftest import REPO, needs
 
 BEFORE = """
 cases:
@@ -36,6 +36,7 @@ AFTER = BEFORE.replace("[[2.0, 0.5, -1.0]]", "[[3.0, 0.5, -1.0]]").replace(
 """).split("  - id: removed-later")[0]
 
 
+@needs("torch")
 def test_diff_names_moved_values_new_failures_and_removed_rows(tmp_path):
     for name, text in (("old", BEFORE), ("new", AFTER)):
         (tmp_path / f"{name}.yaml").write_text(text)

@@ -78,3 +78,12 @@ def test_gradient_failures_fail_the_run_and_show_in_their_own_section():
 
 def test_devices_section_says_when_only_the_cpu_ran():
     assert "Evaluated on cpu only" in render_html(rows())
+
+
+def test_reports_are_written_when_no_row_is_in_a_profiled_dtype(tmp_path):
+    # Only half-precision rows (or none at all): the semantic table is empty, not a crash.
+    only_half = to_frame([Result(case_id="a", loss="cross_entropy", binding="numpy.cross_entropy",
+                                 framework="numpy", dtype="bfloat16", mode="faithful", status="skipped")])
+    for frame, folder in ((only_half, tmp_path / "half"), (to_frame([]), tmp_path / "none")):
+        write_reports(frame, folder)
+        assert (folder / "report.html").read_text().startswith("<!doctype html>")
