@@ -22,9 +22,9 @@ from collections.abc import Iterator
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
-from conformance.deadline import check
 from conformance.case import Case, Tolerance
 from conformance.compare import gradient_tolerance, matches_value
+from conformance.deadline import check
 from conformance.dtypes import MACHINE_EPS, DType, round_to
 
 UNEXPLAINED = "unexplained"

@@ -27,8 +27,9 @@ DEFAULT_MAX_ELEMENTS = 10_000_000
 class LoadLimits:
     """How much one case may hold, checked before anything is allocated for it.
 
-    ``max_elements`` bounds the numbers of one case (arrays written out, aliases
-    expanded, and ``random`` shapes); a file may hold a few such cases.
+    ``max_elements`` bounds the values of one case (arrays written out, aliases
+    expanded, and ``random`` shapes); a whole file may hold that many values plus
+    100000 more, so its memory is bounded before any case is looked at.
     """
 
     max_elements: int = DEFAULT_MAX_ELEMENTS
@@ -36,7 +37,7 @@ class LoadLimits:
 
     @property
     def yaml(self) -> YamlLimits:
-        return YamlLimits(max_values=4 * self.max_elements + 100_000, max_depth=self.max_depth)
+        return YamlLimits(max_values=self.max_elements + 100_000, max_depth=self.max_depth)
 
     @property
     def max_file_bytes(self) -> int:

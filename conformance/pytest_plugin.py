@@ -42,6 +42,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: an evaluation of the conformance matrix")
+    unknown = [n for n in _option_list(config, "conformance_frameworks") if n not in FRAMEWORK_NAMES]
+    if unknown:
+        raise pytest.UsageError(f"--conformance-frameworks: unknown framework {unknown[0]!r}; "
+                                f"choose from {', '.join(FRAMEWORK_NAMES)}")
     for name in FRAMEWORK_NAMES:
         config.addinivalue_line("markers", f"{name}: evaluations of {name} bindings")
 

@@ -349,8 +349,8 @@ class _Builder:
         self.total += size
         if self.total > self.limits.max_values:
             how = f"; the alias *{alias} repeats {size} values (a YAML alias bomb?)" if alias else ""
-            raise YamlSyntaxError(f"the document holds more than {self.limits.max_values} values{how}",
-                                  *mark)
+            raise YamlSyntaxError(f"the document holds more than {self.limits.max_values} values{how} "
+                                  "(the limit follows --max-elements)", *mark)
 
     def _scalar(self, event: yaml.ScalarEvent, mark: tuple[int, int]) -> Any:
         text = event.value

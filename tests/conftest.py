@@ -11,6 +11,15 @@ import pytest
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+# One valid case (its expected value is log(1 + e)), for tests that need a good file beside a bad one.
+GOOD_CASE_FILE = """\
+cases:
+  - id: good
+    loss: cross_entropy
+    input: {logits: [[1.0, 2.0]]}
+    target: {index: [0]}
+    expected: 1.313261687518
+"""
 
 # The top-level modules each framework's worker imports. `tox -e torch` (and -e keras,
 # -e jax) installs one framework alone: a test that needs another one skips and says

@@ -12,16 +12,9 @@ import pytest
 
 from conformance.binding import Framework
 from conformance.worker import _hello
-from tests.conftest import REPO, needs
+from tests.conftest import GOOD_CASE_FILE, REPO, needs
 
-GOOD = """
-cases:
-  - id: good
-    loss: cross_entropy
-    input: {logits: [[1.0, 2.0]]}
-    target: {index: [0]}
-    expected: 1.313261687518
-"""
+GOOD = GOOD_CASE_FILE
 
 
 def _conformance(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -101,9 +94,9 @@ def test_validate_catches_a_misspelled_binding_and_a_wrong_expected_without_any_
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     errors = done.stderr.splitlines()
-    assert errors[0].startswith("cases.yaml:15:7: expect: 'torch.CrossEntropyLos' is not a known binding; "
+    assert errors[0].startswith("cases.yaml:14:7: expect: 'torch.CrossEntropyLos' is not a known binding; "
                                 "did you mean 'torch.nn.CrossEntropyLoss'?")
-    assert errors[1].startswith("cases.yaml:20:15: expected: the case's expected 1.3 disagrees with the oracle")
+    assert errors[1].startswith("cases.yaml:19:15: expected: the case's expected 1.3 disagrees with the oracle")
     assert "1 valid cases, 2 errors" in done.stdout and "[]" in done.stdout
 
 

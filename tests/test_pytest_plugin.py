@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import needs
+
 CASES = """
 cases:
   - id: plain
@@ -42,6 +44,7 @@ def test_ids_name_file_case_binding_and_dtype(suite):
     assert len([i for i in ids if i.startswith("cases/ce.yaml")]) == 16
 
 
+@needs("torch")
 def test_known_rows_xfail_with_reason_and_bad_cases_fail_alone(suite):
     result = suite.runpytest_subprocess("-rxf", "--conformance-frameworks=torch",
                                         "--conformance-dtypes=float32")
@@ -58,6 +61,7 @@ def test_framework_markers_select_items(suite):
     assert ids and all("[jax." in i for i in ids)
 
 
+@needs("torch")
 def test_failure_report_shows_value_oracle_and_recipe(pytester: pytest.Pytester):
     pytester.makefile(".yaml", **{"cases/wrong": CASES.replace(
         "        value: 1.098612289", "        value: 1.5")})
@@ -68,6 +72,7 @@ def test_failure_report_shows_value_oracle_and_recipe(pytester: pytest.Pytester)
                                  "*value  = 1.098612*", "*torch.nn.functional.cross_entropy(*"])
 
 
+@needs("torch")
 def test_a_gradient_deviation_fails_the_item_and_is_reported(pytester: pytest.Pytester):
     pytester.makefile(".yaml", **{"cases/grad": CASES.replace(
         "    expected: 0.4076059644\n",
@@ -77,3 +82,27 @@ def test_a_gradient_deviation_fails_the_item_and_is_reported(pytester: pytest.Py
                                            "-k", "plain and cross_entropy and not nn")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*PASS: *", "*GRADIENT FAIL: stale expectation*", "*oracle grad = *"])
+
+
+def test_hostile_files_are_one_failing_item_each_and_everything_else_is_collected(suite):
+    suite.makefile(".yaml", **{"cases/syntax": "cases:\n  - id: [\n"})
+    suite.makefile(".yaml", **{"cases/bomb": "a: &a [1,1,1,1,1,1,1,1,1]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))})
+    suite.makefile(".yaml", **{"cases/injection": CASES.replace("id: plain", "id: plain2").replace(
+        "id: documented", "id: documented2") + "    generated: {input: [{seed: 0}, \"__import__('os')\"]}\n"})
+    result = suite.runpytest_subprocess("-q", "--conformance-frameworks=numpy", "--conformance-dtypes=float64")
+    assert "INTERNALERROR" not in result.stdout.str() and "Traceback" not in result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "*cases/bomb.yaml:8:*the document holds more than * values; the alias [*]g repeats*",
+        "*cases/injection.yaml:*: generated: unknown field 'generated' (case documented2)*",
+        "*cases/syntax.yaml:3:1: invalid YAML*",
+    ])
+    outcomes = result.parseoutcomes()
+    # broken.yaml, syntax.yaml, bomb.yaml and the injected case fail; ce.yaml and plain2 run.
+    assert outcomes["failed"] == 4 and outcomes["passed"] >= 2
+
+
+def test_an_unknown_framework_is_a_usage_error_not_a_crash(suite):
+    result = suite.runpytest_subprocess("--co", "-q", "--conformance-frameworks=torhc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown framework 'torhc'*"])
