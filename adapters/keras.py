@@ -303,7 +303,10 @@ _BACKEND_GRADIENTS = {
 _BACKEND_ENV = {
     "tensorflow": {"CUDA_VISIBLE_DEVICES": ""},
     "jax": JAX_WORKER_ENV,
-    "torch": {},
+    # Keras picks CUDA by itself at import when a GPU is visible and passes its
+    # device to every tensor it makes, so torch's default device cannot move it:
+    # pin it, so that "cpu" rows are.
+    "torch": {"KERAS_TORCH_DEVICE": "cpu"},
 }
 _BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"),
                           "torch": ("torch",)}
@@ -339,9 +342,9 @@ def on_backend(backend: str) -> Framework:
         worker_module=f"adapters.{name}",
         env={"KERAS_BACKEND": backend, **_BACKEND_ENV[backend]},
         gradient=_BACKEND_GRADIENTS[backend] + (f"print({_SHOW.format('grad')})",),
-        # Only the PyTorch backend is moved by a default device; TensorFlow would
-        # place ops on a visible GPU itself, so its workers see none (honest "cpu" rows).
-        accelerators={"cuda": 'import torch; torch.set_default_device("cuda")'} if backend == "torch" else {},
+        # Every backend is pinned to the CPU (TensorFlow and Keras-on-torch would place
+        # ops on a visible GPU themselves): honest "cpu" rows; plain torch has the device axis.
+        accelerators={},
         bindings=bindings,
         requires=("keras", backend),
     )

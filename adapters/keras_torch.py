@@ -17,8 +17,3 @@ def setup() -> None:
 def device() -> str:
     return "cpu"
 
-
-def accelerators() -> list[str]:
-    import torch
-
-    return ["cuda"] if torch.cuda.is_available() else []

@@ -197,6 +197,13 @@ def device() -> str:
     return "cpu"
 
 
+def before_recipe() -> None:
+    """A cuda recipe sets the default device for the process: each recipe starts on the CPU."""
+    import torch
+
+    torch.set_default_device(None)
+
+
 def accelerators() -> list[str]:
     import torch
 

@@ -54,7 +54,9 @@ def format_explanation(case: Case, frame: pd.DataFrame) -> str:
         lines.append(f"  source: {case.source}")
     own = frame[frame["mode"] == case.mode]
     for dtype, rows in own.groupby("dtype", sort=False):
-        lines.append(f"\n{dtype}: oracle {rows['oracle'].iloc[0]}")
+        # Rows of a framework that is not installed carry no oracle: take one that does.
+        oracle = rows["oracle"].dropna()
+        lines.append(f"\n{dtype}: oracle {oracle.iloc[0] if len(oracle) else '-'}")
         for _, row in rows.iterrows():
             lines.append(f"  {row['status']:10} {row['binding']:52} {str(row['value']):24} "
                          f"{_ulp(row['ulp_err'])}")

@@ -66,6 +66,8 @@ def execute(recipe: str, module: Any, modules: frozenset[str] = frozenset({"nump
         check_recipe(recipe, modules)
     except RecipeRefused as exc:
         return {"ok": False, "refused": str(exc)}
+    if hasattr(module, "before_recipe"):  # undo process-wide state an earlier recipe set
+        module.before_recipe()
     loss_part, _, grad_part = recipe.partition(GRADIENT_MARKER)
     namespace: dict[str, Any] = {"__name__": "__recipe__"}
     with warnings.catch_warnings(record=True) as caught, \

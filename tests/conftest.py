@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import textwrap
 from pathlib import Path
 
@@ -35,6 +36,16 @@ FRAMEWORK_MODULES = {
     "tensorflow": ("tensorflow",),
     "numpy": ("numpy", "scipy"),
 }
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``make test`` sets CONFORMANCE_REQUIRE_ALL: there, a framework that is missing is a
+    broken install to report, not a reason for its tests to skip."""
+    if os.environ.get("CONFORMANCE_REQUIRE_ALL"):
+        missing = not_installed(*FRAMEWORK_MODULES)
+        if missing:
+            raise pytest.UsageError(f"CONFORMANCE_REQUIRE_ALL is set but {', '.join(missing)} "
+                                    "cannot be found: run `make install` (or unset it to let tests skip)")
 
 
 def not_installed(*frameworks: str) -> list[str]:

@@ -8,6 +8,9 @@ while its value may not; the row must say so, and the explanation must name it.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,7 +20,9 @@ from conformance.case import Case
 from conformance.compare import Outcome, judge_gradient
 from conformance.evaluation import Evaluation, Evaluator, plan
 from conformance.oracle import evaluate, evaluate_gradient
+from conformance.process import THREAD_ENV
 import adapters
+from tests.conftest import require
 
 F = "torch.nn.functional"
 
@@ -35,6 +40,7 @@ def planted(case: Case, *lines: str, readings: dict | None = None) -> Evaluation
 
 @pytest.fixture(scope="module")
 def evaluator():
+    require("torch")
     evaluator = Evaluator(timeout=120)
     yield evaluator
     evaluator.close()
@@ -192,9 +198,18 @@ def test_an_accelerator_row_starts_its_recipe_on_that_device_and_none_run_withou
     assert 'torch.set_default_device("cuda")' not in on_cpu.recipe()
     assert on_cuda.recipe().splitlines()[1] == 'torch.set_default_device("cuda")'
     assert on_cuda.name.endswith("-float32-cuda]")
-    # This machine has no GPU: the axis holds cpu only, and the row says so.
-    assert evaluator.on_accelerators(on_cpu) == []
+    # The axis holds cuda where torch itself (asked in a process of its own) sees a GPU,
+    # nothing without one; each row says where it ran.
+    asked = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
+                           capture_output=True, text=True, timeout=300, cwd="/",
+                           env={**os.environ, **THREAD_ENV, **adapters.framework("torch").env})
+    assert asked.stdout.strip() in ("True", "False"), asked.stderr[-2000:]
+    gpu = asked.stdout.strip() == "True"
+    assert [e.device for e in evaluator.on_accelerators(on_cpu)] == (["cuda"] if gpu else [])
     assert evaluator.evaluate(on_cpu).device == "cpu"
+    if gpu:
+        row = evaluator.evaluate(on_cuda)
+        assert (row.device, row.status) == ("cuda", "pass"), row.explanation
 
 
 def test_every_declared_gradient_reading_exists_and_fits_its_input_kind():

@@ -16,7 +16,7 @@ from conformance.evaluation import Evaluation, Evaluator
 from conformance.interpret import UNEXPLAINED, Knobs, search, variant_loss
 from conformance.loader import load_cases
 from conformance.oracle import evaluate
-from tests.conftest import REPO
+from tests.conftest import REPO, require
 
 F = "torch.nn.functional"
 LOGITS = {"logits": [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.5, -0.5, 0.0]]}
@@ -95,6 +95,7 @@ def _planted(lines: str) -> Binding:
 
 @pytest.fixture(scope="module")
 def evaluator():
+    require("torch")
     evaluator = Evaluator()
     yield evaluator
     evaluator.close()

@@ -8,10 +8,12 @@ import pytest
 
 from conformance.browser import browser_page, find_chromium
 from conformance.report import write_reports
+from conformance.results import read_results
 from conformance.runner import run
+from tests.conftest import needs
 
 CHROMIUM, WHY_NOT = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=WHY_NOT)
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason=WHY_NOT), needs("torch")]
 
 CASES = """
 cases:
@@ -42,6 +44,12 @@ def report(tmp_path_factory) -> Path:
     return write_reports(frame, root)
 
 
+@pytest.fixture(scope="module")
+def devices(report) -> int:
+    """Each row runs on the cpu, and once more on cuda where torch sees a GPU."""
+    return read_results(report.parent / "results.jsonl")["device"].nunique()
+
+
 @pytest.fixture
 def page(report):
     events: list[str] = []
@@ -58,23 +66,24 @@ def page(report):
         yield page
 
 
-def test_table_renders_every_row_offline_without_console_errors(page):
-    assert page.locator("#results-table tbody tr").count() == 8  # 2 cases x 4 torch bindings
+def test_table_renders_every_row_offline_without_console_errors(page, devices):
+    # 2 cases x 4 torch bindings on each device
+    assert page.locator("#results-table tbody tr").count() == 8 * devices
     assert page.locator(".dtsp-searchPanes").count() == 1
     assert page.events == []
 
 
-def test_search_by_case_id_filters_the_table(page):
+def test_search_by_case_id_filters_the_table(page, devices):
     page.fill("section#results input[type=search]", "plain-logits")
-    page.wait_for_function("document.querySelectorAll('#results-table tbody tr').length === 4")
+    page.wait_for_function(f"document.querySelectorAll('#results-table tbody tr').length === {4 * devices}")
     assert "plain-logits" in page.locator("#results-table tbody").inner_text()
     assert "hostile-text" not in page.locator("#results-table tbody").inner_text()
 
 
-def test_filter_pane_selects_a_status(page):
+def test_filter_pane_selects_a_status(page, devices):
     pane = page.locator('.dtsp-searchPane:has(input[placeholder="status"])')
     pane.locator('span.dtsp-name[title="difference"]').click()
-    page.wait_for_function("document.querySelectorAll('#results-table tbody tr').length === 4")
+    page.wait_for_function(f"document.querySelectorAll('#results-table tbody tr').length === {4 * devices}")
     assert "pass" not in page.locator("#results-table tbody").inner_text().split()
 
 

@@ -17,7 +17,7 @@ from conformance.binding import Binding
 from conformance.case import Case
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.loader import load_cases
-from conformance.process import THREAD_ENV
+from conformance.process import THREAD_ENV, WorkerProcess
 from conformance.runner import run
 from tests.conftest import FRAMEWORK_MODULES, REPO, needs
 
@@ -189,3 +189,19 @@ def test_a_bug_in_a_binding_becomes_an_error_row_and_the_rest_still_runs():
         evaluator.close()
     assert [r.status for r in rows] == ["error", "pass"]
     assert "bug in a binding's write" in rows[0].explanation
+
+
+@needs("torch")
+def test_a_default_device_set_by_one_recipe_does_not_leak_into_the_next():
+    # A cuda row's recipe starts with torch.set_default_device("cuda"), which is
+    # process-wide; "meta" shows the same on a machine without a GPU.
+    worker = WorkerProcess(adapters.framework("torch"))
+    try:
+        assert worker.start().ready
+        moved = worker.execute("import torch\ntorch.set_default_device('meta')\n"
+                               "loss = torch.ones(1, device='cpu')\n", timeout=60)
+        assert moved["ok"], moved
+        plain = worker.execute("import torch\nloss = torch.ones(1)\n", timeout=60)
+        assert plain["ok"] and plain["value"] == [1.0], plain
+    finally:
+        worker.close()
