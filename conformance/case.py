@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError,
                       ValidationInfo, field_validator, model_validator)
 
 from conformance.case_rules import CaseRuleError, check_case, is_set
@@ -144,16 +144,26 @@ class Target(_OneOf):
     log_probs: FloatArray | None = None
 
 
+# A case's own tolerance may not be looser than this (4 ULP of bfloat16): looser,
+# it passes almost any value. A real precision loss is documented with an
+# `expect` entry's `within` instead, bounded per API and dtype.
+MAX_TOLERANCE = 2.0 ** -4
+# The most units in the last place an `expect` entry's `within` may allow (2**10).
+MAX_ULPS = 1024
+Number = Annotated[float, Strict()]  # an int or a float as written; never "1", true or "1_000"
+Integer = Annotated[int, Strict()]
+
+
 class Tolerance(_Strict):
-    rtol: float = Field(ge=0)
-    atol: float = Field(ge=0)
+    rtol: Number = Field(ge=0)
+    atol: Number = Field(ge=0)
 
 
 class Bound(_Strict):
     """How far a documented precision loss may go, in the terms of the tolerance policy:
     ``ulps`` of the evaluated dtype, or the policy of the dtype the API computes ``like``."""
 
-    ulps: float | None = Field(default=None, gt=0)
+    ulps: Number | None = Field(default=None, gt=0, le=MAX_ULPS)
     like: DType | None = None
 
     @model_validator(mode="after")
@@ -261,12 +271,12 @@ class Case(_Strict):
     loss: Loss
     input: Input
     target: Target
-    class_axis: int = -1
+    class_axis: Integer = -1
     reduction: Reduction = "mean"
     weight: FloatArray | None = None
     pos_weight: FloatArray | None = None
-    ignore_index: int | None = Field(default=None, ge=INT64[0], le=INT64[1])
-    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+    ignore_index: Integer | None = Field(default=None, ge=INT64[0], le=INT64[1])
+    label_smoothing: Number = Field(default=0.0, ge=0.0, lt=1.0)
     mode: Mode = "faithful"
     expected: FloatArray | None = None
     tolerance: Tolerance | None = None
@@ -284,8 +294,8 @@ class Case(_Strict):
     @model_validator(mode="wrap")
     @classmethod
     def _draw_random_arrays(cls, data: Any, handler: Any, info: ValidationInfo) -> Case:
-        limit = (info.context or {}).get("max_elements")
-        data, drawn = draw_random_arrays(data, limit)
+        context = info.context or {}
+        data, drawn = draw_random_arrays(data, context.get("max_elements"), context.get("budget"))
         case = handler(data)
         case._drawn = drawn
         if case.expected is None and not drawn:
@@ -321,6 +331,15 @@ class Case(_Strict):
         if not CASE_ID.match(value):
             raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits, "
                              "'_', '.', '-', starting with a letter or digit")
+        return value
+
+    @field_validator("tolerance")
+    @classmethod
+    def _not_loose(cls, value: Tolerance | None) -> Tolerance | None:
+        if value is not None and max(value.rtol, value.atol) > MAX_TOLERANCE:
+            raise ValueError(f"a case's tolerance may be at most {MAX_TOLERANCE} (rtol and atol): looser, "
+                             "it would pass almost anything; document a precision loss with an "
+                             "`expect` entry's `within` instead")
         return value
 
     @field_validator("tags", mode="before")
@@ -412,13 +431,15 @@ class Case(_Strict):
         return [d for d in requested if d in allowed]
 
 
-def draw_random_arrays(data: Any, max_elements: int | None = None) -> tuple[Any, dict[str, RandomDraw]]:
+def draw_random_arrays(data: Any, max_elements: int | None = None, budget: Any = None,
+                       ) -> tuple[Any, dict[str, RandomDraw]]:
     """Replace ``{random: {...}}`` in ``input``/``target`` by the arrays they describe.
 
     The input needs ``shape``; an index target gets the input's shape without
     the class axis and values in [0, C); a probability target gets the input's
     shape. Returns the data and the draws by role. The element count is checked
-    against ``max_elements`` before anything is drawn.
+    against ``max_elements`` (per case) and ``budget`` (an object whose ``spend(n)``
+    says whether the whole load may still hold ``n`` more) before anything is drawn.
     """
     if not isinstance(data, dict):
         return data, {}
@@ -443,6 +464,10 @@ def draw_random_arrays(data: Any, max_elements: int | None = None) -> tuple[Any,
         if max_elements is not None and draw.size > max_elements:
             raise CaseRuleError(f"{where}.shape", f"{draw.size} elements is more than the limit of "
                                 f"{max_elements} per case (raise it with --max-elements)")
+        if budget is not None and not budget.spend(draw.size):
+            raise CaseRuleError(f"{where}.shape", f"{draw.size} elements is more than the "
+                                f"{budget.left} left to all the cases loaded together "
+                                "(4 x --max-elements)")
         data[role] = {kind: draw.draw()}
         drawn[role] = draw
     return data, drawn

@@ -77,6 +77,9 @@ def _check_shapes(case: Case) -> None:
     if not -ndim <= case.class_axis < ndim:
         raise CaseRuleError("class_axis", f"class_axis {case.class_axis} is out of range "
                             f"for a {ndim}-d input of shape {case.input.values.shape}")
+    if case.input.values.size == 0:
+        raise CaseRuleError("input", f"input of shape {case.input.values.shape} holds no element: "
+                            "every axis needs at least one (a loss over no classes is undefined)")
     target = case.target.values
     want = case.output_shape if case.target.kind == "index" else case.input.values.shape
     if target.shape != want:
@@ -89,10 +92,12 @@ def _check_shapes(case: Case) -> None:
                             f"got shape {case.weight.shape}")
     if case.pos_weight is not None:
         try:
-            np.broadcast_shapes(case.pos_weight.shape, case.input.values.shape)
+            fits = np.broadcast_shapes(case.pos_weight.shape, case.input.values.shape) == case.input.values.shape
         except ValueError:
+            fits = False
+        if not fits:  # it weights the input's elements: it may not enlarge the loss's shape
             raise CaseRuleError("pos_weight", f"pos_weight shape {case.pos_weight.shape} does not "
-                                f"broadcast against input shape {case.input.values.shape}") from None
+                                f"broadcast to the input's shape {case.input.values.shape}")
 
 
 def _check_index_range(case: Case, target: np.ndarray) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 Distribution = Literal["normal", "uniform", "dirichlet", "integers"]
 MAX_DIMS = 8
@@ -26,14 +26,21 @@ class RandomSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    seed: int = Field(ge=0, lt=2 ** 64)
-    shape: tuple[int, ...] | None = Field(default=None, min_length=1, max_length=MAX_DIMS)
+    seed: Annotated[int, Strict()] = Field(ge=0, lt=2 ** 64)
+    shape: tuple[Annotated[int, Strict()], ...] | None = Field(default=None, min_length=1, max_length=MAX_DIMS)
     distribution: Distribution = "normal"
-    loc: float = 0.0
-    scale: float = Field(default=1.0, gt=0)
-    low: float = 0.0
-    high: float = 1.0
-    alpha: float = Field(default=1.0, gt=0)
+    loc: Annotated[float, Strict()] = 0.0
+    scale: Annotated[float, Strict()] = Field(default=1.0, gt=0)
+    low: Annotated[float, Strict()] = 0.0
+    high: Annotated[float, Strict()] = 1.0
+    alpha: Annotated[float, Strict()] = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _finite_range(self) -> RandomSpec:
+        # NumPy draws uniform(low, high) as low + (high - low) * u: the width must be finite.
+        if not np.isfinite(self.high - self.low):
+            raise ValueError(f"`high - low` must be a finite number; got {self.high!r} - {self.low!r}")
+        return self
 
     @field_validator("shape")
     @classmethod

@@ -7,6 +7,7 @@ and every other case still loads.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,24 @@ from conformance.yaml12 import SourceMap, YamlLimits, YamlSyntaxError, load_yaml
 
 TOP_LEVEL_KEYS = {"cases", "defaults"}
 DEFAULT_MAX_ELEMENTS = 10_000_000
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# More cases than this in one file is a generator gone wrong, not a suite: split it.
+MAX_CASES_PER_FILE = 10_000
+
+
+@dataclass
+class ElementBudget:
+    """Values every case loaded so far may still hold (literal and drawn), for one load:
+    each case is bounded by ``max_elements``, and all of them together by this."""
+
+    left: int
+
+    def spend(self, count: int) -> bool:
+        """Take ``count`` values from the budget; False (taking nothing) if it has not got them."""
+        if count > self.left:
+            return False
+        self.left -= count
+        return True
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,11 @@ class LoadLimits:
 
     max_elements: int = DEFAULT_MAX_ELEMENTS
     max_depth: int = 64
+
+    @property
+    def max_total(self) -> int:
+        """Values all the cases of one load may hold together (drawn arrays included)."""
+        return 4 * self.max_elements
 
     @property
     def yaml(self) -> YamlLimits:
@@ -60,7 +84,8 @@ class CaseError:
         where = f"{self.file}:{self.line}:{self.column}"
         what = f"{self.field}: " if self.field else ""
         case = f" (case {self.case_id})" if self.case_id else ""
-        return f"{where}: {what}{self.message}{case}"
+        # One line, whatever the file held: a newline in an id could forge output lines.
+        return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], f"{where}: {what}{self.message}{case}")
 
 
 @dataclass
@@ -129,10 +154,11 @@ def load_cases(paths: Iterable[str | Path], limits: LoadLimits = LoadLimits(),
     ``bindings``: the ids ``expect`` may name (default: every adapter's bindings).
     """
     bindings = known_bindings() if bindings is None else bindings
+    budget = ElementBudget(limits.max_total)
     result = LoadResult()
     first_seen: dict[str, Case] = {}
     for path in case_files(paths):
-        cases, errors = load_file(path, limits, bindings)
+        cases, errors = load_file(path, limits, bindings, budget)
         result.errors.extend(errors)
         for case in cases:
             if case.id in first_seen:
@@ -147,8 +173,13 @@ def load_cases(paths: Iterable[str | Path], limits: LoadLimits = LoadLimits(),
 
 
 def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),
-              bindings: Collection[str] | None = None) -> tuple[list[Case], list[CaseError]]:
-    """Load one file; returns the valid cases and one error per broken case."""
+              bindings: Collection[str] | None = None, budget: ElementBudget | None = None,
+              ) -> tuple[list[Case], list[CaseError]]:
+    """Load one file; returns the valid cases and one error per broken case.
+
+    ``budget``: the values still allowed in this load (shared by the files of one
+    :func:`load_cases`); a file loaded alone gets ``limits.max_total``.
+    """
     name = display_path(Path(path))
     try:
         data, marks = load_yaml(_read(Path(path), limits), limits.yaml)
@@ -157,7 +188,8 @@ def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),
     except (OSError, UnicodeDecodeError, _TooLarge) as exc:
         return [], [CaseError(name, 1, 1, "", f"cannot read file: {exc}")]
     bindings = known_bindings() if bindings is None else bindings
-    context = {"max_elements": limits.max_elements, "bindings": bindings}
+    budget = ElementBudget(limits.max_total) if budget is None else budget
+    context = {"max_elements": limits.max_elements, "bindings": bindings, "budget": budget}
     problem = _check_top_level(data)
     if problem:
         key, message = problem
@@ -201,6 +233,9 @@ def _check_top_level(data: Any) -> tuple[str, str] | None:
         return ("cases" if "cases" in data else ""), "`cases:` must be a list of cases"
     if not isinstance(data.get("defaults") or {}, dict):
         return "defaults", "`defaults:` must be a mapping of case fields"
+    if len(data["cases"]) > MAX_CASES_PER_FILE:
+        return "cases", (f"the file holds {len(data['cases'])} cases, more than {MAX_CASES_PER_FILE}: "
+                         "split it into several files")
     return None
 
 
@@ -216,6 +251,8 @@ def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMa
         return None, CaseError(file, line, col, "", f"the case holds {count} values, more than the "
                                f"limit of {context['max_elements']} (raise it with --max-elements)",
                                case_id)
+    if not context["budget"].spend(count):
+        return None, CaseError(file, line, col, "", _over_budget(count, context["budget"]), case_id)
     try:
         fields = {key: marks.locate((*(("defaults",) if key not in raw else ("cases", index)), key))
                   for key in merged if isinstance(key, str)}
@@ -225,6 +262,11 @@ def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMa
     except Exception as exc:  # noqa: BLE001 - a bug of ours must cost this case, not the file
         return None, CaseError(file, line, col, "", f"could not be read ({type(exc).__name__}: "
                                f"{str(exc)[:200]}); please report this case", case_id)
+
+
+def _over_budget(count: int, budget: ElementBudget) -> str:
+    return (f"the case holds {count} values, more than the {budget.left} left to all the cases "
+            "loaded together (4 x --max-elements)")
 
 
 def value_count(data: Any) -> int:

@@ -14,12 +14,15 @@ and comparisons, and literals: numbers, ``None``/``True``/``False``,
 ``...``, and short words (dtype names, reductions, devices). Names must be
 imported, defined in the recipe, or one of :data:`BUILTINS`. Private and
 dunder attributes and the attributes that reach the operating system, files,
-pickles or Python's own evaluation are refused.
+pickles or Python's own evaluation are refused. The recipe then runs with
+:func:`restricted_builtins`, so ``exec``, ``open`` and the rest do not even
+exist for it.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from collections.abc import Iterable
 
@@ -40,7 +43,11 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "import_module", "getattr", "setattr", "delattr", "globals", "locals", "vars",
     "breakpoint", "input", "exit", "quit", "remove", "unlink", "rmtree", "rename", "run",
     "check_output", "Popen", "script", "cpp_extension", "utils", "lib", "distutils", "testing",
+    "memmap", "dump", "dumps", "package", "io", "loadmat", "savemat", "fromregex", "serialization",
+    "multiprocessing", "distributed", "PackageImporter",
 })
+# Every name Python provides without an import: a recipe may not rebind one.
+PYTHON_BUILTINS = frozenset(dir(builtins))
 WORD = re.compile(r"^[A-Za-z0-9_.+\-]{0,40}$")
 
 
@@ -71,32 +78,43 @@ def check_recipe(source: str, modules: frozenset[str]) -> None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise RecipeRefused(f"not valid Python ({type(exc).__name__})", getattr(exc, "lineno", 0) or 0) from None
-    defined = _defined_names(tree, modules)
-    for node in _walk(tree):
-        _check_node(node, modules, defined)
+    defined = set(BUILTINS)
+    for node in _in_order_of_evaluation(tree):
+        _check_node(node, modules, frozenset(defined))
+        defined.update(_names_bound(node))
 
 
-def _walk(tree: ast.AST) -> Iterable[ast.AST]:
-    """Every node, without recursion (array literals nest deeply)."""
+def _in_order_of_evaluation(tree: ast.AST) -> Iterable[ast.AST]:
+    """Every node, without recursion (array literals nest deeply), an assignment's value
+    before its targets, so a name is known only once something has bound it."""
     pending = [tree]
     while pending:
         node = pending.pop()
         yield node
-        pending.extend(reversed(list(ast.iter_child_nodes(node))))  # in source order
+        children = list(ast.iter_child_nodes(node))
+        if isinstance(node, ast.Assign):
+            children = [node.value, *node.targets]
+        pending.extend(reversed(children))
 
 
-def _defined_names(tree: ast.AST, modules: frozenset[str]) -> frozenset[str]:
-    names = set(BUILTINS)
-    for node in _walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-    return frozenset(names)
+def _names_bound(node: ast.AST) -> Iterable[str]:
+    if isinstance(node, ast.Import):
+        return [alias.asname or alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        return [node.id]
+    if isinstance(node, ast.FunctionDef):
+        return [node.name]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    return []
+
+
+def restricted_builtins() -> dict[str, object]:
+    """The builtins a recipe runs with: the two names it may use, and ``__import__``,
+    which its checked import lines need - and which a framework's C code calls while
+    a recipe's frame is current (PyTorch imports ``torch.storage`` so), so it cannot
+    be narrowed here; the recipe's own imports are checked before it runs."""
+    return {"print": print, "float": float, "__import__": builtins.__import__}
 
 
 def _check_node(node: ast.AST, modules: frozenset[str], defined: frozenset[str]) -> None:
@@ -108,6 +126,9 @@ def _check_node(node: ast.AST, modules: frozenset[str], defined: frozenset[str])
             if alias.name not in modules:
                 raise RecipeRefused(f"imports {alias.name!r}, which is not one of the framework's "
                                     f"modules ({', '.join(sorted(modules))})", line)
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        if node.id.startswith("_") or node.id in PYTHON_BUILTINS:
+            raise RecipeRefused(f"rebinds the name {node.id!r}", line)
     elif isinstance(node, ast.Name):
         if node.id.startswith("_") or node.id not in defined:
             raise RecipeRefused(f"uses the name {node.id!r}, which the recipe neither imports nor defines",
@@ -118,8 +139,10 @@ def _check_node(node: ast.AST, modules: frozenset[str], defined: frozenset[str])
     elif isinstance(node, ast.Constant):
         _check_constant(node.value, line)
     elif isinstance(node, ast.FunctionDef):
-        if node.decorator_list or node.returns or node.name.startswith("_"):
+        if node.decorator_list or node.returns or node.name.startswith("_") or node.name in PYTHON_BUILTINS:
             raise RecipeRefused(f"defines the function {node.name!r} with decorations", line)
+    elif isinstance(node, ast.arg) and (node.arg.startswith("_") or node.arg in PYTHON_BUILTINS):
+        raise RecipeRefused(f"rebinds the name {node.arg!r}", line)
     elif isinstance(node, ast.arguments):
         if node.defaults or node.kw_defaults or node.vararg or node.kwarg:
             raise RecipeRefused("a function with default or variable arguments", line)

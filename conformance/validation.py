@@ -30,6 +30,9 @@ def expected_errors(cases: Iterable[Case], timeout: float = 60.0) -> list[CaseEr
                 problem = expected_problem(case, oracle.evaluate(case, "float64"))
         except TimeLimitExceeded:
             problem = f"the oracle did not finish within {timeout:g} s (--timeout); the value is unchecked"
+        except Exception as exc:  # noqa: BLE001 - a bug of ours costs this case, not the others
+            problem = (f"the oracle failed on this case ({type(exc).__name__}: {str(exc)[:200]}); "
+                       "please report it")
         if problem:
             errors.append(CaseError(case.file, line, column, "expected", problem, case.id))
     return errors

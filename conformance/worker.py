@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from conformance.binding import Framework
 from conformance.dtypes import encode
 from conformance.recipe import GRADIENT_MARKER
-from conformance.recipe_guard import RecipeRefused, allowed_imports, check_recipe
+from conformance.recipe_guard import RecipeRefused, allowed_imports, check_recipe, restricted_builtins
 
 
 def _versions(distributions: tuple[str, ...]) -> dict[str, str]:
@@ -69,7 +69,7 @@ def execute(recipe: str, module: Any, modules: frozenset[str] = frozenset({"nump
     if hasattr(module, "before_recipe"):  # undo process-wide state an earlier recipe set
         module.before_recipe()
     loss_part, _, grad_part = recipe.partition(GRADIENT_MARKER)
-    namespace: dict[str, Any] = {"__name__": "__recipe__"}
+    namespace: dict[str, Any] = {"__name__": "__recipe__", "__builtins__": restricted_builtins()}
     with warnings.catch_warnings(record=True) as caught, \
             contextlib.redirect_stdout(io.StringIO()) as printed:
         warnings.simplefilter("always")

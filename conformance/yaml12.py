@@ -47,10 +47,17 @@ _SPECIAL_FLOATS = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("in
 MAX_INT_DIGITS = 400
 MERGE_KEY = "<<"
 MARKED_ITEMS = 1024
+COLLECTION_WEIGHT = 8
 
 # A flat flow sequence of plain decimal numbers: the bulk of a large case file.
-_NUMBER = r"(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))"
-_NUMBER_RUN = re.compile(rf"\[[ \t\r\n]*{_NUMBER}(?:[ \t\r\n]*,[ \t\r\n]*{_NUMBER})*[ \t\r\n]*,?[ \t\r\n]*\]")
+# Possessive quantifiers and atomic groups: the engine never backtracks into a
+# number or a run of blanks, so a match costs time and memory linear in its length.
+_NUMBER = r"(?>[-+]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+|[-+]?+\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))"
+_BLANKS = r"[ \t\r\n]*+"
+_NUMBER_RUN = re.compile(rf"\[{_BLANKS}{_NUMBER}(?>{_BLANKS},{_BLANKS}{_NUMBER})*+{_BLANKS},?+{_BLANKS}\]")
+# libyaml also breaks lines at these; the fast path counts lines by "\n" alone, so
+# it stands aside for a text that holds one (a CR of a CRLF pair is fine).
+_OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 _PLAIN_INT = re.compile(r"^[-+]?[0-9]+$")
 # Runs shorter than this are left to the parser: not worth the bookkeeping.
 _MIN_RUN_CHARS = 256
@@ -81,9 +88,9 @@ class YamlLimits:
 class SourceMap:
     """Line/column (1-based) of each value, keyed by its path in the document.
 
-    Collections and mapping entries have marks, and so do the first
-    :data:`MARKED_ITEMS` numbers of an array (later ones, and those of a large
-    flat array read in one go, are located at their array).
+    Mapping entries have marks, and so do the first :data:`MARKED_ITEMS` items
+    of a list (later ones, and the numbers of a large flat array read in one
+    go, are located at their list; the cases of a file always have theirs).
     """
 
     marks: dict[Path, tuple[int, int]]
@@ -105,7 +112,7 @@ class SourceMap:
 def load_yaml(text: str, limits: YamlLimits = YamlLimits()) -> tuple[Any, SourceMap]:
     """Parse one YAML 1.2 document and return its data and source map."""
     _check_characters(text)
-    blanked, runs = _extract_number_runs(text)
+    blanked, runs = _extract_number_runs(text, limits.max_values)
     if runs:
         try:
             data, marks, unused = _Builder(blanked, limits, runs).build()
@@ -132,16 +139,17 @@ def _name(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({unicodedata.name(char)})" if unicodedata.name(char, "") else "")
 
 
-def _extract_number_runs(text: str) -> tuple[str, dict[tuple[int, int], list[int | float]]]:
+def _extract_number_runs(text: str, max_values: int) -> tuple[str, dict[tuple[int, int], list[int | float]]]:
     """Large flat number arrays read directly, and the text with their contents blanked out.
 
     Blanking keeps every line and column, so the parser sees an empty ``[ ]``
-    at the array's position and the builder puts the numbers back there.
+    at the array's position and the builder puts the numbers back there. The
+    numbers are counted before any is converted, against ``max_values``.
     """
-    if len(text) < _MIN_RUN_CHARS:
+    if len(text) < _MIN_RUN_CHARS or _OTHER_LINE_BREAK.search(text):
         return text, {}
     runs: dict[tuple[int, int], list[int | float]] = {}
-    pieces, last, line, line_start = [], 0, 1, 0
+    pieces, last, line, line_start, total = [], 0, 1, 0, 0
     for match in _NUMBER_RUN.finditer(text):
         start, end = match.span()
         if end - start < _MIN_RUN_CHARS:
@@ -149,8 +157,12 @@ def _extract_number_runs(text: str) -> tuple[str, dict[tuple[int, int], list[int
         line += text.count("\n", last, start)
         newline = text.rfind("\n", last, start)
         line_start = newline + 1 if newline >= 0 else line_start
-        runs[(line, start - line_start + 1)] = [_run_number(t) for t in
-                                               text[start + 1:end - 1].replace(",", " ").split()]
+        mark = (line, start - line_start + 1)
+        total += text.count(",", start, end) + 1
+        if total > max_values:
+            raise YamlSyntaxError(f"the document holds more than {max_values} values "
+                                  "(the limit follows --max-elements)", *mark)
+        runs[mark] = [_run_number(t, mark) for t in text[start + 1:end - 1].replace(",", " ").split()]
         inner = text[start + 1:end - 1]
         pieces += [text[last:start + 1], inner.translate(_BLANK_ALL_BUT_NEWLINES), "]"]
         line += inner.count("\n")
@@ -163,9 +175,9 @@ def _extract_number_runs(text: str) -> tuple[str, dict[tuple[int, int], list[int
     return "".join(pieces), runs
 
 
-def _run_number(token: str) -> int | float:
+def _run_number(token: str, mark: tuple[int, int]) -> int | float:
     if _PLAIN_INT.match(token):
-        return int(token)
+        return _integer(token, mark)
     special = _SPECIAL_FLOATS.get(token.lstrip("+-"))
     if special is None:
         return float(token)
@@ -187,7 +199,7 @@ class _Open:
     path: Path
     anchor: str | None
     mark: tuple[int, int]
-    size: int = 1
+    size: int = 0
     key: Any = None          # a mapping waiting for the value of this key
     key_mark: tuple[int, int] = (1, 1)
     has_key: bool = False
@@ -262,11 +274,14 @@ class _Builder:
         if parent is not None and isinstance(parent.value, dict) and not parent.has_key:
             raise YamlSyntaxError("a mapping key must be plain text, not a list or a mapping", *mark)
         path = self._child_path(parent)
-        if parent is None or not parent.merge_pending:
+        # A collection costs far more memory than a number: it counts as several values.
+        self._count(COLLECTION_WEIGHT, mark)
+        if parent is None or (not parent.merge_pending and (len(path) <= 2 or not isinstance(
+                parent.value, list) or len(parent.value) < MARKED_ITEMS)):
             self.marks[path] = mark
         value: dict | list = {} if isinstance(event, yaml.MappingStartEvent) else []
         fast = isinstance(value, list) and event.flow_style and mark in self.runs
-        self.stack.append(_Open(value, path, event.anchor, mark, fast=fast))
+        self.stack.append(_Open(value, path, event.anchor, mark, size=COLLECTION_WEIGHT, fast=fast))
 
     def _close(self) -> None:
         done = self.stack.pop()
@@ -363,17 +378,21 @@ class _Builder:
         return text
 
 
+def _integer(text: str, mark: tuple[int, int]) -> int:
+    digits = text.lstrip("+-")
+    if len(digits) > MAX_INT_DIGITS:
+        raise YamlSyntaxError(f"an integer of {len(digits)} digits is too large to be a number "
+                              "of a case", *mark)
+    return int(text, 0) if digits[:2] in ("0o", "0x") else int(text)
+
+
 def _resolve_plain(text: str, mark: tuple[int, int]) -> Any:
     if text in _NULL_12:
         return None
     if text in _BOOL_12:
         return _BOOL_12[text]
     if _INT_12.match(text):
-        digits = text.lstrip("+-")
-        if len(digits) > MAX_INT_DIGITS:
-            raise YamlSyntaxError(f"an integer of {len(digits)} digits is too large to be a number "
-                                  "of a case", *mark)
-        return int(text, 0) if digits[:2] in ("0o", "0x") else int(text)
+        return _integer(text, mark)
     if _FLOAT_12.match(text):
         special = _SPECIAL_FLOATS.get(text.lstrip("+-"))
         if special is not None:

@@ -48,6 +48,11 @@ REFUSED = [
     ("class C:\n    pass", "ClassDef"),
     ("loss = undefined_name", "'undefined_name'"),
     ("loss = (", "not valid Python"),
+    ("exec = print", "rebinds the name 'exec'"),
+    ("def loss_of(open):\n    return open", "rebinds the name 'open'"),
+    ("loss = later\nlater = 1", "'later'"),
+    ("loss = torch.package", "'package'"),
+    ("loss = torch.serialization", "'serialization'"),
     ("loss = logits is not None", "IsNot"),
 ]
 
@@ -91,3 +96,9 @@ def test_a_writer_bug_that_emits_code_is_an_error_row_and_runs_nothing(tmp_path)
     assert row.status == "error"
     assert "refused to run this recipe" in row.explanation and "'system'" in row.explanation
     assert not canary.exists()
+
+
+def test_a_recipe_runs_with_only_the_builtins_it_may_name():
+    from conformance.recipe_guard import restricted_builtins
+
+    assert sorted(restricted_builtins()) == ["__import__", "float", "print"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import yaml
 
 from conformance.yaml12 import YamlSyntaxError, load_yaml
 
@@ -43,3 +44,22 @@ def test_syntax_error_has_a_line():
     with pytest.raises(YamlSyntaxError) as info:
         load_yaml("cases:\n  - id: [unclosed\n  - other\n")
     assert info.value.line >= 2
+
+
+@pytest.mark.parametrize("layout", ["one line", "rows over lines", "crlf", "text before", "in a comment",
+                                    "in a string", "line separator"])
+def test_large_number_arrays_read_in_one_go_equal_what_the_parser_gives(layout):
+    numbers = ", ".join(f"{(-1) ** i * i / 7:.6g}" for i in range(200))
+    body = {
+        "one line": f"a: [{numbers}, .inf, -0.0, 0]\n",
+        "rows over lines": f"a: [{numbers},\n    {numbers}\n   ]\nb: [1, 2]\n",
+        "crlf": f"a: [{numbers},\r\n  {numbers}]\r\nb: x\r\n",
+        "text before": f"a: {{ é: 'ü', b: [{numbers}] }}\n",
+        "in a comment": f"a: []  # [{numbers}]\nb: []\n",
+        "in a string": f"a: '[{numbers}]'\nb: []\n",
+        # libyaml breaks lines at U+2028 too: the numbers of a comment must not move.
+        "line separator": f"a: 1  # \u2028\nb: []\n#  [{numbers}]\n",
+    }[layout]
+    data, _ = load_yaml(body)
+    expected = yaml.safe_load(body)  # YAML 1.1, which agrees on these numbers
+    assert data == expected and repr(data) == repr(expected)
