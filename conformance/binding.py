@@ -115,7 +115,8 @@ class Framework:
       show: expression printing ``loss`` at the end of a recipe.
       env: environment of the worker process, set before any import.
       worker_module: module whose ``setup()``, ``to_numpy()`` and ``device()``
-        the worker calls (imports the framework; never imported elsewhere).
+        the worker calls (imports the framework; never imported elsewhere), and
+        ``before_recipe()`` if it has one, to undo process-wide state a recipe set.
       complete: whether it must express every faithful case (torch, keras,
         jax); a partial one (sklearn) just has no rows where it cannot.
       accelerators: device name -> the line a recipe starts with to compute on it

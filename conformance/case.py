@@ -18,7 +18,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from conformance.case_rules import CaseRuleError, check_case, is_set
 from conformance.dtypes import DTYPES, NONFINITE_NAMES, DType, decode
-from conformance.generate import RandomDraw, RandomSpec
+from conformance.generate import MAX_DIMS, RandomDraw, RandomSpec
 
 Loss = Literal["cross_entropy", "binary_cross_entropy", "kl_divergence"]
 Reduction = Literal["mean", "sum", "none", "batchmean"]
@@ -29,8 +29,6 @@ CASE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 BINDING_ID = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_.]+$")
 
 
-# Arrays of a case have at most this many axes (PyTorch's own limit is 25; NumPy's 64).
-MAX_AXES = 8
 INT64 = (-2 ** 63, 2 ** 63 - 1)
 
 
@@ -71,8 +69,8 @@ def _leaves(value: Any) -> Any:
         if not isinstance(item, list):
             yield where, item
             continue
-        if depth >= MAX_AXES:
-            raise ValueError(f"arrays have at most {MAX_AXES} axes; this one is nested deeper")
+        if depth >= MAX_DIMS:
+            raise ValueError(f"arrays have at most {MAX_DIMS} axes; this one is nested deeper")
         stack.extend((f"{where}[{i}]", child, depth + 1) for i, child in reversed(list(enumerate(item))))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 Distribution = Literal["normal", "uniform", "dirichlet", "integers"]
+# Arrays of a case, written or drawn, have at most this many axes (PyTorch allows 25, NumPy 64).
 MAX_DIMS = 8
 
 

@@ -34,8 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="per-evaluation time limit in seconds")
     group.addoption("--conformance-startup-timeout", type=float, default=300.0,
                     help="how long a framework may take to import and start before its rows fail")
-    group.addoption("--conformance-max-elements", type=int, default=10_000_000,
-                    help="refuse a case holding more than this many numbers (before allocating it)")
+    group.addoption("--conformance-max-elements", type=int, default=None,
+                    help="refuse a case holding more than this many numbers, before allocating it "
+                         "(default: conformance run's, 10 million)")
     parser.addini("conformance_cases", type="paths", default=[Path("cases")],
                   help="directories whose YAML files are conformance cases")
 
@@ -82,7 +83,8 @@ def _suite(config: pytest.Config):
 def _limits(config: pytest.Config):
     from conformance.loader import LoadLimits
 
-    return LoadLimits(max_elements=config.getoption("conformance_max_elements"))
+    given = config.getoption("conformance_max_elements")
+    return LoadLimits() if given is None else LoadLimits(max_elements=given)
 
 
 def _evaluator(config: pytest.Config):

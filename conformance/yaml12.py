@@ -201,7 +201,6 @@ class _Open:
     mark: tuple[int, int]
     size: int = 0
     key: Any = None          # a mapping waiting for the value of this key
-    key_mark: tuple[int, int] = (1, 1)
     has_key: bool = False
     key_lines: dict[Any, int] = field(default_factory=dict)
     merges: list[dict] = field(default_factory=list)
@@ -345,7 +344,7 @@ class _Builder:
         else:
             parent.key_lines[key] = mark[0]
             self.key_marks[parent.path + (key,)] = mark
-        parent.key, parent.key_mark, parent.has_key = key, mark, True
+        parent.key, parent.has_key = key, True
 
     def _merge_sources(self, value: Any, mark: tuple[int, int]) -> list[dict]:
         sources = value if isinstance(value, list) else [value]

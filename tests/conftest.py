@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import adapters
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,20 +24,12 @@ cases:
     expected: 1.313261687518
 """
 
-# The top-level modules each framework's worker imports. `tox -e torch` (and -e keras,
-# -e jax) installs one framework alone: a test that needs another one skips and says
-# why. Found with find_spec, which imports nothing - frameworks only ever run in their
-# worker process (the worker skips a framework's rows on the same condition).
-FRAMEWORK_MODULES = {
-    "torch": ("torch",),
-    "keras": ("keras", "tensorflow"),
-    "keras_jax": ("keras", "jax"),
-    "keras_torch": ("keras", "torch"),
-    "jax": ("jax", "optax"),
-    "sklearn": ("sklearn",),
-    "tensorflow": ("tensorflow",),
-    "numpy": ("numpy", "scipy"),
-}
+# The top-level modules each framework's worker needs, as its adapter declares them
+# (Framework.required_modules). `tox -e torch` (and -e keras, -e jax) installs one
+# framework alone: a test that needs another one skips and says why. Found with
+# find_spec, which imports nothing - frameworks only ever run in their worker
+# process (the worker skips a framework's rows on the same condition).
+FRAMEWORK_MODULES = {name: adapters.framework(name).required_modules for name in adapters.ADAPTER_MODULES}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -50,10 +44,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def not_installed(*frameworks: str) -> list[str]:
     """The modules ``frameworks`` need that this environment lacks (imports none of them)."""
-    import adapters
-
-    needed = [m for name in frameworks for m in
-              (*FRAMEWORK_MODULES[name], *getattr(adapters.framework(name), "required_modules", ()))]
+    needed = [m for name in frameworks for m in FRAMEWORK_MODULES[name]]
     return [m for m in dict.fromkeys(needed) if importlib.util.find_spec(m) is None]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, needs
+from tests.conftest import needs
 
 GOOD = """\
     loss: cross_entropy
