@@ -50,9 +50,9 @@ def _write_softmax_ce(w: RecipeWriter, function: str = "softmax_cross_entropy") 
     labels = w.target()
     if case.target.kind == "index":
         labels = f"jax.nn.one_hot({labels}, {case.num_classes}, axis={case.axis}, dtype=jnp.{w.dtype})"
-    if case.label_smoothing:
-        labels = f"optax.smooth_labels({labels}, {case.label_smoothing}{_axis(w)})"
-    if case.weight is not None:
+    if case.option("label_smoothing"):
+        labels = f"optax.smooth_labels({labels}, {case.option('label_smoothing')}{_axis(w)})"
+    if case.option("weight") is not None:
         shape = (case.num_classes,) + (1,) * (case.ndim - 1 - case.axis)
         # -sum_c w_c t_c log q_c: class weights fold exactly into the target.
         labels = f"{labels} * {w.weight()}.reshape({shape})"
@@ -73,11 +73,11 @@ def _write_softmax_ce(w: RecipeWriter, function: str = "softmax_cross_entropy") 
 def _write_integer_labels(w: RecipeWriter) -> None:
     case = w.case
     labels = w.target()
-    if case.ignore_index is not None:
-        labels = f"jnp.where({labels} != {case.ignore_index}, {labels}, 0)"
+    if case.option("ignore_index") is not None:
+        labels = f"jnp.where({labels} != {case.option('ignore_index')}, {labels}, 0)"
     w.emit(f"per_example = optax.softmax_cross_entropy_with_integer_labels("
            f"{_as_logits(w)}, {labels}{_axis(w)})")
-    if case.weight is not None:
+    if case.option("weight") is not None:
         w.emit(f"per_example = per_example * jnp.take({w.weight()}, {labels})")
     w.index_glue("per_example", OPS)
 
@@ -87,12 +87,12 @@ def _write_sigmoid_bce(w: RecipeWriter) -> None:
     x, target = w.input(), w.target()
     if not w.as_is and case.input.kind == "probs":
         x = f"jax.scipy.special.logit({x})"
-    if case.pos_weight is None:
+    if case.option("pos_weight") is None:
         w.emit(f"per_element = optax.sigmoid_binary_cross_entropy({x}, {target})")
     else:
         # -(pw*y*log p + (1-y)*log(1-p)) is linear in the label: combine the
         # API's losses at label 1 and at label 0.
-        pos_weight = w.floats("pos_weight", case.pos_weight)
+        pos_weight = w.floats("pos_weight", case.option("pos_weight"))
         w.emit(f"x = {x}")
         w.emit(f"per_element = {pos_weight} * {target} * optax.sigmoid_binary_cross_entropy("
                f"x, jnp.ones_like(x)) + (1 - {target}) * optax.sigmoid_binary_cross_entropy("
@@ -147,7 +147,7 @@ FRAMEWORK = Framework(
     float_array="jnp.array({data}, dtype=jnp.{dtype})",
     index_array="jnp.array({data})",
     show="loss.tolist()",
-    worker_module="adapters.jax",
+    worker_module="conformance.adapters.jax",
     # jit: one XLA compilation of the whole gradient, not one per primitive (6x faster here).
     gradient=("grad = jax.jit(jax.grad(lambda x: loss_of(x).sum()))({x})", "print(grad.tolist())"),
     env=WORKER_ENV,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adapters.jax import WORKER_ENV as JAX_WORKER_ENV
+from conformance.adapters.jax import WORKER_ENV as JAX_WORKER_ENV
 from conformance.binding import Binding, Framework
 from conformance.case import Case
 from conformance.recipe import ArrayOps, RecipeWriter, kwargs
@@ -58,7 +58,7 @@ def _write_categorical(w: RecipeWriter) -> None:
     if case.target.kind == "index":
         target = f"keras.ops.one_hot({target}, {case.num_classes}, axis={case.axis}, dtype={w.dtype!r})"
     sample_weight = ""
-    if case.weight is not None:
+    if case.option("weight") is not None:
         # -sum_c w_c t_c log q_c = m * CE(w t / m) with m = sum_c w_c t_c: the labels
         # must sum to 1, as the TensorFlow op's gradient (softmax - labels) assumes
         # (tensorflow/tensorflow#2327); the mass m goes back on as a sample weight.
@@ -66,7 +66,7 @@ def _write_categorical(w: RecipeWriter) -> None:
         w.emit(f"label_mass = keras.ops.sum(weighted, axis={case.axis})")
         target = f"weighted / keras.ops.expand_dims(label_mass, {case.axis})"
         sample_weight = ", sample_weight=label_mass"
-    options = kwargs(from_logits=_from_logits(w), label_smoothing=case.label_smoothing or None,
+    options = kwargs(from_logits=_from_logits(w), label_smoothing=case.option("label_smoothing") or None,
                      axis=None if case.class_axis_is_last or w.as_is else case.axis,
                      **_common(w, _reduction(w)))
     w.emit(f"loss = keras.losses.CategoricalCrossentropy({options.lstrip(', ')})"
@@ -74,10 +74,10 @@ def _write_categorical(w: RecipeWriter) -> None:
 
 
 def _categorical_limits(case: Case) -> str | None:
-    if case.weight is not None and case.target.kind == "index":
+    if case.option("weight") is not None and case.target.kind == "index":
         return ("with index targets the weighted mean divides by the summed target weights; "
                 "keras.SparseCategoricalCrossentropy expresses it")
-    if case.weight is not None and case.label_smoothing:
+    if case.option("weight") is not None and case.option("label_smoothing"):
         return "Keras smooths the target inside the loss, after any class weights could be folded in"
     return None
 
@@ -85,14 +85,14 @@ def _categorical_limits(case: Case) -> str | None:
 def _write_sparse(w: RecipeWriter) -> None:
     case = w.case
     target = w.target()
-    weighted = case.weight is not None
-    options = kwargs(from_logits=_from_logits(w), ignore_class=case.ignore_index,
+    weighted = case.option("weight") is not None
+    options = kwargs(from_logits=_from_logits(w), ignore_class=case.option("ignore_index"),
                      **_common(w, _reduction(w, weighted)))
     call = f"keras.losses.SparseCategoricalCrossentropy({options.lstrip(', ')})"
     labels = target
-    if weighted and case.ignore_index is not None:
+    if weighted and case.option("ignore_index") is not None:
         # An ignored label is no index; Keras masks its loss and its sample weight.
-        labels = f"keras.ops.where({target} == {case.ignore_index}, 0, {target})"
+        labels = f"keras.ops.where({target} == {case.option('ignore_index')}, 0, {target})"
     sample_weight = f", sample_weight=keras.ops.take({w.weight()}, {labels})" if weighted else ""
     w.emit(f"loss = {call}({target}, {_class_axis_last(w, w.input())}{sample_weight})")
 
@@ -105,7 +105,7 @@ def _elementwise(w: RecipeWriter, array: str) -> str:
 def _write_binary(w: RecipeWriter) -> None:
     case = w.case
     x, target = w.input(), w.target()
-    if case.pos_weight is not None:
+    if case.option("pos_weight") is not None:
         _write_binary_pos_weight(w, x, target)
         return
     # Keras averages over the last axis first; faithful calls make each element its own row.
@@ -119,7 +119,7 @@ def _write_binary_pos_weight(w: RecipeWriter, x: str, target: str) -> None:
     # -(pw*y*log p + (1-y)*log(1-p)) is linear in the label: combine the API's
     # per-element losses at label 1 and at label 0.
     options = kwargs(from_logits=_from_logits(w), **_common(w, "None"))
-    pos_weight = w.floats("pos_weight", w.case.pos_weight)
+    pos_weight = w.floats("pos_weight", w.case.option("pos_weight"))
     w.emit(f"bce = keras.losses.BinaryCrossentropy({options.lstrip(', ')})")
     w.emit(f"x = {_elementwise(w, x)}")
     w.emit(f"per_element = {pos_weight} * {target} * bce(keras.ops.ones_like(x), x) "
@@ -172,7 +172,7 @@ def _write_categorical_function(w: RecipeWriter) -> None:
     target = w.target()
     if case.target.kind == "index":
         target = f"keras.ops.one_hot({target}, {case.num_classes}, axis={case.axis}, dtype={w.dtype!r})"
-    options = kwargs(from_logits=_from_logits(w), label_smoothing=case.label_smoothing or None,
+    options = kwargs(from_logits=_from_logits(w), label_smoothing=case.option("label_smoothing") or None,
                      axis=None if case.class_axis_is_last or w.as_is else case.axis)
     w.emit(f"per_example = keras.losses.categorical_crossentropy({target}, {w.input()}{options})")
     _reduce_function(w, "per_example")
@@ -181,12 +181,12 @@ def _write_categorical_function(w: RecipeWriter) -> None:
 def _write_sparse_function(w: RecipeWriter) -> None:
     case = w.case
     target = w.target()
-    options = kwargs(from_logits=_from_logits(w), ignore_class=case.ignore_index)
+    options = kwargs(from_logits=_from_logits(w), ignore_class=case.option("ignore_index"))
     w.emit(f"per_example = keras.losses.sparse_categorical_crossentropy("
            f"{target}, {_class_axis_last(w, w.input())}{options})")
     count = None
-    if case.ignore_index is not None:
-        count = f"keras.ops.sum(keras.ops.cast({target} != {case.ignore_index}, per_example.dtype))"
+    if case.option("ignore_index") is not None:
+        count = f"keras.ops.sum(keras.ops.cast({target} != {case.option('ignore_index')}, per_example.dtype))"
     _reduce_function(w, "per_example", count)
 
 
@@ -339,7 +339,7 @@ def on_backend(backend: str) -> Framework:
         float_array="keras.ops.convert_to_tensor({data}, dtype={dtype!r})",
         index_array="keras.ops.convert_to_tensor({data})",
         show=_SHOW.format("loss"),
-        worker_module=f"adapters.{name}",
+        worker_module=f"conformance.adapters.{name}",
         env={"KERAS_BACKEND": backend, **_BACKEND_ENV[backend]},
         gradient=_BACKEND_GRADIENTS[backend] + (f"print({_SHOW.format('grad')})",),
         # Every backend is pinned to the CPU (TensorFlow and Keras-on-torch would place

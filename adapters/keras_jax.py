@@ -6,7 +6,7 @@ framework's ``env``); without x64 a float64 loss silently becomes float32.
 
 from __future__ import annotations
 
-from adapters.keras import on_backend, result_dtype, to_numpy  # noqa: F401  (worker side)
+from conformance.adapters.keras import on_backend, result_dtype, to_numpy  # noqa: F401  (worker side)
 
 FRAMEWORK = on_backend("jax")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.keras import on_backend, result_dtype, to_numpy  # noqa: F401  (worker side)
+from conformance.adapters.keras import on_backend, result_dtype, to_numpy  # noqa: F401  (worker side)
 
 FRAMEWORK = on_backend("torch")
 

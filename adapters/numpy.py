@@ -35,16 +35,16 @@ def _dense_target(w: RecipeWriter) -> str:
     target = w.target()
     if case.target.kind == "index":
         labels = target
-        if case.ignore_index is not None:
-            w.emit(f"counted = {labels} != {case.ignore_index}")
+        if case.option("ignore_index") is not None:
+            w.emit(f"counted = {labels} != {case.option('ignore_index')}")
             labels = f"np.where(counted, {labels}, 0)"
         target = f"np.moveaxis(np.eye({case.num_classes}, dtype={w.dtype!r})[{labels}], -1, {case.axis})"
-    if case.label_smoothing:
-        target = f"({target} * (1 - {case.label_smoothing}) + {case.label_smoothing} / {case.num_classes})"
-    if case.weight is not None:
+    if case.option("label_smoothing"):
+        target = f"({target} * (1 - {case.option('label_smoothing')}) + {case.option('label_smoothing')} / {case.num_classes})"
+    if case.option("weight") is not None:
         shape = (case.num_classes,) + (1,) * (case.ndim - 1 - case.axis)
         target = f"{target} * {w.weight()}.reshape({shape})"
-    if case.target.kind == "index" and case.ignore_index is not None:
+    if case.target.kind == "index" and case.option("ignore_index") is not None:
         target = f"{target} * np.expand_dims(counted, {case.axis})"
     w.emit(f"t = {target}")
     return "t"
@@ -57,9 +57,9 @@ def _write_cross_entropy(w: RecipeWriter) -> None:
     w.emit(f"per_position = -np.sum(np.where({t} == 0, 0, {t} * log_q), axis={case.axis})")
     denominator = None
     if case.target.kind == "index" and case.reduction == "mean":
-        labels = "np.where(counted, target, 0)" if case.ignore_index is not None else "target"
-        weights = f"{w.weight()}[{labels}]" if case.weight is not None else f"np.ones(target.shape, {w.dtype!r})"
-        if case.ignore_index is not None:
+        labels = "np.where(counted, target, 0)" if case.option("ignore_index") is not None else "target"
+        weights = f"{w.weight()}[{labels}]" if case.option('weight') is not None else f"np.ones(target.shape, {w.dtype!r})"
+        if case.option("ignore_index") is not None:
             weights = f"np.where(counted, {weights}, 0)"
         denominator = f"np.sum({weights})"
     _reduce(w, "per_position", denominator)
@@ -72,7 +72,7 @@ def _write_binary_cross_entropy(w: RecipeWriter) -> None:
         w.emit(f"log_p, log_not_p = scipy.special.log_expit({x}), scipy.special.log_expit(-{x})")
     else:
         w.emit(f"log_p, log_not_p = np.log({x}), np.log1p(-{x})")
-    positive = f"{w.floats('pos_weight', case.pos_weight)} * {y}" if case.pos_weight is not None else y
+    positive = f"{w.floats('pos_weight', case.option('pos_weight'))} * {y}" if case.option('pos_weight') is not None else y
     w.emit(f"positive = {positive}")
     w.emit(f"per_element = -(np.where(positive == 0, 0, positive * log_p) "
            f"+ np.where({y} == 1, 0, (1 - {y}) * log_not_p))")
@@ -119,7 +119,7 @@ FRAMEWORK = Framework(
     float_array="np.array({data}, dtype={dtype!r})",
     index_array="np.array({data})",
     show="np.asarray(loss, dtype=np.float64).tolist()",
-    worker_module="adapters.numpy",
+    worker_module="conformance.adapters.numpy",
     bindings=(
         Binding("numpy.cross_entropy", "cross_entropy", _ALL_INPUTS, frozenset({"index", "probs"}),
                 _write_cross_entropy, options=frozenset({"weight", "ignore_index", "label_smoothing"}),

@@ -34,7 +34,7 @@ def _write_log_loss(w: RecipeWriter) -> None:
     case = w.case
     target = w.target()
     sample_weight = None
-    if case.weight is not None:
+    if case.option("weight") is not None:
         sample_weight = f"{w.weight()}[{target}]"
     options = kwargs(normalize="False" if case.reduction == "sum" else None, sample_weight=sample_weight,
                      labels=list(range(case.num_classes)) if case.target.kind == "index" else None)
@@ -44,9 +44,9 @@ def _write_log_loss(w: RecipeWriter) -> None:
 def _limits(case: Case) -> str | None:
     if case.ndim != 2 or not case.class_axis_is_last:
         return "log_loss takes (n_samples, n_classes) arrays only"
-    if case.target.kind == "probs" and not ((case.target.probs == 0) | (case.target.probs == 1)).all():
+    if case.target.kind == "probs" and not ((case.target.values == 0) | (case.target.values == 1)).all():
         return "log_loss takes labels or an indicator matrix, not soft targets"
-    if case.weight is not None and case.target.kind != "index":
+    if case.option("weight") is not None and case.target.kind != "index":
         return "class weights become sample weights only with class-index targets"
     return None
 
@@ -59,7 +59,7 @@ FRAMEWORK = Framework(
     float_array="np.array({data}, dtype={dtype!r})",
     index_array="np.array({data})",
     show="float(loss)",
-    worker_module="adapters.sklearn",
+    worker_module="conformance.adapters.sklearn",
     complete=False,
     bindings=(
         Binding("sklearn.log_loss", "cross_entropy", frozenset({"probs", "logits", "log_probs"}),

@@ -43,20 +43,20 @@ def _write_softmax(w: RecipeWriter) -> None:
     labels = w.target()
     if case.target.kind == "index":
         labels = f"tf.one_hot({labels}, {case.num_classes}, axis={case.axis}, dtype=tf.{w.dtype})"
-    elif case.weight is not None:
+    elif case.option("weight") is not None:
         labels = _normalised_weighted_labels(w, labels)
     axis = "" if case.class_axis_is_last or w.as_is else f", axis={case.axis}"
     w.emit(f"per_example = tf.nn.softmax_cross_entropy_with_logits(labels={labels}, "
            f"logits={_as_logits(w)}{axis})")
     if case.target.kind == "probs":
-        if case.weight is not None:
+        if case.option("weight") is not None:
             w.emit(f"per_example = per_example * tf.squeeze(label_mass, {case.axis})")
         _reduce(w, "per_example")
         return
-    if case.weight is not None:
+    if case.option("weight") is not None:
         index = w.target()
-        if case.ignore_index is not None:
-            index = f"tf.where({index} != {case.ignore_index}, {index}, 0)"
+        if case.option("ignore_index") is not None:
+            index = f"tf.where({index} != {case.option('ignore_index')}, {index}, 0)"
         w.emit(f"per_example = per_example * tf.gather({w.weight()}, {index})")
     w.index_glue("per_example", OPS)
 
@@ -76,11 +76,11 @@ def _normalised_weighted_labels(w: RecipeWriter, labels: str) -> str:
 def _write_sparse(w: RecipeWriter) -> None:
     case = w.case
     labels = w.target()
-    if case.ignore_index is not None:
-        labels = f"tf.where({labels} != {case.ignore_index}, {labels}, 0)"
+    if case.option("ignore_index") is not None:
+        labels = f"tf.where({labels} != {case.option('ignore_index')}, {labels}, 0)"
     w.emit(f"per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels={labels}, "
            f"logits={_classes_last(w, _as_logits(w))})")
-    if case.weight is not None:
+    if case.option("weight") is not None:
         w.emit(f"per_example = per_example * tf.gather({w.weight()}, {labels})")
     w.index_glue("per_example", OPS)
 
@@ -99,7 +99,7 @@ def _write_sigmoid(w: RecipeWriter) -> None:
 
 
 def _write_weighted(w: RecipeWriter) -> None:
-    pos_weight = w.floats("pos_weight", w.case.pos_weight) if w.case.pos_weight is not None else "1.0"
+    pos_weight = w.floats("pos_weight", w.case.option("pos_weight")) if w.case.option("pos_weight") is not None else "1.0"
     w.emit(f"per_element = tf.nn.weighted_cross_entropy_with_logits(labels={w.target()}, "
            f"logits={_as_binary_logits(w)}, pos_weight={pos_weight})")
     _reduce(w, "per_element")
@@ -114,7 +114,7 @@ FRAMEWORK = Framework(
     float_array="tf.constant({data}, dtype=tf.{dtype})",
     index_array="tf.constant({data})",
     show="tf.cast(loss, tf.float64).numpy().tolist()",
-    worker_module="adapters.tensorflow",
+    worker_module="conformance.adapters.tensorflow",
     # TensorFlow would place ops on a visible GPU by itself: hide it, so "cpu" rows are.
     env={"CUDA_VISIBLE_DEVICES": ""},
     complete=False,

@@ -63,16 +63,16 @@ def _write_cross_entropy(w: RecipeWriter, module: str | None = None) -> None:
     target = w.target()
     if w.case.target.kind == "probs":
         target = _classes_at_dim1(w, target)
-    options = kwargs(weight=w.weight() if w.case.weight is not None else None,
-                     ignore_index=w.case.ignore_index,
-                     label_smoothing=w.case.label_smoothing or None,
+    options = kwargs(weight=w.weight() if w.case.option("weight") is not None else None,
+                     ignore_index=w.case.option("ignore_index"),
+                     label_smoothing=w.case.option("label_smoothing") or None,
                      reduction=_reduction(w))
     _call(w, "cross_entropy", f"{_classes_at_dim1(w, _as_logits(w))}, {target}", options, module)
 
 
 def _write_nll_loss(w: RecipeWriter, module: str | None = None) -> None:
-    options = kwargs(weight=w.weight() if w.case.weight is not None else None,
-                     ignore_index=w.case.ignore_index, reduction=_reduction(w))
+    options = kwargs(weight=w.weight() if w.case.option("weight") is not None else None,
+                     ignore_index=w.case.option("ignore_index"), reduction=_reduction(w))
     _call(w, "nll_loss", f"{_classes_at_dim1(w, _as_log_probs(w))}, {w.target()}", options, module)
 
 
@@ -81,7 +81,7 @@ def _write_binary_cross_entropy(w: RecipeWriter, module: str | None = None) -> N
 
 
 def _write_binary_cross_entropy_with_logits(w: RecipeWriter, module: str | None = None) -> None:
-    pos_weight = w.floats("pos_weight", w.case.pos_weight) if w.case.pos_weight is not None else None
+    pos_weight = w.floats("pos_weight", w.case.option("pos_weight")) if w.case.option("pos_weight") is not None else None
     options = kwargs(pos_weight=pos_weight, reduction=_reduction(w))
     _call(w, "binary_cross_entropy_with_logits", f"{w.input()}, {w.target()}", options, module)
 
@@ -167,7 +167,7 @@ FRAMEWORK = Framework(
     float_array="torch.tensor({data}, dtype=torch.{dtype})",
     index_array="torch.tensor({data})",
     show="loss.tolist()",
-    worker_module="adapters.torch",
+    worker_module="conformance.adapters.torch",
     bindings=_FUNCTIONAL + _MODULE_FORMS,
     accelerators={"cuda": 'torch.set_default_device("cuda")'},
     gradient=("leaf = {x}.detach().requires_grad_(True)",

@@ -13,14 +13,11 @@ write arrays, and how to read results back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from collections.abc import Callable, Mapping
 
 from conformance.case import Case
-from conformance.case_rules import is_set
 from conformance.recipe import RecipeWriter
-
-ALL_OPTIONS = ("weight", "pos_weight", "ignore_index", "label_smoothing")
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,7 @@ class Binding:
       loss: the canonical loss the API computes.
       inputs: input kinds a faithful call can give it (after declared glue).
       targets: target kinds it accepts.
-      options: case options it can express (see :data:`ALL_OPTIONS`).
+      options: options of its family it can express (``weight``, ``pos_weight``...).
       reductions: reductions it can express (natively or by reducing its
         per-element output).
       reads: how the API reads its input with default options, in words; the
@@ -76,9 +73,15 @@ class Binding:
     grad_readings: Mapping[str, str] = field(default_factory=dict)
     refuses_dtypes: Mapping[str, str] = field(default_factory=dict)
 
+    # Set by the Framework that declares the binding: which worker runs it.
+    _framework: Framework | None = field(default=None, init=False, compare=False, repr=False)
+
     @property
-    def framework(self) -> str:
-        return self.id.split(".", 1)[0]
+    def framework(self) -> Framework:
+        """The framework that declares this binding (its worker runs the recipe)."""
+        if self._framework is None:
+            raise LookupError(f"binding {self.id} belongs to no Framework declaration")
+        return self._framework
 
     @property
     def documented_as(self) -> tuple[str, ...]:
@@ -95,8 +98,8 @@ class Binding:
             return f"{self.id} cannot take {case.target.kind} targets"
         if case.reduction not in self.reductions:
             return f"{self.id} cannot express reduction {case.reduction!r}"
-        for option in ALL_OPTIONS:
-            if is_set(getattr(case, option)) and option not in self.options:
+        for option in case.options_set():
+            if option not in self.options:
                 return f"{self.id} has no equivalent of `{option}`"
         return self.limits(case) if self.limits else None
 
@@ -144,6 +147,17 @@ class Framework:
     gradient: tuple[str, ...] = ()
     accelerators: Mapping[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    # The entry-point value (``module:ATTRIBUTE``) the worker process resolves to find this
+    # declaration again; set on discovery (:mod:`conformance.frameworks`).
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        for binding in self.bindings:
+            object.__setattr__(binding, "_framework", self)
+
+    def registered_as(self, reference: str) -> Framework:
+        """This declaration, found at ``reference``."""
+        return self if self.reference == reference else replace(self, reference=reference)
 
     @property
     def required_modules(self) -> tuple[str, ...]:

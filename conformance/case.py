@@ -9,82 +9,28 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError,
                       ValidationInfo, field_validator, model_validator)
 
-from conformance.case_rules import CaseRuleError, check_case, is_set
-from conformance.dtypes import DTYPES, NONFINITE_NAMES, DType, decode
-from conformance.generate import MAX_DIMS, RandomDraw, RandomSpec
+from conformance import families
+from conformance.arrays import FloatArray, Integer, Number, float_array, index_array, short as _short
+from conformance.case_rules import CaseRuleError, check_case
+from conformance.dtypes import DTYPES, DType
+from conformance.tolerance import MAX_TOLERANCE, MAX_ULPS, Bound, Tolerance, default_tolerance
+from conformance.families.base import Options
+from conformance.generate import RandomDraw, RandomSpec
+from conformance.vocabulary import Category, Elements, Mode, Reduction
 
-Loss = Literal["cross_entropy", "binary_cross_entropy", "kl_divergence"]
-Reduction = Literal["mean", "sum", "none", "batchmean"]
-Mode = Literal["faithful", "as_is"]
-Category = Literal["semantic", "clipping", "precision", "bug"]
+if TYPE_CHECKING:
+    from conformance.families import Family
 
 CASE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 BINDING_ID = re.compile(r"^[a-z0-9_]+\.[A-Za-z0-9_.]+$")
-
-
-INT64 = (-2 ** 63, 2 ** 63 - 1)
-
-
-def _float_array(value: Any) -> np.ndarray:
-    """A nested list of numbers (``inf``/``-inf``/``nan`` allowed) as float64."""
-    if isinstance(value, np.ndarray):  # drawn from a ``random`` spec
-        return value.astype(np.float64)
-    if isinstance(value, bool) or value is None or isinstance(value, dict):
-        raise ValueError(f"expected a number or a nested list of numbers, got {_short(value)}")
-    for where, leaf in _leaves(value):
-        if isinstance(leaf, str) and leaf.strip().lower() in NONFINITE_NAMES:
-            continue
-        if isinstance(leaf, bool) or not isinstance(leaf, (int, float)):
-            raise ValueError(f"element{where} is {_short(leaf)}, not a number "
-                             "(numbers, or the strings inf, -inf, nan)")
-        if isinstance(leaf, int) and abs(leaf) > 2 ** 1023:
-            raise ValueError(f"element{where} is an integer too large for float64")
-    return _array(decode(value), np.float64)
-
-
-def _index_array(value: Any) -> np.ndarray:
-    """Class indices: integers only; ``1.0`` is refused rather than truncated."""
-    if isinstance(value, np.ndarray):  # drawn from a ``random`` spec
-        return value.astype(np.int64)
-    for where, leaf in _leaves(value):
-        if isinstance(leaf, bool) or not isinstance(leaf, int):
-            raise ValueError(f"class indices must be integers; element{where} is {_short(leaf)}")
-        if not INT64[0] <= leaf <= INT64[1]:
-            raise ValueError(f"class index{where} {leaf} does not fit in int64")
-    return _array(value, np.int64)
-
-
-def _leaves(value: Any) -> Any:
-    """``(where, leaf)`` of every non-list element, depth first, without recursion."""
-    stack = [("", value, 0)]
-    while stack:
-        where, item, depth = stack.pop()
-        if not isinstance(item, list):
-            yield where, item
-            continue
-        if depth >= MAX_DIMS:
-            raise ValueError(f"arrays have at most {MAX_DIMS} axes; this one is nested deeper")
-        stack.extend((f"{where}[{i}]", child, depth + 1) for i, child in reversed(list(enumerate(item))))
-
-
-def _array(value: Any, dtype: type) -> np.ndarray:
-    try:
-        return np.array(value, dtype=dtype)
-    except ValueError:
-        raise ValueError("ragged array: rows of one level must all have the same length") from None
-
-
-def _short(value: Any) -> str:
-    """A value for an error message, cut short (it may be anything a file holds)."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _as_list(value: Any) -> Any:
@@ -92,87 +38,52 @@ def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
-FloatArray = Annotated[np.ndarray, BeforeValidator(_float_array)]
-IndexArray = Annotated[np.ndarray, BeforeValidator(_index_array)]
 
 
 class _Strict(BaseModel):
     # An infinite tolerance or bound would pass anything: scalar options are finite.
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True,
-                              allow_inf_nan=False)
+                              allow_inf_nan=False, use_enum_values=True)
 
 
-class _OneOf(_Strict):
-    """A mapping with exactly one of ``KEYS``; ``kind`` says which."""
+@dataclass(frozen=True)
+class Values:
+    """An input or a target: its ``kind`` (``logits``, ``probs``, ``index``...) and its array."""
 
-    KEYS: ClassVar[tuple[str, ...]] = ()
+    kind: str
+    values: np.ndarray
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> _OneOf:
-        given = [k for k in self.KEYS if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"needs exactly one of {', '.join(self.KEYS)}; got "
-                             f"{', '.join(given) if given else 'none'}")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in self.KEYS if getattr(self, k) is not None)
-
-    @property
-    def values(self) -> np.ndarray:
-        return getattr(self, self.kind)
-
-
-class Input(_OneOf):
-    """The prediction: exactly one of logits, probabilities, log-probabilities."""
-
-    KEYS: ClassVar[tuple[str, ...]] = ("logits", "probs", "log_probs")
-    logits: FloatArray | None = None
-    probs: FloatArray | None = None
-    log_probs: FloatArray | None = None
-
-
-class Target(_OneOf):
-    """The target: exactly one of class indices, probabilities, log-probabilities."""
-
-    KEYS: ClassVar[tuple[str, ...]] = ("index", "probs", "log_probs")
-    index: IndexArray | None = None
-    probs: FloatArray | None = None
-    log_probs: FloatArray | None = None
+    @classmethod
+    def parse(cls, role: str, raw: Any, kinds: dict[str, Elements], loss: str | None = None) -> Values:
+        """``{kind: array}`` with exactly one of ``kinds`` (those of ``loss``, if given);
+        errors name the field to fix."""
+        if isinstance(raw, Values):
+            return raw
+        if not isinstance(raw, dict):
+            raise CaseRuleError(role, f"{role} is a mapping {{kind: array}} with one of "
+                                f"{', '.join(kinds)}, e.g. {{{next(iter(kinds))}: [...]}}; got {_short(raw)}")
+        given = list(raw)
+        if len(given) == 1 and given[0] not in kinds and loss is not None:
+            raise CaseRuleError(role, f"{loss} takes {role} {' | '.join(sorted(kinds))}, not {_short(given[0])}")
+        if len(given) != 1 or given[0] not in kinds:
+            known = families.array_elements()
+            unknown = [k for k in given if k not in known]
+            if unknown:
+                raise CaseRuleError(f"{role}.{unknown[0]}", f"{_short(unknown[0])} is not a kind of {role}; "
+                                    f"use one of {', '.join(kinds)}")
+            raise CaseRuleError(role, f"needs exactly one of {', '.join(kinds)}; got "
+                                f"{', '.join(given) if given else 'none'}")
+        kind = given[0]
+        try:
+            array = (index_array if kinds[kind] == Elements.INDEX else float_array)(raw[kind])
+        except ValueError as exc:
+            raise CaseRuleError(f"{role}.{kind}", str(exc)) from None
+        return cls(kind, array)
 
 
-# A case's own tolerance may not be looser than this (4 ULP of bfloat16): looser,
-# it passes almost any value. A real precision loss is documented with an
-# `expect` entry's `within` instead, bounded per API and dtype.
-MAX_TOLERANCE = 2.0 ** -4
-# The most units in the last place an `expect` entry's `within` may allow (2**10).
-MAX_ULPS = 1024
-Number = Annotated[float, Strict()]  # an int or a float as written; never "1", true or "1_000"
-Integer = Annotated[int, Strict()]
-
-
-class Tolerance(_Strict):
-    rtol: Number = Field(ge=0)
-    atol: Number = Field(ge=0)
-
-
-class Bound(_Strict):
-    """How far a documented precision loss may go, in the terms of the tolerance policy:
-    ``ulps`` of the evaluated dtype, or the policy of the dtype the API computes ``like``."""
-
-    ulps: Number | None = Field(default=None, gt=0, le=MAX_ULPS)
-    like: DType | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Bound:
-        if (self.ulps is None) == (self.like is None):
-            raise ValueError("give `ulps` (units in the last place of the evaluated dtype) or `like` "
-                             "(the dtype whose tolerance applies), e.g. {ulps: 8}")
-        return self
-
-    def __str__(self) -> str:
-        return f"{self.ulps:g} ULP" if self.ulps is not None else f"{self.like}'s tolerance"
+def _values_field(role: str) -> Any:
+    # Reached only when the loss is unknown: then any kind a family knows is read.
+    return BeforeValidator(lambda raw: Values.parse(role, raw, families.array_elements()))
 
 
 class Expectation(_Strict):
@@ -226,10 +137,9 @@ class Expectation(_Strict):
     @field_validator("grad_reading")
     @classmethod
     def _known_reading(cls, name: str | None) -> str | None:
-        from conformance.oracle._gradient import READINGS
-
-        if name is not None and name not in READINGS:
-            raise ValueError(f"unknown gradient reading {name!r}; known: {', '.join(READINGS)}")
+        readings = {r for f in families.families() for r in f.gradient_readings}
+        if name is not None and name not in readings:
+            raise ValueError(f"unknown gradient reading {name!r}; known: {', '.join(sorted(readings))}")
         return name
 
     @field_validator("reason")
@@ -266,16 +176,14 @@ class Case(_Strict):
     description: str | None = None
     source: str | None = None
     tags: list[str] = []
-    loss: Loss
-    input: Input
-    target: Target
+    loss: str
+    input: Annotated[Values, _values_field("input")]
+    target: Annotated[Values, _values_field("target")]
     class_axis: Integer = -1
-    reduction: Reduction = "mean"
-    weight: FloatArray | None = None
-    pos_weight: FloatArray | None = None
-    ignore_index: Integer | None = Field(default=None, ge=INT64[0], le=INT64[1])
-    label_smoothing: Number = Field(default=0.0, ge=0.0, lt=1.0)
-    mode: Mode = "faithful"
+    reduction: Reduction = Reduction.MEAN
+    # The family's options, written at the top level of the case (``weight: [...]``).
+    options: Options = Options()
+    mode: Mode = Mode.FAITHFUL
     expected: FloatArray | None = None
     tolerance: Tolerance | None = None
     dtypes: list[DType] | None = None
@@ -291,9 +199,19 @@ class Case(_Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _draw_random_arrays(cls, data: Any, handler: Any, info: ValidationInfo) -> Case:
+    def _by_family(cls, data: Any, handler: Any, info: ValidationInfo) -> Case:
+        """The family's schema: its options and its kinds of input and target; then the
+        arrays drawn from ``random`` specs."""
         context = info.context or {}
+        family = _family_of(data)
+        if family is not None:
+            data = _with_options(family, data)
         data, drawn = draw_random_arrays(data, context.get("max_elements"), context.get("budget"))
+        if family is not None:
+            kinds = {"input": {k: Elements.FLOAT for k in family.inputs}, "target": dict(family.targets)}
+            for role in ("input", "target"):
+                if role in data:  # a missing one is pydantic's "required field is missing"
+                    data[role] = Values.parse(role, data[role], kinds[role], family.name)
         case = handler(data)
         case._drawn = drawn
         if case.expected is None and not drawn:
@@ -329,6 +247,15 @@ class Case(_Strict):
         if not CASE_ID.match(value):
             raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits, "
                              "'_', '.', '-', starting with a letter or digit")
+        return value
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, value: str) -> str:
+        try:
+            families.family(value)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
         return value
 
     @field_validator("tolerance")
@@ -400,12 +327,26 @@ class Case(_Strict):
         return self.axis == self.ndim - 1
 
     @property
+    def family(self) -> Family:
+        """The loss family the case belongs to (its schema, oracle and readings)."""
+        return families.family(self.loss)
+
+    @property
     def output_shape(self) -> tuple[int, ...]:
         """Shape of the per-position loss (``reduction: none``)."""
-        shape = self.input.values.shape
-        if self.loss == "cross_entropy":
-            return shape[:self.axis] + shape[self.axis + 1:]
-        return shape
+        return self.family.output_shape(self)
+
+    def options_set(self) -> tuple[str, ...]:
+        """The names of the family options this case sets."""
+        return self.options.given()
+
+    def option(self, name: str) -> Any:
+        """The value of option ``name``, or None where the case's family has no such option."""
+        return getattr(self.options, name, None)
+
+    def with_target(self, index: np.ndarray) -> Case:
+        """This case with other class indices as its target (a gradient reading uses it)."""
+        return self.model_copy(update={"target": Values("index", index)})
 
     @property
     def configuration(self) -> str:
@@ -414,19 +355,51 @@ class Case(_Strict):
         parts = [f"{self.input.kind} vs {self.target.kind}"]
         if self.ndim > 1 and not self.class_axis_is_last:
             parts.append(f"classes on axis {self.axis} of {self.ndim}")
-        parts += [name for name in ("weight", "pos_weight", "ignore_index", "label_smoothing")
-                  if is_set(getattr(self, name))]
+        parts += list(self.options_set())
         parts.append(self.reduction)
         return f"{self.loss}: " + ", ".join(parts)
 
     def tolerance_for(self, dtype: DType) -> Tolerance:
-        from conformance.tolerance import default_tolerance
-
         return self.tolerance or default_tolerance(dtype)
 
     def dtypes_in(self, requested: tuple[DType, ...]) -> list[DType]:
         allowed = self.dtypes or list(DTYPES)
         return [d for d in requested if d in allowed]
+
+
+def _family_of(data: Any) -> Family | None:
+    """The family ``data`` names, or None (the ``loss`` field's own check then says why)."""
+    loss = data.get("loss") if isinstance(data, dict) else None
+    if not isinstance(loss, str):
+        return None
+    try:
+        return families.family(loss)
+    except KeyError:
+        return None
+
+
+def _with_options(family: Family, data: dict) -> dict:
+    """``data`` with the family's options moved from the top level into ``options``."""
+    if "options" in data:
+        raise CaseRuleError("options", "write a case's options at its top level (e.g. `weight: [...]`), "
+                            "not under `options:`")
+    fields = set(Case.model_fields)
+    own = family.options.model_fields
+    data, given = dict(data), {}
+    for key in [k for k in data if k not in fields]:
+        if key in own:
+            given[key] = data.pop(key)
+            continue
+        elsewhere = sorted(f.name for f in families.families() if key in f.options.model_fields)
+        if elsewhere:
+            raise CaseRuleError(key, f"`{key}` applies to {' and '.join(elsewhere)} only")
+    try:
+        data["options"] = family.options.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise CaseRuleError(where, first["msg"].removeprefix("Value error, ")) from None
+    return data
 
 
 def draw_random_arrays(data: Any, max_elements: int | None = None, budget: Any = None,
@@ -477,7 +450,8 @@ def _random_spec(role: str, kind: str, raw: Any, loss: Any) -> RandomSpec:
         if kind == "index":
             raw = {**raw, "distribution": "integers"}
         elif role == "target":
-            raw = {**raw, "distribution": "uniform" if loss == "binary_cross_entropy" else "dirichlet"}
+            family = _family_of({"loss": loss})
+            raw = {**raw, "distribution": family.random_target if family else "dirichlet"}
     try:
         spec = RandomSpec.model_validate(raw)
     except ValidationError as exc:

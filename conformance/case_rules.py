@@ -8,28 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from conformance.case import Case
-
-ALLOWED_INPUTS = {
-    "cross_entropy": {"logits", "probs", "log_probs"},
-    "binary_cross_entropy": {"logits", "probs"},
-    "kl_divergence": {"logits", "probs", "log_probs"},
-}
-ALLOWED_TARGETS = {
-    "cross_entropy": {"index", "probs"},
-    "binary_cross_entropy": {"probs"},
-    "kl_divergence": {"probs", "log_probs"},
-}
-OPTION_LOSSES = {
-    "weight": {"cross_entropy"},
-    "pos_weight": {"binary_cross_entropy"},
-    "ignore_index": {"cross_entropy"},
-    "label_smoothing": {"cross_entropy"},
-}
-
+    from conformance.families import Family
 
 class CaseRuleError(ValueError):
     """A case whose fields do not fit together; ``field`` is the one to fix."""
@@ -39,38 +20,28 @@ class CaseRuleError(ValueError):
         self.field = field
 
 
-def is_set(value: object) -> bool:
-    """Whether an option was given (label smoothing 0 counts as not given)."""
-    return value is not None and not (isinstance(value, float) and value == 0.0)
-
-
 def check_case(case: Case) -> None:
-    _check_kinds(case)
-    _check_options(case)
-    _check_shapes(case)
+    """The rules of every case, then those of its family (``Family.check``)."""
+    family = case.family
+    _check_kinds(case, family)
+    if case.reduction not in family.reductions:
+        raise CaseRuleError("reduction", f"{case.loss} has no reduction {case.reduction!r}; use "
+                            f"{', '.join(r for r in ('mean', 'sum', 'none', 'batchmean') if r in family.reductions)}")
+    _check_shapes(case, family)
+    family.check(case)
     _check_expected(case)
 
 
-def _check_kinds(case: Case) -> None:
-    if case.input.kind not in ALLOWED_INPUTS[case.loss]:
+def _check_kinds(case: Case, family: Family) -> None:
+    if case.input.kind not in family.inputs:
         raise CaseRuleError("input", f"{case.loss} takes input "
-                            f"{' | '.join(sorted(ALLOWED_INPUTS[case.loss]))}, not {case.input.kind}")
-    if case.target.kind not in ALLOWED_TARGETS[case.loss]:
+                            f"{' | '.join(sorted(family.inputs))}, not {case.input.kind}")
+    if case.target.kind not in family.targets:
         raise CaseRuleError("target", f"{case.loss} takes target "
-                            f"{' | '.join(sorted(ALLOWED_TARGETS[case.loss]))}, not {case.target.kind}")
+                            f"{' | '.join(sorted(family.targets))}, not {case.target.kind}")
 
 
-def _check_options(case: Case) -> None:
-    for option, losses in OPTION_LOSSES.items():
-        if is_set(getattr(case, option)) and case.loss not in losses:
-            raise CaseRuleError(option, f"`{option}` applies to {' and '.join(sorted(losses))} only")
-    if case.ignore_index is not None and case.target.kind != "index":
-        raise CaseRuleError("ignore_index", "`ignore_index` needs class-index targets (target: {index: ...})")
-    if case.reduction == "batchmean" and case.loss != "kl_divergence":
-        raise CaseRuleError("reduction", "`batchmean` is a kl_divergence reduction; use mean, sum or none")
-
-
-def _check_shapes(case: Case) -> None:
+def _check_shapes(case: Case, family: Family) -> None:
     ndim = case.input.values.ndim
     if ndim == 0:
         raise CaseRuleError("input", "input must be an array with at least one axis, not a scalar")
@@ -81,33 +52,10 @@ def _check_shapes(case: Case) -> None:
         raise CaseRuleError("input", f"input of shape {case.input.values.shape} holds no element: "
                             "every axis needs at least one (a loss over no classes is undefined)")
     target = case.target.values
-    want = case.output_shape if case.target.kind == "index" else case.input.values.shape
+    want = family.target_shape(case)
     if target.shape != want:
         raise CaseRuleError("target", f"target shape {target.shape} does not fit input shape "
                             f"{case.input.values.shape} (expected {want} with class_axis {case.class_axis})")
-    if case.target.kind == "index":
-        _check_index_range(case, target)
-    if case.weight is not None and case.weight.shape != (case.num_classes,):
-        raise CaseRuleError("weight", f"weight needs one entry per class ({case.num_classes}), "
-                            f"got shape {case.weight.shape}")
-    if case.pos_weight is not None:
-        try:
-            fits = np.broadcast_shapes(case.pos_weight.shape, case.input.values.shape) == case.input.values.shape
-        except ValueError:
-            fits = False
-        if not fits:  # it weights the input's elements: it may not enlarge the loss's shape
-            raise CaseRuleError("pos_weight", f"pos_weight shape {case.pos_weight.shape} does not "
-                                f"broadcast to the input's shape {case.input.values.shape}")
-
-
-def _check_index_range(case: Case, target: np.ndarray) -> None:
-    valid = (target >= 0) & (target < case.num_classes)
-    if case.ignore_index is not None:
-        valid |= target == case.ignore_index
-    if not valid.all():
-        bad = int(target[~valid].flat[0])
-        raise CaseRuleError("target", f"class index {bad} is outside [0, {case.num_classes}) "
-                            "and is not the ignore_index")
 
 
 def _check_expected(case: Case) -> None:

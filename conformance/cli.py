@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-import adapters
+from conformance import frameworks as registry
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
 from conformance.explain import explain, find_case, format_explanation
 from conformance.profile import format_profile, profile
@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="run cases x bindings x dtypes and write reports")
     run_cmd.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
-    run_cmd.add_argument("--frameworks", type=_csv(list(adapters.ADAPTER_MODULES), "framework"),
-                         default=list(adapters.ADAPTER_MODULES))
+    run_cmd.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"),
+                         default=list(registry.names()))
     run_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
     run_cmd.add_argument("--out", default="reports/latest", metavar="DIR")
     run_cmd.add_argument("--timeout", type=float, default=60.0,
@@ -179,8 +179,8 @@ def _explain(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
-    if args.binding and args.binding not in adapters.all_bindings():
-        print(f"unknown binding {args.binding!r}; known: {', '.join(adapters.all_bindings())}",
+    if args.binding and args.binding not in registry.all_bindings():
+        print(f"unknown binding {args.binding!r}; known: {', '.join(registry.all_bindings())}",
               file=sys.stderr)
         return 2
     frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes))

@@ -1,4 +1,9 @@
-"""Comparison with the oracle and the status of each evaluation.
+"""Comparison with the oracle and the status of each evaluation's value and gradient.
+
+One judgement path (:func:`judge`) serves both quantities; what differs between
+them is stated once, in :class:`_Terms`: the gradient's tolerance scales with
+its size, it counts ULPs at that size, and it may be documented by a named
+reading.
 
 ``pass``       within tolerance of the oracle;
 ``known``      deviates exactly as the case's ``expect`` entry says;
@@ -16,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from conformance.binding import Binding
-from conformance.case import Case, Expectation, Tolerance
+from conformance.case import Case, Expectation
 from conformance.dtypes import DType, spacing
-from conformance.oracle import GRADIENT_READINGS, OracleValue
-from conformance.tolerance import bound_tolerance
+from conformance.oracle import OracleValue
+from conformance.tolerance import Tolerance, bound_tolerance
+from conformance.vocabulary import Mode, Quantity, Status
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,12 @@ class Errors:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    status: str
+class Judgement:
+    """The status of a value or a gradient, why, how far it is from the oracle, and the
+    ``expect`` entry that documents it (if one does)."""
+
+    quantity: Quantity
+    status: Status
     explanation: str
     errors: Errors | None = None
     expectation: Expectation | None = None
@@ -96,32 +106,6 @@ def matches_value(value: np.ndarray, expected: np.ndarray, tol: Tolerance) -> bo
     return all(_pair_close(float(v), float(e), tol) for v, e in zip(value.flat, expected.flat))
 
 
-def judge(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: OracleValue,
-          version: str | None) -> Verdict:
-    """The status and explanation of one evaluation."""
-    tol = case.tolerance_for(dtype)
-    entry = case.expectation_for(binding.documented_as, version, dtype, binding.shares_expectations_with,
-                                 backend=binding.backend)
-    deviated = "difference" if case.mode == "as_is" else "known"
-    if outcome.exception is not None:
-        if entry is not None and entry.raises == outcome.exception:
-            return Verdict(deviated, entry.reason, expectation=entry)
-        wanted = f" (expect says it raises {entry.raises})" if entry and entry.raises else ""
-        return Verdict("error", f"{binding.id} raised {outcome.exception}: {outcome.message}{wanted}")
-    errors = measure(outcome.value, oracle, dtype, tol)
-    if entry is not None and entry.raises:
-        return Verdict("fail", f"stale expectation: expect says {binding.id} raises {entry.raises}, "
-                       "but it returned a value; update or remove the entry", errors)
-    if errors.close:
-        if entry is not None:
-            return Verdict("fail", f"stale expectation: {binding.id} now agrees with the oracle, but "
-                           f"expect documents a deviation ({entry.reason}); remove or restrict the "
-                           "entry (versions/dtypes)", errors)
-        return Verdict("pass", "", errors)
-    within = bound_tolerance(entry.within, dtype) if entry is not None and entry.within else None
-    return _deviation(case, binding, outcome, errors, entry, tol, deviated, oracle.as_float(), within)
-
-
 def _as_documented(value: np.ndarray, documented: np.ndarray | None, within: Tolerance | None,
                    oracle: np.ndarray, tol: Tolerance) -> bool:
     """Whether ``value`` is what an entry documents: its literal (within ``tol``), or
@@ -129,26 +113,6 @@ def _as_documented(value: np.ndarray, documented: np.ndarray | None, within: Tol
     if documented is not None:
         return matches_value(value, documented, tol)
     return within is not None and matches_value(value, oracle, within)
-
-
-def _deviation(case: Case, binding: Binding, outcome: Outcome, errors: Errors,
-               entry: Expectation | None, tol: Tolerance, deviated: str, oracle: np.ndarray,
-               within: Tolerance | None) -> Verdict:
-    if entry is not None:
-        if _as_documented(outcome.value, entry.value, within, oracle, tol):
-            return Verdict(deviated, entry.reason, errors, entry)
-        said = f"within {entry.within}" if entry.within else str(entry.value.tolist())
-        return Verdict("fail", f"deviates differently than documented: expect says "
-                       f"{said} ({entry.reason}), got {outcome.value.tolist()}", errors)
-    if case.mode == "as_is":
-        return Verdict("difference", f"as_is: the {case.input.kind} went in as written; "
-                       f"{binding.id} {binding.reads}", errors)
-    if errors.shape_mismatch:
-        return Verdict("fail", f"returned shape {outcome.value.shape}, the canonical loss has shape "
-                       f"{case.output_shape if case.reduction == 'none' else ()}", errors)
-    return Verdict("fail", f"undocumented deviation of {errors.ulp_err:.3g} ULP (abs {errors.abs_err:.3g}, "
-                   f"tolerance rtol={tol.rtol:g} atol={tol.atol:g}); fix the adapter or document it "
-                   "in `expect`", errors)
 
 
 # -- gradients ------------------------------------------------------------------
@@ -186,44 +150,112 @@ def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, t
     return Errors(abs_err, abs_err / size, abs_err / spacing(size, dtype), bool(close))
 
 
-def judge_gradient(case: Case, binding: Binding, dtype: DType, outcome: Outcome, oracle: OracleValue,
-                   oracle_grad: OracleValue, version: str | None,
-                   reading: Callable[[str], OracleValue] | None = None) -> Verdict:
-    """The gradient's status: pass; known (documented in ``expect`` by ``grad``,
-    ``grad_within`` or ``grad_reading``, or the reading the binding declares for this
-    input kind; ``reading(name)`` is the oracle's gradient under a reading); fail;
-    error (autodiff raised); skipped where the canonical loss is not finite."""
-    if not np.isfinite(oracle.as_float()).all():
-        return Verdict("skipped", "the canonical loss is not finite here, so its gradient is undefined")
-    if outcome.exception is not None:
-        return Verdict("error", f"the gradient of {binding.id} raised {outcome.exception}: {outcome.message}")
-    tol = gradient_tolerance(case.tolerance_for(dtype), oracle_grad.as_float(), oracle_grad.scale)
-    errors = measure_gradient(outcome.value, oracle_grad, dtype, tol)
-    entry = case.expectation_for(binding.documented_as, version, dtype, binding.shares_expectations_with,
-                                 about="grad", backend=binding.backend)
-    if errors.close:
-        if entry is not None:
-            return Verdict("fail", f"stale expectation: the gradient of {binding.id} now agrees with the "
-                           f"oracle, but expect documents a deviation ({entry.reason})", errors)
-        return Verdict("pass", "", errors)
-    if entry is not None:
-        within = entry.grad_within and gradient_tolerance(bound_tolerance(entry.grad_within, dtype),
-                                                          oracle_grad.as_float(), oracle_grad.scale)
-        documented = reading(entry.grad_reading).as_float() if entry.grad_reading and reading else entry.grad
-        if _as_documented(outcome.value, documented, within, oracle_grad.as_float(), tol):
-            return Verdict("known", entry.reason, errors, entry)
-        said = (f"within {entry.grad_within}" if entry.grad_within
+
+
+# -- one judgement for the value and the gradient ------------------------------------
+@dataclass(frozen=True)
+class _Terms:
+    """What a judgement needs to know about the quantity it judges."""
+
+    quantity: Quantity
+    truth: OracleValue
+    tol: Tolerance
+
+    @classmethod
+    def of(cls, quantity: Quantity, case: Case, dtype: DType, truth: OracleValue) -> _Terms:
+        tol = case.tolerance_for(dtype)
+        if quantity == Quantity.GRAD:
+            tol = gradient_tolerance(tol, truth.as_float(), truth.scale)
+        return cls(quantity, truth, tol)
+
+    def measure(self, value: np.ndarray, dtype: DType) -> Errors:
+        if self.quantity == Quantity.GRAD:
+            return measure_gradient(value, self.truth, dtype, self.tol)
+        return measure(value, self.truth, dtype, self.tol)
+
+    def within(self, entry: Expectation, dtype: DType) -> Tolerance | None:
+        bound = entry.grad_within if self.quantity == Quantity.GRAD else entry.within
+        if bound is None:
+            return None
+        tol = bound_tolerance(bound, dtype)
+        if self.quantity == Quantity.GRAD:
+            return gradient_tolerance(tol, self.truth.as_float(), self.truth.scale)
+        return tol
+
+    def documented(self, entry: Expectation, reading: Callable[[str], OracleValue] | None) -> np.ndarray | None:
+        if self.quantity == Quantity.VALUE:
+            return entry.value
+        if entry.grad_reading and reading:
+            return reading(entry.grad_reading).as_float()
+        return entry.grad
+
+    def said(self, entry: Expectation) -> str:
+        if self.quantity == Quantity.VALUE:
+            return f"within {entry.within}" if entry.within else str(entry.value.tolist())
+        return (f"within {entry.grad_within}" if entry.grad_within
                 else f"the reading {entry.grad_reading!r}" if entry.grad_reading else str(entry.grad.tolist()))
-        return Verdict("fail", f"the gradient deviates differently than documented: expect says "
-                       f"{said} ({entry.reason})", errors)
-    declared = binding.grad_readings.get(case.input.kind)
-    if declared and reading and matches_value(outcome.value, reading(declared).as_float(), tol):
-        return Verdict("known", f"{binding.id} with {case.input.kind} input: {GRADIENT_READINGS[declared]}",
-                       errors)
+
+    def subject(self, binding: Binding) -> str:
+        return f"the gradient of {binding.id}" if self.quantity == Quantity.GRAD else binding.id
+
+
+def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcome: Outcome,
+          truth: OracleValue, version: str | None, loss: OracleValue | None = None,
+          reading: Callable[[str], OracleValue] | None = None) -> Judgement:
+    """The status and explanation of one evaluation's value (``truth`` is the oracle's
+    loss) or gradient (``truth`` is the oracle's gradient, ``loss`` its loss, and
+    ``reading(name)`` the oracle's gradient under a named reading)."""
+    def verdict(status: Status, explanation: str, errors: Errors | None = None,
+                entry: Expectation | None = None) -> Judgement:
+        return Judgement(quantity, status, explanation, errors, entry)
+
+    grad = quantity == Quantity.GRAD
+    if grad and loss is not None and not np.isfinite(loss.as_float()).all():
+        return verdict(Status.SKIPPED, "the canonical loss is not finite here, so its gradient is undefined")
+    terms = _Terms.of(quantity, case, dtype, truth)
+    entry = case.expectation_for(binding.documented_as, version, dtype, binding.shares_expectations_with,
+                                 about=quantity, backend=binding.backend)
+    deviated = Status.DIFFERENCE if case.mode == Mode.AS_IS else Status.KNOWN
+    subject = terms.subject(binding)
+    if outcome.exception is not None:
+        if entry is not None and not grad and entry.raises == outcome.exception:
+            return verdict(deviated, entry.reason, entry=entry)
+        wanted = f" (expect says it raises {entry.raises})" if entry and not grad and entry.raises else ""
+        return verdict(Status.ERROR, f"{subject} raised {outcome.exception}: {outcome.message}{wanted}")
+    errors = terms.measure(outcome.value, dtype)
+    if entry is not None and not grad and entry.raises:
+        return verdict(Status.FAIL, f"stale expectation: expect says {binding.id} raises {entry.raises}, "
+                       "but it returned a value; update or remove the entry", errors)
+    if errors.close:
+        if entry is None:
+            return verdict(Status.PASS, "", errors)
+        return verdict(Status.FAIL, f"stale expectation: {subject} now agrees with the oracle, but "
+                       f"expect documents a deviation ({entry.reason}); remove or restrict the "
+                       "entry (versions/dtypes)", errors)
+    if entry is not None:
+        if _as_documented(outcome.value, terms.documented(entry, reading), terms.within(entry, dtype),
+                          truth.as_float(), terms.tol):
+            return verdict(deviated, entry.reason, errors, entry)
+        got = "" if grad else f", got {outcome.value.tolist()}"
+        return verdict(Status.FAIL, f"{'the gradient ' if grad else ''}deviates differently than documented: "
+                       f"expect says {terms.said(entry)} ({entry.reason}){got}", errors)
+    if case.mode == Mode.AS_IS:
+        return verdict(Status.DIFFERENCE, f"as_is: the {case.input.kind} went in as written; "
+                       f"{binding.id} {binding.reads}", errors)
+    declared = binding.grad_readings.get(case.input.kind) if grad else None
+    if declared and reading and matches_value(outcome.value, reading(declared).as_float(), terms.tol):
+        return verdict(Status.KNOWN, f"{binding.id} with {case.input.kind} input: "
+                       f"{case.family.gradient_readings[declared]}", errors)
     if errors.shape_mismatch:
-        return Verdict("fail", f"gradient of shape {outcome.value.shape}, the input has shape "
-                       f"{oracle_grad.shape}", errors)
-    also = f" and from the declared reading {declared!r}" if declared else ""
-    return Verdict("fail", f"undocumented gradient deviation from the oracle{also} (max abs "
-                   f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); fix the adapter or document it "
-                   "in `expect` with `grad`", errors)
+        want = truth.shape if grad else (case.output_shape if case.reduction == "none" else ())
+        what = "gradient of shape" if grad else "returned shape"
+        has = "the input has shape" if grad else "the canonical loss has shape"
+        return verdict(Status.FAIL, f"{what} {outcome.value.shape}, {has} {want}", errors)
+    if grad:
+        also = f" and from the declared reading {declared!r}" if declared else ""
+        return verdict(Status.FAIL, f"undocumented gradient deviation from the oracle{also} (max abs "
+                       f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); fix the adapter or document it "
+                       "in `expect` with `grad`", errors)
+    return verdict(Status.FAIL, f"undocumented deviation of {errors.ulp_err:.3g} ULP (abs {errors.abs_err:.3g}, "
+                   f"tolerance rtol={terms.tol.rtol:g} atol={terms.tol.atol:g}); fix the adapter or document it "
+                   "in `expect`", errors)

@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-import adapters
 from conformance import oracle as oracle_module
 from conformance.binding import Binding, Framework
 from conformance.case import Case
-from conformance.compare import Outcome, judge, judge_gradient
+from conformance.compare import Outcome, judge
 from conformance.deadline import TimeLimitExceeded, remaining, time_limit
 from conformance.dtypes import DType, decode, encode
-from conformance.interpret import explain_gradient, search
+from conformance.interpret import Interpretation, explain_gradient, search
 from conformance.oracle import OracleValue
+from conformance.vocabulary import Quantity, Status
 from conformance.process import Hello, WorkerFailure, WorkerProcess
 from conformance.recipe import RecipeWriter
 from conformance.results import GRAD_KEPT, Result
@@ -45,7 +45,7 @@ class Evaluation:
 
     @property
     def framework(self) -> Framework:
-        return adapters.framework(self.binding.framework)
+        return self.binding.framework
 
     @property
     def name(self) -> str:
@@ -102,11 +102,9 @@ def base_result(case: Case, binding: str, framework: str, dtype: DType, status: 
 
 def case_data(case: Case) -> dict:
     """The case's arrays and options as JSON, so a report can show them on its own."""
+    given = {name: case.option(name) for name in case.options_set()}
     options = {name: encode(value) if hasattr(value, "shape") else value
-               for name, value in (("class_axis", case.class_axis), ("weight", case.weight),
-                                   ("pos_weight", case.pos_weight), ("ignore_index", case.ignore_index),
-                                   ("label_smoothing", case.label_smoothing or None))
-               if value is not None}
+               for name, value in {"class_axis": case.class_axis, **given}.items()}
     def values(role: str, array: np.ndarray) -> object:
         drawn = case.drawn.get(role)
         if drawn is not None:
@@ -193,7 +191,7 @@ class Evaluator:
         case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
         worker, hello = self._worker(evaluation.framework)
         version = hello.versions.get(evaluation.framework.distributions[0])
-        result = base_result(case, binding.id, binding.framework, dtype, "skipped",
+        result = base_result(case, binding.id, binding.framework.name, dtype, "skipped",
                        framework_version=version,
                        device=hello.device if evaluation.device == "cpu" else evaluation.device)
         if not hello.ready:
@@ -265,61 +263,58 @@ class Evaluator:
             worker.close()
 
 
-def _interpretation(evaluation: Evaluation, outcome: Outcome) -> str:
-    """What the API measurably did (see :mod:`conformance.interpret`)."""
-    if outcome.exception is not None:
-        return f"raises {outcome.exception}"
-    case, dtype = evaluation.case, evaluation.dtype
-    try:
-        found = search(case, dtype, outcome.value, case.tolerance_for(dtype))
-    except TimeLimitExceeded:
-        return "not measured: the time limit ran out during the interpretation search"
-    more = f" (or {len(found) - 3} more readings)" if len(found) > 3 else ""
-    return " | ".join(found[:3]) + more
+def _outcome(reply: dict, quantity: Quantity) -> Outcome:
+    """What the API did for ``quantity``, from the worker's reply."""
+    key = "value" if quantity == Quantity.VALUE else "grad"
+    if key in reply and (quantity == Quantity.GRAD or reply["ok"]):
+        return Outcome(value=np.asarray(decode(reply[key]), dtype=np.float64))
+    if quantity == Quantity.VALUE:
+        return Outcome(exception=reply["exception"], message=reply["message"])
+    return Outcome(exception=reply["grad_exception"], message=reply["grad_message"])
 
 
 def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
             version: str | None) -> Result:
     result.warnings = reply.get("warnings", [])
+    outcome = _outcome(reply, Quantity.VALUE)
     if reply["ok"]:
-        outcome = Outcome(value=np.asarray(decode(reply["value"]), dtype=np.float64))
         result.value, result.value_dtype = reply["value"], reply["dtype"]
     else:
-        outcome = Outcome(exception=reply["exception"], message=reply["message"])
         result.message = f"{reply['exception']}: {reply['message']}"
-    verdict = judge(evaluation.case, evaluation.binding, evaluation.dtype, outcome, oracle, version)
-    result.status, result.explanation = verdict.status, verdict.explanation
-    if verdict.status != "pass":
-        result.interpretation = _interpretation(evaluation, outcome)
-        if verdict.status == "fail" and verdict.expectation is None:
+        result.raised = reply["exception"]
+    case, dtype = evaluation.case, evaluation.dtype
+    judgement = judge(Quantity.VALUE, case, evaluation.binding, dtype, outcome, oracle, version)
+    result.status, result.explanation = judgement.status.value, judgement.explanation
+    if judgement.status != Status.PASS:
+        found = (Interpretation(raised=outcome.exception) if outcome.exception is not None
+                 else search(case, dtype, outcome.value, case.tolerance_for(dtype)))
+        result.interpretation, result.readings = found.describe(case), found.structured()
+        if judgement.status == Status.FAIL and judgement.expectation is None:
             result.explanation += f"; measured: {result.interpretation}"
-    if verdict.errors is not None:
+    if judgement.errors is not None:
         result.abs_err, result.rel_err, result.ulp_err = map(
-            encode, (verdict.errors.abs_err, verdict.errors.rel_err, verdict.errors.ulp_err))
-    if verdict.expectation is not None:
-        result.category, result.link = verdict.expectation.category, verdict.expectation.link
+            encode, (judgement.errors.abs_err, judgement.errors.rel_err, judgement.errors.ulp_err))
+    if judgement.expectation is not None:
+        result.category, result.link = judgement.expectation.category, judgement.expectation.link
     return result
 
 
 def _judged_gradient(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
                      oracle_grad: OracleValue, version: str | None,
                      reading: Callable[[str], OracleValue]) -> None:
+    outcome = _outcome(reply, Quantity.GRAD)
     if "grad" in reply:
-        outcome = Outcome(value=np.asarray(decode(reply["grad"]), dtype=np.float64))
         result.grad_dtype = reply["grad_dtype"]
-    else:
-        outcome = Outcome(exception=reply["grad_exception"], message=reply["grad_message"])
-    verdict = judge_gradient(evaluation.case, evaluation.binding, evaluation.dtype, outcome, oracle,
-                             oracle_grad, version, reading)
-    result.grad_status, result.grad_explanation = verdict.status, verdict.explanation
+    case, dtype = evaluation.case, evaluation.dtype
+    judgement = judge(Quantity.GRAD, case, evaluation.binding, dtype, outcome, oracle_grad, version,
+                      loss=oracle, reading=reading)
+    result.grad_status, result.grad_explanation = judgement.status.value, judgement.explanation
     if outcome.value is not None and outcome.value.size <= GRAD_KEPT:
         result.grad, result.grad_oracle = reply["grad"], encode(oracle_grad.as_float())
-    if verdict.errors is not None:
-        result.grad_max_abs_err, result.grad_ulp_err = encode(verdict.errors.abs_err), encode(
-            verdict.errors.ulp_err)
-    if verdict.status == "fail" and verdict.expectation is None:
-        try:
-            result.grad_interpretation = explain_gradient(evaluation.case, evaluation.dtype, outcome.value)
-        except TimeLimitExceeded:
-            result.grad_interpretation = "not measured: the time limit ran out during the search"
+    if judgement.errors is not None:
+        result.grad_max_abs_err, result.grad_ulp_err = encode(judgement.errors.abs_err), encode(
+            judgement.errors.ulp_err)
+    if judgement.status == Status.FAIL and judgement.expectation is None:
+        found = explain_gradient(case, dtype, outcome.value)
+        result.grad_interpretation = found.describe(case)
         result.grad_explanation += f"; measured: {result.grad_interpretation}"

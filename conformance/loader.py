@@ -142,9 +142,9 @@ def _walk(root: Path) -> Iterable[Path]:
 
 def known_bindings() -> frozenset[str]:
     """The binding ids an ``expect`` key may name: every binding of every adapter."""
-    import adapters
+    from conformance import frameworks as registry
 
-    return frozenset(adapters.all_bindings())
+    return frozenset(registry.all_bindings())
 
 
 def load_cases(paths: Iterable[str | Path], limits: LoadLimits = LoadLimits(),
@@ -293,7 +293,7 @@ def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: Validati
     loc = _written_path({**defaults, **raw}, tuple(error["loc"]))
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, CaseRuleError):
-        loc = (cause.field,)
+        loc = tuple(int(step) if step.isdigit() else step for step in cause.field.split("."))
     message = str(cause) if cause is not None else error["msg"]
     message = message.removeprefix("Value error, ")
     if error["type"] == "missing":

@@ -75,7 +75,7 @@ class WorkerProcess:
         self._stderr = tempfile.TemporaryFile()
         self._buffer = b""
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "conformance.worker", self.framework.name],
+            [sys.executable, "-m", "conformance.worker", self.framework.reference],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
             # Out of the terminal's process group: Ctrl-C reaches the parent alone, which
             # stops cleanly and kills its workers, rather than racing their deaths.

@@ -9,77 +9,57 @@ failing test (``tests/test_profile.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class Aspect:
-    name: str
-    question: str
-    canonical: str                      # the label when the probe row passes
-    rules: tuple[tuple[str, str], ...]  # (words in the interpretation, label), first match wins
+from conformance import families
+from conformance.families.base import Aspect, Rule
+from conformance.interpret import SHOWN
 
 
-# Readings that only say the probe did not reach this aspect (the API read the
-# input differently); dropped when the binding has a more telling row.
-_READINGS = (("reads it as logits", "n/a: reads logits"),
-             ("reads the input as log-probabilities", "n/a: reads log-probabilities"),
-             ("reads the input as probabilities", "n/a: reads probabilities"),
-             ("unexplained", "unexplained"))
-
-ASPECTS = (
-    Aspect("input", "what it reads its input as", "probabilities",
-           (("reads it as logits", "logits"), ("reads the input as log-probabilities", "log-probabilities"))),
-    Aspect("unnormalised", "probabilities that do not sum to 1", "kept as given",
-           (("renormalis", "renormalised"),)),
-    Aspect("zero_probability", "an exact 0 probability", "infinite loss (no clip)",
-           (("clips probabilities to [1e-07", "clipped at 1e-7"),
-            ("clips probabilities to [1.19e-07", "clipped at machine eps"),
-            ("clips probabilities to [2.22e-16", "clipped at machine eps"),
-            ("clamps each log at -100", "log clamped at -100"))),
-    Aspect("neg_inf", "a -inf logit under a zero target", "finite (0 log 0 = 0)",
-           (("0 * log 0 as NaN", "NaN (0 * -inf)"), ("clips probabilities", "finite (clipped)"))),
-    Aspect("class_axis", "the class axis of an (N, C, L) input", "1",
-           (("takes axis 2 as the class axis", "last"), ("raises", "last (raises on (N, C, L))"))),
-    Aspect("smoothing", "how label smoothing spreads eps", "eps/C",
-           (("eps/(C-1)", "eps/(C-1)"), ("eps/2", "eps/2"), ("last axis", "eps/(size of last axis)"))),
-)
-ASPECT_NAMES = tuple(a.name for a in ASPECTS)
+def aspects() -> tuple[Aspect, ...]:
+    """Every aspect a registered family probes, in the families' order, once each."""
+    found: dict[str, Aspect] = {}
+    for family in families.families():
+        for aspect in family.aspects:
+            found.setdefault(aspect.name, aspect)
+    return tuple(found.values())
 
 
-_READING_KINDS = {"reads it as logits": "logits",
-                  "reads the input as log-probabilities": "log-probabilities",
-                  "reads the input as probabilities": "probabilities"}
+def _kind_of() -> Callable[[Mapping[str, Any], str], str | None] | None:
+    return next((a.kind_of for a in aspects() if a.kind_of is not None), None)
 
 
-def _consistent(alternatives: list[str], input_reading: str | None) -> list[str]:
-    """Drop the readings that contradict how the binding was measured to read its input."""
-    if input_reading is None:
-        return alternatives
-    kept = [a for a in alternatives
-            if all(kind == input_reading for words, kind in _READING_KINDS.items() if words in a)]
-    return kept or alternatives
+def label(aspect: Aspect, status: str, readings: list[Mapping[str, Any]], raised: str | None = None,
+          input_kind: str = "", input_reading: str | None = None) -> str:
+    """The profile label of one probe row, from its structured interpretation.
 
-
-def label(aspect: Aspect, status: str, interpretation: str, input_reading: str | None = None) -> str:
-    """The profile label of one probe row.
-
-    ``input_reading`` is the binding's measured ``input`` label: an alternative
-    explanation that reads the input otherwise is not this binding's story.
+    ``input_reading`` is the binding's measured input label: a reading that takes the
+    input as another kind is not this binding's story, and is set aside.
     """
     if status == "pass":
         return aspect.canonical
-    text = " | ".join(_consistent((interpretation or "").split(" | "), input_reading))
-    # A probe that reached the API through another reading says nothing of this aspect.
-    order = aspect.rules if aspect.name == "input" else _READINGS[:-1] + aspect.rules + _READINGS[-1:]
-    for words, name in order:
-        if words in text:
-            return name
-    if text.startswith("raises"):
-        return text
-    return f"other: {text}"
+    if raised is not None:
+        return aspect.raised or f"raises {raised}"
+    kind_of = _kind_of()
+    shown = list(readings)[:SHOWN]  # the readings the interpretation names
+    if input_reading is not None and kind_of is not None:
+        kept = [k for k in shown if kind_of(k, input_kind) in (None, input_reading)]
+        shown = kept or shown
+    rules = aspect.rules
+    if aspect.kind_of is None and kind_of is not None:
+        # A probe the API read as another kind of input says nothing of this aspect.
+        kinds = ("logits", "log-probabilities", "probabilities")
+        rules = tuple(Rule(lambda k, i, kind=kind: kind_of(k, i) == kind, f"n/a: reads {kind}")
+                      for kind in kinds) + rules
+    for rule in rules:
+        if any(rule.matches(knobs, input_kind) for knobs in shown):
+            return rule.label
+    if not shown:
+        return "other: unexplained" if aspect.kind_of is not None else "unexplained"
+    return "other: " + " | ".join(", ".join(f"{k}={v}" for k, v in knobs.items()) for knobs in shown)
 
 
 def _combine(labels: list[str]) -> str:
@@ -98,14 +78,14 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict] = []
     readings: dict[str, str] = {}
     frame = frame[frame["dtype"].isin(PROFILE_DTYPES)]
-    for aspect in ASPECTS:
+    for aspect in aspects():
         tag = f"aspect:{aspect.name}"
         # An empty frame maps to an empty object Series, which pandas would read as columns.
         probes = frame[frame["tags"].map(lambda tags, tag=tag: tag in (tags or [])).astype(bool)]
         for binding, group in probes.groupby("binding", sort=True):
-            labels = [label(aspect, r["status"], r["interpretation"], readings.get(binding))
-                      for _, r in group.iterrows()]
-            if aspect.name == "input":
+            labels = [label(aspect, r["status"], _readings(r), _raised(r), r.get("input_kind", ""),
+                            readings.get(binding)) for _, r in group.iterrows()]
+            if aspect.kind_of is not None:
                 readings[binding] = _combine(labels)
             evidence = sorted({f"{r['case_id']}[{r['dtype']}]" for _, r in group.iterrows()})
             rows.append({"binding": binding, "aspect": aspect.name, "measured": _combine(labels),
@@ -113,12 +93,22 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["binding", "aspect", "measured", "evidence"])
 
 
+def _readings(row: pd.Series) -> list[Mapping[str, Any]]:
+    value = row.get("readings")
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _raised(row: pd.Series) -> str | None:
+    value = row.get("raised")
+    return value if isinstance(value, str) and value else None
+
+
 def profile(frame: pd.DataFrame) -> pd.DataFrame:
     """Measured labels beside each binding's declaration; ``agrees`` is False on a mismatch."""
-    import adapters  # the declarations; imports no framework
+    from conformance import frameworks as registry
 
     table = measured(frame)
-    bindings = adapters.all_bindings()
+    bindings = registry.all_bindings()
     table["declared"] = [bindings[b].profile.get(a, "") if b in bindings else ""
                          for b, a in zip(table["binding"], table["aspect"])]
     table["agrees"] = table["measured"] == table["declared"]
@@ -130,7 +120,7 @@ def semantic_table(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame()
     return (table.pivot(index="binding", columns="aspect", values="measured")
-            .reindex(columns=[a for a in ASPECT_NAMES if a in set(table["aspect"])]).fillna(""))
+            .reindex(columns=[a.name for a in aspects() if a.name in set(table["aspect"])]).fillna(""))
 
 
 def format_profile(table: pd.DataFrame) -> str:
@@ -140,7 +130,7 @@ def format_profile(table: pd.DataFrame) -> str:
         lines.append(binding)
         for _, row in group.iterrows():
             mark = "" if row["agrees"] else f"   != declared {row['declared']!r}"
-            question = next(a.question for a in ASPECTS if a.name == row["aspect"])
+            question = next(a.question for a in aspects() if a.name == row["aspect"])
             lines.append(f"  {row['aspect']:17} {row['measured']}{mark}")
             lines.append(f"  {'':17} ({question}; probes: {row['evidence']})")
     return "\n".join(lines)

@@ -98,7 +98,7 @@ def _evaluator(config: pytest.Config):
 
 class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        import adapters
+        from conformance import frameworks as registry
         from conformance.evaluation import plan
         from conformance.loader import display_path, load_file
 
@@ -110,7 +110,7 @@ class CaseFile(pytest.File):
         for error in errors:
             name = f"{error.case_id}[invalid]" if error.case_id else f"invalid-line-{error.line}"
             yield CaseErrorItem.from_parent(self, name=name, error=error)
-        frameworks = [adapters.framework(n) for n in _option_list(self.config, "conformance_frameworks")]
+        frameworks = [registry.framework(n) for n in _option_list(self.config, "conformance_frameworks")]
         dtypes = tuple(_option_list(self.config, "conformance_dtypes"))
         evaluations, unexpressible = plan(cases, frameworks, dtypes)
         for row in unexpressible:
@@ -133,7 +133,7 @@ class ConformanceItem(pytest.Item):
         super().__init__(**kwargs)
         self.evaluation = evaluation
         self.add_marker("conformance")
-        self.add_marker(evaluation.binding.framework)
+        self.add_marker(evaluation.binding.framework.name)
 
     def runtest(self) -> None:
         result = _evaluator(self.config).evaluate(self.evaluation)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conformance.dtypes import DType, literal
+from conformance.vocabulary import Elements
 
 # Splits a recipe into the loss and its gradient: the worker runs the first
 # part, records ``loss``, then runs the second for ``grad``, so a framework
@@ -87,12 +88,12 @@ class RecipeWriter:
 
     def target(self) -> str:
         target = self.case.target
-        if target.kind == "index":
-            return self.ints("target", target.index, role="target")
+        if self.case.family.targets.get(target.kind) == Elements.INDEX:
+            return self.ints("target", target.values, role="target")
         return self.floats("target", target.values, role="target")
 
     def weight(self) -> str:
-        return self.floats("weight", self.case.weight)
+        return self.floats("weight", self.case.option("weight"))
 
     def reduce(self, per: str, ops: ArrayOps, denominator: str | None = None) -> None:
         """Assign ``loss`` from the per-element losses ``per`` as the case's reduction asks.
@@ -117,14 +118,14 @@ class RecipeWriter:
         ignore index that an API without them cannot (the glue is part of the recipe)."""
         case, labels = self.case, self.target()
         denominator = None
-        if case.ignore_index is not None:
-            self.emit(f"counted = {labels} != {case.ignore_index}")
+        if case.option("ignore_index") is not None:
+            self.emit(f"counted = {labels} != {case.option('ignore_index')}")
             self.emit(f"per_example = {ops.where.format('counted', per, 0)}")
             per, denominator = "per_example", ops.count.format(mask="counted", like=per)
-        if case.weight is not None:
-            safe = ops.where.format("counted", labels, 0) if case.ignore_index is not None else labels
+        if case.option("weight") is not None:
+            safe = ops.where.format("counted", labels, 0) if case.option("ignore_index") is not None else labels
             weights = ops.take.format(self.weight(), safe)
-            if case.ignore_index is not None:
+            if case.option("ignore_index") is not None:
                 weights = ops.where.format("counted", weights, 0)
             self.emit(f"target_weight = {weights}")
             denominator = ops.total.format("target_weight")

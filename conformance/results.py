@@ -52,6 +52,9 @@ class Result:
     call: str = ""
     explanation: str = ""
     interpretation: str = ""
+    # The interpretation, structured: the knob settings of each reading that reproduces the value.
+    readings: list[dict] = field(default_factory=list)
+    raised: str | None = None        # the exception the API raised for its value, by name
     message: str = ""
     category: str | None = None
     link: str | None = None

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
 
-import adapters
+from conformance import frameworks as registry
 from conformance.dtypes import DEFAULT_DTYPES, DType
 from conformance.evaluation import Evaluation, Evaluator, plan
 from conformance.loader import LoadResult, load_cases
@@ -58,7 +58,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
     interrupt propagates.
     """
     loaded = loaded or load_cases(cases)
-    chosen = [adapters.framework(name) for name in (frameworks or adapters.ADAPTER_MODULES)]
+    chosen = [registry.framework(name) for name in (frameworks or registry.names())]
     evaluations, planned = plan(loaded.cases, chosen, tuple(dtypes))
     path = Path(out) / "results.jsonl" if out is not None else None
     rows = _previous_rows(path) if resume and path is not None else []
@@ -155,7 +155,7 @@ def _start_threads(evaluations: list[Evaluation], evaluator: Evaluator,
     """One thread per framework, each feeding that framework's worker."""
     by_framework: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in evaluations:
-        by_framework[evaluation.binding.framework].append(evaluation)
+        by_framework[evaluation.binding.framework.name].append(evaluation)
     threads = [threading.Thread(target=_run_serial, args=(items, evaluator, record, stop, done),
                                 name=f"worker-{name}", daemon=True)
                for name, items in by_framework.items()]
@@ -198,6 +198,6 @@ def _run_serial(evaluations: list[Evaluation], evaluator: Evaluator,
 def _internal_error(evaluation: Evaluation, exc: Exception) -> Result:
     """An error row built from plain fields only, so that building it cannot fail too."""
     case, binding = evaluation.case, evaluation.binding
-    return Result(case_id=case.id, loss=case.loss, binding=binding.id, framework=binding.framework,
+    return Result(case_id=case.id, loss=case.loss, binding=binding.id, framework=binding.framework.name,
                   dtype=evaluation.dtype, mode=case.mode, status="error",
                   explanation=f"internal error in the suite: {exc!r}", file=case.file, line=case.line)

@@ -26,8 +26,50 @@ policy of the dtype the API really computes in.
 
 from __future__ import annotations
 
-from conformance.case import Bound, Tolerance
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from typing import Annotated
+
 from conformance.dtypes import MACHINE_EPS, DType
+
+Number = Annotated[float, Strict()]
+
+
+class _Strict(BaseModel):
+    # An infinite tolerance or bound would pass anything: they are finite.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# A case's own tolerance may not be looser than this (4 ULP of bfloat16): looser,
+# it passes almost any value. A real precision loss is documented with an
+# `expect` entry's `within` instead, bounded per API and dtype.
+MAX_TOLERANCE = 2.0 ** -4
+# The most units in the last place an `expect` entry's `within` may allow (2**10).
+MAX_ULPS = 1024
+
+
+class Tolerance(_Strict):
+    rtol: Number = Field(ge=0)
+    atol: Number = Field(ge=0)
+
+
+class Bound(_Strict):
+    """How far a documented precision loss may go, in the terms of the tolerance policy:
+    ``ulps`` of the evaluated dtype, or the policy of the dtype the API computes ``like``."""
+
+    ulps: Number | None = Field(default=None, gt=0, le=MAX_ULPS)
+    like: DType | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Bound:
+        if (self.ulps is None) == (self.like is None):
+            raise ValueError("give `ulps` (units in the last place of the evaluated dtype) or `like` "
+                             "(the dtype whose tolerance applies), e.g. {ulps: 8}")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.ulps:g} ULP" if self.ulps is not None else f"{self.like}'s tolerance"
+
+
 
 HALF_ULPS = 2
 

@@ -104,10 +104,11 @@ def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
     return sorted({f"{w.category.__name__}: {str(w.message).strip()[:300]}" for w in caught})
 
 
-def serve(name: str, requests: TextIO, replies: TextIO) -> None:
-    import adapters
+def serve(reference: str, requests: TextIO, replies: TextIO) -> None:
+    """Answer requests for the framework declared at ``reference`` (its entry point's value)."""
+    from conformance.frameworks import resolve
 
-    framework = adapters.framework(name)
+    framework = resolve(reference)
     hello, module = _hello(framework)
     _send(replies, hello)
     if not hello["ready"]:

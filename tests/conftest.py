@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import textwrap
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import adapters
+from conformance import frameworks as registry
+from conformance.binding import Binding
 
 pytest_plugins = ["pytester"]
 
@@ -29,7 +31,7 @@ cases:
 # framework alone: a test that needs another one skips and says why. Found with
 # find_spec, which imports nothing - frameworks only ever run in their worker
 # process (the worker skips a framework's rows on the same condition).
-FRAMEWORK_MODULES = {name: adapters.framework(name).required_modules for name in adapters.ADAPTER_MODULES}
+FRAMEWORK_MODULES = {name: registry.framework(name).required_modules for name in registry.names()}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -65,6 +67,11 @@ def require(*frameworks: str) -> None:
     """In a fixture or test: skip unless ``frameworks`` are all installed."""
     if not installed(*frameworks):
         pytest.skip(_reason(frameworks))
+
+
+def attached(framework: str, binding: Binding) -> Binding:
+    """``binding`` declared by (a copy of) ``framework``, so that framework's worker runs it."""
+    return dataclasses.replace(registry.framework(framework), bindings=(binding,)).bindings[0]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-import adapters
+from conformance import frameworks as registry
 from conformance.evaluation import expected_problem
 from conformance.loader import load_cases
 from conformance.oracle import evaluate
@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 SUITE = load_cases([REPO / "cases"])
 CASES = {case.id: case for case in SUITE.cases}
-BINDINGS = adapters.all_bindings()
+BINDINGS = registry.all_bindings()
 
 
 def test_suite_loads_without_errors():
@@ -50,7 +50,7 @@ def test_expected_check_catches_a_wrong_value():
 @pytest.mark.parametrize("case_id", sorted(c.id for c in SUITE.cases if c.mode == "faithful"))
 def test_every_framework_can_express_every_faithful_case(case_id):
     case = CASES[case_id]
-    for framework in [f for f in adapters.frameworks() if f.complete]:
+    for framework in [f for f in registry.frameworks() if f.complete]:
         reasons = [b.cannot_express(case) for b in framework.bindings]
         assert None in reasons, f"{framework.name}: {reasons}"
 

@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pytest
 
-import adapters
+from conformance import frameworks as registry
 from conformance.case import Case
 from conformance.compare import Outcome, judge, measure
+from conformance.vocabulary import Quantity
 from conformance.oracle import evaluate
 
-BINDING = adapters.all_bindings()["torch.cross_entropy"]
+BINDING = registry.all_bindings()["torch.cross_entropy"]
 TRUTH = math.log(math.exp(1) + math.exp(2) + math.exp(3)) - 3  # 0.40760596...
 
 
@@ -25,7 +26,7 @@ def case(**fields) -> Case:
 def verdict(c: Case, value=None, exception=None, dtype="float32", version="2.13.0"):
     outcome = Outcome(value=None if value is None else np.asarray(value, dtype=np.float64),
                       exception=exception, message="boom" if exception else "")
-    return judge(c, BINDING, dtype, outcome, evaluate(c, dtype), version)
+    return judge(Quantity.VALUE, c, BINDING, dtype, outcome, evaluate(c, dtype), version)
 
 
 def test_pass_within_torch_default_tolerance_and_fail_outside():

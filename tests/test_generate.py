@@ -6,7 +6,7 @@ import numpy as np
 
 from conformance.loader import load_cases
 from conformance.recipe import RecipeWriter
-import adapters
+from conformance import frameworks as registry
 
 
 def test_random_input_and_index_target_are_seeded_and_shaped(write_cases):
@@ -20,9 +20,9 @@ def test_random_input_and_index_target_are_seeded_and_shaped(write_cases):
         """)
     (case,) = load_cases([path]).cases
     assert case.expected is None
-    np.testing.assert_array_equal(case.input.logits, np.random.default_rng(7).normal(0.0, 4.0, size=(2, 5, 3)))
-    assert case.target.index.shape == (2, 3) and case.target.index.max() < 5
-    np.testing.assert_array_equal(case.target.index, np.random.default_rng(8).integers(0, 5, size=(2, 3)))
+    np.testing.assert_array_equal(case.input.values, np.random.default_rng(7).normal(0.0, 4.0, size=(2, 5, 3)))
+    assert case.target.values.shape == (2, 3) and case.target.values.max() < 5
+    np.testing.assert_array_equal(case.target.values, np.random.default_rng(8).integers(0, 5, size=(2, 3)))
 
 
 def test_recipe_repeats_the_numpy_expression_instead_of_literals(write_cases):
@@ -34,7 +34,7 @@ def test_recipe_repeats_the_numpy_expression_instead_of_literals(write_cases):
             target: {probs: {random: {seed: 2}}}
         """)
     (case,) = load_cases([path]).cases
-    framework = adapters.framework("torch")
+    framework = registry.framework("torch")
     writer = RecipeWriter(case, "float32", framework)
     framework.binding("torch.binary_cross_entropy_with_logits").write(writer)
     text = writer.text()
@@ -53,7 +53,7 @@ def test_a_random_input_without_shape_is_a_located_error(write_cases):
             target: {index: [0]}
         """)
     (error,) = load_cases([path]).errors
-    assert error.line == 2 and error.field == "input.logits.random" and "needs `shape`" in error.message
+    assert error.line == 4 and error.field == "input.logits.random" and "needs `shape`" in error.message
 
 
 def test_a_bad_random_field_names_it(write_cases):

@@ -17,12 +17,14 @@ import pytest
 
 from conformance.binding import Binding
 from conformance.case import Case
-from conformance.compare import Outcome, judge_gradient
+from conformance.compare import Outcome, judge
+from conformance.vocabulary import Quantity
 from conformance.evaluation import Evaluation, Evaluator, plan
 from conformance.oracle import evaluate, evaluate_gradient
 from conformance.process import THREAD_ENV
-import adapters
-from tests.conftest import require
+from conformance import families
+from conformance import frameworks as registry
+from tests.conftest import attached, require
 
 F = "torch.nn.functional"
 
@@ -32,9 +34,10 @@ def make(**fields) -> Case:
 
 
 def planted(case: Case, *lines: str, readings: dict | None = None) -> Evaluation:
-    binding = Binding("torch.planted", case.loss, frozenset({case.input.kind}), frozenset({case.target.kind}),
-                      write=lambda w: [w.input(), w.target()] and [w.emit(line.format(F=F)) for line in lines],
-                      grad_readings=readings or {})
+    binding = attached("torch", Binding(
+        "torch.planted", case.loss, frozenset({case.input.kind}), frozenset({case.target.kind}),
+        write=lambda w: [w.input(), w.target()] and [w.emit(line.format(F=F)) for line in lines],
+        grad_readings=readings or {}))
     return Evaluation(case, binding, "float64")
 
 
@@ -49,7 +52,7 @@ def evaluator():
 def test_a_faithful_row_carries_its_gradient_and_passes(evaluator):
     case = make(loss="cross_entropy", input={"logits": [[1.0, 2.0, 3.0]]}, target={"index": [0]},
                 expected=2.407605964)
-    row = evaluator.evaluate(Evaluation(case, adapters.framework("torch").binding("torch.cross_entropy"),
+    row = evaluator.evaluate(Evaluation(case, registry.framework("torch").binding("torch.cross_entropy"),
                                         "float64"))
     assert row.status == "pass" and row.grad_status == "pass", row.grad_explanation
     q = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
@@ -106,12 +109,12 @@ def test_a_failing_gradient_keeps_the_value(evaluator):
 def test_as_is_cases_and_frameworks_without_autodiff_take_no_gradient(evaluator):
     case = make(loss="cross_entropy", input={"probs": [[0.2, 0.8]]}, target={"index": [1]},
                 expected=0.2231435513, mode="as_is")
-    row = evaluator.evaluate(Evaluation(case, adapters.framework("torch").binding("torch.cross_entropy"),
+    row = evaluator.evaluate(Evaluation(case, registry.framework("torch").binding("torch.cross_entropy"),
                                         "float64"))
     assert row.grad_status is None and "gradient" not in row.recipe
     off = make(loss="cross_entropy", input={"logits": [[1.0, 2.0]]}, target={"index": [0]},
                expected=1.313261688, gradient=False)
-    assert "gradient" not in Evaluation(off, adapters.framework("torch").binding("torch.cross_entropy"),
+    assert "gradient" not in Evaluation(off, registry.framework("torch").binding("torch.cross_entropy"),
                                         "float64").recipe()
 
 
@@ -123,8 +126,8 @@ CASE = dict(loss="cross_entropy", input={"logits": [[0.0, 1.0]]}, target={"index
 
 def _judge(case: Case, grad, exception: str | None = None, dtype="float64"):
     outcome = Outcome(exception=exception) if exception else Outcome(value=np.asarray(grad, float))
-    return judge_gradient(case, BINDING, dtype, outcome, evaluate(case, dtype), evaluate_gradient(case, dtype),
-                          None, lambda name: evaluate_gradient(case, dtype, name))
+    return judge(Quantity.GRAD, case, BINDING, dtype, outcome, evaluate_gradient(case, dtype), None,
+                 loss=evaluate(case, dtype), reading=lambda name: evaluate_gradient(case, dtype, name))
 
 
 def test_rules_pass_fail_and_error():
@@ -183,7 +186,7 @@ def test_gradient_atol_scales_with_the_mean_so_small_gradients_are_not_vacuous()
 
 def test_declared_dtype_refusals_become_skipped_rows_with_the_reason():
     case = make(loss="cross_entropy", input={"probs": [[0.2, 0.8]]}, target={"index": [1]}, expected=0.2231435513)
-    evaluations, skipped = plan([case], [adapters.framework("sklearn")], ("bfloat16", "float32"))
+    evaluations, skipped = plan([case], [registry.framework("sklearn")], ("bfloat16", "float32"))
     assert [e.dtype for e in evaluations] == ["float32"]
     assert [(r.binding, r.dtype, r.status) for r in skipped] == [("sklearn.log_loss", "bfloat16", "skipped")]
     assert "bfloat16" in skipped[0].explanation
@@ -193,7 +196,7 @@ def test_declared_dtype_refusals_become_skipped_rows_with_the_reason():
 def test_an_accelerator_row_starts_its_recipe_on_that_device_and_none_run_without_one(evaluator):
     case = make(loss="cross_entropy", input={"logits": [[1.0, 2.0]]}, target={"index": [0]},
                 expected=1.313261688)
-    on_cpu = Evaluation(case, adapters.framework("torch").binding("torch.cross_entropy"), "float32")
+    on_cpu = Evaluation(case, registry.framework("torch").binding("torch.cross_entropy"), "float32")
     on_cuda = Evaluation(case, on_cpu.binding, "float32", device="cuda")
     assert 'torch.set_default_device("cuda")' not in on_cpu.recipe()
     assert on_cuda.recipe().splitlines()[1] == 'torch.set_default_device("cuda")'
@@ -202,7 +205,7 @@ def test_an_accelerator_row_starts_its_recipe_on_that_device_and_none_run_withou
     # nothing without one; each row says where it ran.
     asked = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
                            capture_output=True, text=True, timeout=300, cwd="/",
-                           env={**os.environ, **THREAD_ENV, **adapters.framework("torch").env})
+                           env={**os.environ, **THREAD_ENV, **registry.framework("torch").env})
     assert asked.stdout.strip() in ("True", "False"), asked.stderr[-2000:]
     gpu = asked.stdout.strip() == "True"
     assert [e.device for e in evaluator.on_accelerators(on_cpu)] == (["cuda"] if gpu else [])
@@ -213,9 +216,7 @@ def test_an_accelerator_row_starts_its_recipe_on_that_device_and_none_run_withou
 
 
 def test_every_declared_gradient_reading_exists_and_fits_its_input_kind():
-    from conformance.oracle._gradient import READINGS
-
-    for binding in adapters.all_bindings().values():
+    for binding in registry.all_bindings().values():
         for kind, reading in binding.grad_readings.items():
-            assert reading in READINGS, (binding.id, reading)
+            assert reading in families.family(binding.loss).gradient_readings, (binding.id, reading)
             assert kind in binding.inputs and kind != "logits", (binding.id, kind)

@@ -13,10 +13,11 @@ import pytest
 from conformance.binding import Binding
 from conformance.case import Case
 from conformance.evaluation import Evaluation, Evaluator
-from conformance.interpret import UNEXPLAINED, Knobs, search, variant_loss
+from conformance.families.classification import Knobs
+from conformance.interpret import UNEXPLAINED, search, variant_loss
 from conformance.loader import load_cases
 from conformance.oracle import evaluate
-from tests.conftest import REPO, require
+from tests.conftest import REPO, attached, require
 
 F = "torch.nn.functional"
 LOGITS = {"logits": [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.5, -0.5, 0.0]]}
@@ -86,11 +87,11 @@ def _case(fields: dict) -> Case:
 def _planted(lines: str) -> Binding:
     def write(w):
         w.input(), w.target()
-        if w.case.weight is not None:
+        if w.case.option("weight") is not None:
             w.weight()
         for line in lines.format(F=F).splitlines():
             w.emit(line)
-    return Binding("torch.planted", "cross_entropy", frozenset(), frozenset(), write)
+    return attached("torch", Binding("torch.planted", "cross_entropy", frozenset(), frozenset(), write))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,8 @@ def test_search_names_the_planted_cause(evaluator, name, fields, lines, cause):
 def test_an_unknown_deviation_is_unexplained():
     case = _case(dict(loss="cross_entropy", input=LOGITS, target={"index": [0, 1, 2]}))
     wrong = np.asarray(float(evaluate(case, "float32").as_float()) * 1.37)
-    assert search(case, "float32", wrong, case.tolerance_for("float32")) == [UNEXPLAINED]
+    found = search(case, "float32", wrong, case.tolerance_for("float32"))
+    assert not found.explained and found.describe(case) == UNEXPLAINED and found.structured() == []
 
 
 @pytest.mark.parametrize("case", load_cases([REPO / "cases"]).cases, ids=lambda c: c.id)

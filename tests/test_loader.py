@@ -139,5 +139,5 @@ def test_nonfinite_strings_are_numbers(write_cases):
             expected: nan
         """)
     (case,) = load_cases([path]).cases
-    values = case.input.logits[0]
+    values = case.input.values[0]
     assert values[0] == float("-inf") and values[3] == float("inf") and values[2] != values[2]

@@ -12,22 +12,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.case import Case, Input
+from conformance.case import Case, Values
 from conformance.oracle import evaluate, evaluate_gradient
-from conformance.oracle._mp import MP, total
+from conformance.exact import MP, total
 
 STEP = 1e-6
 
 
 def make(**fields) -> Case:
     # `expected` is not what is tested here; a placeholder of the right shape.
-    placeholder = Case.model_construct(**{**fields, "input": Input(**fields["input"])})
+    (kind, values), = fields["input"].items()
+    placeholder = Case.model_construct(**{**fields, "input": Values(kind, np.asarray(values, float))})
     shape = placeholder.output_shape if fields.get("reduction") == "none" else ()
     return Case.model_validate({"id": "t", "expected": np.zeros(shape).tolist(), **fields})
 
 
 def summed_loss(case: Case, values: np.ndarray):
-    moved = case.model_copy(update={"input": Input(**{case.input.kind: values})})
+    moved = case.model_copy(update={"input": Values(case.input.kind, values)})
     exact = evaluate(moved, "float64").exact
     return total(exact) if isinstance(exact, np.ndarray) else exact
 

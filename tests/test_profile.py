@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-import adapters
-from conformance.profile import PROFILE_DTYPES, ASPECTS, label, profile, semantic_table
+from conformance import frameworks as registry
+from conformance.profile import PROFILE_DTYPES, aspects, label, profile, semantic_table
 from conformance.report import render_html
 from conformance.runner import run
 from tests.conftest import REPO, installed, needs
 
 # Every framework installed here (all of them under `make test`, one under `tox -e torch`)
 # is probed, and each of its bindings must agree with what it declares.
-PROBED = [name for name in adapters.ADAPTER_MODULES if installed(name)]
+PROBED = [name for name in registry.names() if installed(name)]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def test_report_shows_the_semantic_table_and_porting_guide(probe_rows):
 
 def test_every_binding_is_profiled(probe_profile):
     # The NumPy reference computes what a case declares: it has no default reading to probe.
-    profiled = {b for b, binding in adapters.all_bindings().items()
-                if binding.framework in PROBED and not b.startswith("numpy.")}
+    profiled = {b for b, binding in registry.all_bindings().items()
+                if binding.framework.name in PROBED and not b.startswith("numpy.")}
     assert set(probe_profile["binding"]) == profiled
     inputs = probe_profile[probe_profile["aspect"] == "input"]
     assert set(inputs["binding"]) == profiled
@@ -48,8 +48,8 @@ def test_measured_profile_agrees_with_every_declaration(probe_profile):
 
 
 def test_declarations_cover_only_known_aspects():
-    names = {a.name for a in ASPECTS}
-    for binding in adapters.all_bindings().values():
+    names = {a.name for a in aspects()}
+    for binding in registry.all_bindings().values():
         assert set(binding.profile) <= names, binding.id
 
 
@@ -63,8 +63,17 @@ def test_the_semantic_table_reads_as_documented(probe_profile):
 
 
 def test_label_drops_readings_that_contradict_the_measured_input():
-    neg_inf = next(a for a in ASPECTS if a.name == "neg_inf")
-    both = "reads the input as probabilities | evaluates 0 * log 0 as NaN"
-    assert label(neg_inf, "difference", both, input_reading="logits") == "NaN (0 * -inf)"
-    assert label(neg_inf, "difference", both, input_reading="probabilities") == "n/a: reads probabilities"
-    assert label(neg_inf, "pass", "", input_reading="logits") == "finite (0 log 0 = 0)"
+    neg_inf = next(a for a in aspects() if a.name == "neg_inf")
+    both = [{"reads": "probs"}, {"nan_zero_log": True}]  # two readings reproduce the probe's value
+    assert label(neg_inf, "difference", both, input_kind="logits", input_reading="logits") == "NaN (0 * -inf)"
+    assert label(neg_inf, "difference", both, input_kind="logits",
+                 input_reading="probabilities") == "n/a: reads probabilities"
+    assert label(neg_inf, "pass", [], input_kind="logits", input_reading="logits") == "finite (0 log 0 = 0)"
+
+
+def test_label_of_a_probe_that_raised_or_found_nothing():
+    class_axis = next(a for a in aspects() if a.name == "class_axis")
+    assert label(class_axis, "difference", [], raised="RuntimeError") == "last (raises on (N, C, L))"
+    neg_inf = next(a for a in aspects() if a.name == "neg_inf")
+    assert label(neg_inf, "difference", [], raised="ValueError") == "raises ValueError"
+    assert label(neg_inf, "fail", []) == "unexplained"

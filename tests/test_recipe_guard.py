@@ -6,15 +6,15 @@ import dataclasses
 
 import pytest
 
-import adapters
+from conformance import frameworks as registry
 from conformance.binding import Binding
 from conformance.case import Case
 from conformance.evaluation import Evaluation, Evaluator, plan
 from conformance.loader import load_cases
 from conformance.recipe_guard import RecipeRefused, allowed_imports, check_recipe
-from tests.conftest import REPO, needs
+from tests.conftest import REPO, attached, needs
 
-TORCH = allowed_imports(adapters.framework("torch").recipe_lines)
+TORCH = allowed_imports(registry.framework("torch").recipe_lines)
 VALID = "import torch\n\nlogits = torch.tensor([[1.0, 2.0]], dtype=torch.float32)\n"
 
 # snippet appended to a valid recipe -> words of the refusal
@@ -66,7 +66,7 @@ def test_anything_the_writer_does_not_produce_is_refused(snippet, words):
 
 def test_every_recipe_of_the_suite_passes_on_every_framework_dtype_and_device():
     loaded = load_cases([REPO / "cases"])
-    evaluations, _ = plan(loaded.cases, adapters.frameworks(), ("float16", "bfloat16", "float32", "float64"))
+    evaluations, _ = plan(loaded.cases, registry.frameworks(), ("float16", "bfloat16", "float32", "float64"))
     on_devices = [dataclasses.replace(e, device=d) for e in evaluations for d in e.framework.accelerators]
     assert len(evaluations) > 8000
     for evaluation in evaluations + on_devices:
@@ -74,9 +74,9 @@ def test_every_recipe_of_the_suite_passes_on_every_framework_dtype_and_device():
 
 
 def test_imports_are_the_framework_s_own():
-    assert allowed_imports(adapters.framework("jax").recipe_lines) >= {"jax", "jax.numpy", "optax", "numpy"}
-    assert "torch" not in allowed_imports(adapters.framework("jax").recipe_lines)
-    assert "torch" in allowed_imports(adapters.framework("keras_torch").recipe_lines)
+    assert allowed_imports(registry.framework("jax").recipe_lines) >= {"jax", "jax.numpy", "optax", "numpy"}
+    assert "torch" not in allowed_imports(registry.framework("jax").recipe_lines)
+    assert "torch" in allowed_imports(registry.framework("keras_torch").recipe_lines)
 
 
 @needs("torch")
@@ -86,8 +86,8 @@ def test_a_writer_bug_that_emits_code_is_an_error_row_and_runs_nothing(tmp_path)
     case = Case.model_validate(dict(id="x", loss="cross_entropy", input={"logits": [[1.0, 2.0]]},
                                     target={"index": [0]}, expected=1.3132616875))
     line = f"loss = __import__('os').system('touch {canary}')"
-    binding = Binding("torch.bad_writer", "cross_entropy", frozenset({"logits"}), frozenset({"index"}),
-                      write=lambda w: (w.input(), w.emit(line)))
+    binding = attached("torch", Binding("torch.bad_writer", "cross_entropy", frozenset({"logits"}),
+                                        frozenset({"index"}), write=lambda w: (w.input(), w.emit(line))))
     evaluator = Evaluator(timeout=120)
     try:
         row = evaluator.evaluate(Evaluation(case, binding, "float32"))

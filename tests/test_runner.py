@@ -12,14 +12,14 @@ import sys
 
 import pytest
 
-import adapters
+from conformance import frameworks as registry
 from conformance.binding import Binding
 from conformance.case import Case
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.loader import load_cases
 from conformance.process import THREAD_ENV, WorkerProcess
 from conformance.runner import run
-from tests.conftest import FRAMEWORK_MODULES, REPO, needs
+from tests.conftest import FRAMEWORK_MODULES, REPO, attached, needs
 
 CASES = """
 cases:
@@ -67,7 +67,7 @@ def test_every_framework_evaluates_and_writes_jsonl(small_run):
 
 
 def _run_recipe(recipe: str, framework: str) -> str:
-    env = {**os.environ, **THREAD_ENV, **adapters.framework(framework).env}
+    env = {**os.environ, **THREAD_ENV, **registry.framework(framework).env}
     done = subprocess.run([sys.executable, "-c", recipe], capture_output=True, text=True, env=env,
                           timeout=300, cwd="/")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -88,8 +88,8 @@ def _evaluation(recipe_line: str) -> Evaluation:
     """A torch evaluation whose recipe ends in ``recipe_line`` (a test-only binding)."""
     case = Case.model_validate(dict(id="x", loss="cross_entropy", input={"logits": [[1.0, 2.0]]},
                                     target={"index": [0]}, expected=1.3132616875))
-    binding = Binding("torch.crash_test", "cross_entropy", frozenset({"logits"}), frozenset({"index"}),
-                      write=lambda w: w.emit(recipe_line))
+    binding = attached("torch", Binding("torch.crash_test", "cross_entropy", frozenset({"logits"}),
+                                        frozenset({"index"}), write=lambda w: w.emit(recipe_line)))
     return Evaluation(case, binding, "float32")
 
 
@@ -102,7 +102,7 @@ SLOW = "loss = torch.mm(torch.ones(6000, 6000), torch.ones(6000, 6000)).sum()"
 def test_a_crash_becomes_an_error_row_and_the_next_evaluation_runs():
     evaluator = Evaluator(timeout=120)
     try:
-        worker, hello = evaluator._worker(adapters.framework("torch"))
+        worker, hello = evaluator._worker(registry.framework("torch"))
         assert hello.ready
         # The worker dies mid-evaluation, as a segfaulting framework would.
         threading.Timer(3.0, os.kill, (worker._proc.pid, signal.SIGKILL)).start()
@@ -142,7 +142,7 @@ def test_an_installed_framework_that_cannot_start_gives_error_rows_with_the_reas
     evaluator = Evaluator(extra_env={"KERAS_BACKEND": "no-such-backend"})
     try:
         case = load_cases([REPO / "cases" / "kl_divergence" / "basics.yaml"]).cases[0]
-        binding = adapters.all_bindings()["keras.KLDivergence"]
+        binding = registry.all_bindings()["keras.KLDivergence"]
         row = evaluator.evaluate(Evaluation(case, binding, "float32"))
         assert row.status == "error" and "keras is installed but failed to start" in row.explanation
         assert "no-such-backend" in row.explanation
@@ -151,7 +151,7 @@ def test_an_installed_framework_that_cannot_start_gives_error_rows_with_the_reas
 
 
 def test_library_imports_no_framework():
-    code = ("import sys, conformance, adapters, conformance.pytest_plugin, conformance.evaluation,"
+    code = ("import sys, conformance, conformance.frameworks, conformance.pytest_plugin, conformance.evaluation,"
             " conformance.report, conformance.cli; "
             "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'keras', 'optax') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
@@ -169,8 +169,8 @@ def test_every_framework_declares_the_modules_its_worker_needs():
 
 def test_unknown_binding_lookup_names_the_known_ones():
     with pytest.raises(KeyError, match="torch.cross_entropy"):
-        adapters.framework("torch").binding("torch.crossentropy")
-    assert dataclasses.is_dataclass(adapters.framework("jax"))
+        registry.framework("torch").binding("torch.crossentropy")
+    assert dataclasses.is_dataclass(registry.framework("jax"))
 
 
 @needs("torch")
@@ -182,8 +182,9 @@ def test_a_bug_in_a_binding_becomes_an_error_row_and_the_rest_still_runs():
 
     case = Case.model_validate(dict(id="x", loss="cross_entropy", input={"logits": [[1.0, 2.0]]},
                                     target={"index": [0]}, expected=1.3132616875))
-    bad = Binding("torch.broken", "cross_entropy", frozenset({"logits"}), frozenset({"index"}), broken)
-    good = adapters.all_bindings()["torch.cross_entropy"]
+    bad = attached("torch", Binding("torch.broken", "cross_entropy", frozenset({"logits"}), frozenset({"index"}),
+                                    broken))
+    good = registry.all_bindings()["torch.cross_entropy"]
     rows = []
     evaluator = Evaluator()
     try:
@@ -199,7 +200,7 @@ def test_a_bug_in_a_binding_becomes_an_error_row_and_the_rest_still_runs():
 def test_a_default_device_set_by_one_recipe_does_not_leak_into_the_next():
     # A cuda row's recipe starts with torch.set_default_device("cuda"), which is
     # process-wide; "meta" shows the same on a machine without a GPU.
-    worker = WorkerProcess(adapters.framework("torch"))
+    worker = WorkerProcess(registry.framework("torch"))
     try:
         assert worker.start().ready
         moved = worker.execute("import torch\ntorch.set_default_device('meta')\n"

@@ -1,4 +1,4 @@
-"""mpmath building blocks shared by the oracle's loss families.
+"""Exact arithmetic (mpmath, 50 digits): the building blocks of every family's oracle.
 
 Arrays are NumPy object arrays of ``mpmath.mpf``. Non-finite values follow
 IEEE limits where those are defined (``log 0 = -inf``) and become NaN where

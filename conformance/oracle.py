@@ -1,39 +1,31 @@
 """The independent oracle: canonical losses computed with mpmath.
 
 The oracle sees the case's arrays rounded to the evaluated dtype - exactly
-what the framework sees - and computes the canonical loss with 50 significant
-digits, no clipping and no clamping. A difference between a framework and the
-oracle is therefore the framework's own.
+what the framework sees - and computes the canonical loss of the case's family
+(:meth:`conformance.families.Family.loss`) with 50 significant digits, no
+clipping and no clamping. A difference between a framework and the oracle is
+therefore the framework's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conformance.case import Case
-from conformance.dtypes import DType
-from conformance.oracle._classification import binary_cross_entropy, cross_entropy
-from conformance.oracle._divergence import kl_divergence
-from conformance.oracle._gradient import GRADIENT_READINGS
-from conformance.oracle._gradient import gradient as _gradient
-from conformance.oracle._mp import DIGITS, MP
+from conformance.exact import DIGITS, MP
 
-__all__ = ["GRADIENT_READINGS", "OracleValue", "evaluate", "evaluate_gradient", "binary_cross_entropy", "cross_entropy", "kl_divergence",
-           "DIGITS"]
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.dtypes import DType
 
-_LOSSES = {
-    "cross_entropy": cross_entropy,
-    "binary_cross_entropy": binary_cross_entropy,
-    "kl_divergence": kl_divergence,
-}
+__all__ = ["DIGITS", "OracleValue", "evaluate", "evaluate_gradient"]
 
 
 @dataclass(frozen=True)
 class OracleValue:
-    """The exact loss (mpf, or an object array of mpf for ``reduction: none``)."""
+    """The exact loss (mpf, or an object array of mpf for ``reduction: none``), or gradient."""
 
     exact: Any
     # For a gradient: the reduction's factor (1/D for a mean, else 1), the
@@ -57,11 +49,11 @@ class OracleValue:
 
 def evaluate(case: Case, dtype: DType = "float64") -> OracleValue:
     """The canonical loss of ``case`` on its inputs rounded to ``dtype``."""
-    return OracleValue(_LOSSES[case.loss](case, dtype))
+    return OracleValue(case.family.value(case, dtype))
 
 
 def evaluate_gradient(case: Case, dtype: DType = "float64", reading: str | None = None) -> OracleValue:
     """d(sum of the canonical loss)/d(input) of ``case``, with the input's shape; with
     ``reading``, the gradient autodiff gives through the glue that reading names."""
-    grad, scale = _gradient(case, dtype, reading)
+    grad, scale = case.family.gradient(case, dtype, reading)
     return OracleValue(grad, scale=scale)

@@ -1,0 +1,96 @@
+"""Loss families: one module each, registered here by name.
+
+A family (:class:`~conformance.families.base.Family`) declares everything the
+rest of the suite needs to know about its losses; the runner, the comparison,
+the report, the pytest plugin and the command line name none. The built-in
+families are the modules of this package; a plugin registers more through the
+entry-point group ``loss_conformance.families`` (value: ``module:INSTANCE``),
+and a test or a script with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import threading
+from importlib import metadata
+
+from conformance.families.base import Aspect, Family, Options, Reading, Rule, reduce_exact
+from conformance.vocabulary import Elements
+
+__all__ = ["Aspect", "Family", "Options", "Reading", "Rule", "array_elements", "families", "family",
+           "names", "reduce_exact", "register", "unregister"]
+
+GROUP = "loss_conformance.families"
+BUILT_IN = ("conformance.families.cross_entropy:FAMILY",
+            "conformance.families.binary_cross_entropy:FAMILY",
+            "conformance.families.kl_divergence:FAMILY")
+
+_registry: dict[str, Family] = {}
+_loaded = False
+_lock = threading.RLock()
+
+
+def _load() -> None:
+    global _loaded
+    with _lock:
+        if _loaded:
+            return
+        _loaded = True
+        references = list(BUILT_IN) + [e.value for e in sorted(metadata.entry_points(group=GROUP),
+                                                                key=lambda e: e.name)]
+        for reference in references:
+            module, _, attribute = reference.partition(":")
+            register(getattr(importlib.import_module(module), attribute or "FAMILY"))
+
+
+def register(family: Family) -> Family:
+    """Add ``family`` to the registry (its kinds must not contradict another family's)."""
+    _load()
+    with _lock:
+        elements = array_elements()
+        for kind, kind_elements in _kinds(family).items():
+            if elements.get(kind, kind_elements) != kind_elements:
+                raise ValueError(f"{family.name} declares {kind!r} as {kind_elements} arrays, another "
+                                 f"family as {elements[kind]}")
+        _registry[family.name] = family
+    return family
+
+
+def unregister(name: str) -> None:
+    """Remove a family registered by a test or a script."""
+    with _lock:
+        _registry.pop(name, None)
+
+
+def family(name: str) -> Family:
+    """The family called ``name``; a ``KeyError`` that names the close ones otherwise."""
+    _load()
+    try:
+        return _registry[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_registry), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(_registry)}"
+        raise KeyError(f"unknown loss {name!r}{hint}") from None
+
+
+def names() -> list[str]:
+    _load()
+    return list(_registry)
+
+
+def families() -> list[Family]:
+    _load()
+    return list(_registry.values())
+
+
+def _kinds(family: Family) -> dict[str, Elements]:
+    return {**{kind: Elements.FLOAT for kind in family.inputs}, **family.targets}
+
+
+def array_elements() -> dict[str, Elements]:
+    """Every input or target kind a registered family knows, and what its arrays hold."""
+    found: dict[str, Elements] = {}
+    for registered in _registry.values():
+        found.update(_kinds(registered))
+    return found
