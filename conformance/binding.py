@@ -150,6 +150,10 @@ class Framework:
     # The entry-point value (``module:ATTRIBUTE``) the worker process resolves to find this
     # declaration again; set on discovery (:mod:`conformance.frameworks`).
     reference: str = ""
+    # ``package:file.yaml``: the documented deviations a plugin ships for its bindings
+    # (see :mod:`conformance.plugin_expectations`); empty for the built-in frameworks,
+    # whose deviations the case files document.
+    expectations: str = ""
 
     def __post_init__(self) -> None:
         for binding in self.bindings:

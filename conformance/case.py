@@ -180,10 +180,10 @@ class Case(_Strict):
     input: Annotated[Values, _values_field("input")]
     target: Annotated[Values, _values_field("target")]
     class_axis: Integer = -1
-    reduction: Reduction = Reduction.MEAN
+    reduction: Reduction = Field(default=Reduction.MEAN, validate_default=True)  # stored as its word
     # The family's options, written at the top level of the case (``weight: [...]``).
     options: Options = Options()
-    mode: Mode = Mode.FAITHFUL
+    mode: Mode = Field(default=Mode.FAITHFUL, validate_default=True)
     expected: FloatArray | None = None
     tolerance: Tolerance | None = None
     dtypes: list[DType] | None = None

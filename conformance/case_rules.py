@@ -29,7 +29,7 @@ def check_case(case: Case) -> None:
                             f"{', '.join(r for r in ('mean', 'sum', 'none', 'batchmean') if r in family.reductions)}")
     _check_shapes(case, family)
     family.check(case)
-    _check_expected(case)
+    check_expected(case)
 
 
 def _check_kinds(case: Case, family: Family) -> None:
@@ -58,7 +58,8 @@ def _check_shapes(case: Case, family: Family) -> None:
                             f"{case.input.values.shape} (expected {want} with class_axis {case.class_axis})")
 
 
-def _check_expected(case: Case) -> None:
+def check_expected(case: Case) -> None:
+    """``expected`` and every ``expect`` value and gradient have the loss's and the input's shapes."""
     if case.expected is None:
         return  # only drawn inputs may leave it out: checked once the draws are known
     want = case.output_shape if case.reduction == "none" else ()

@@ -1,8 +1,9 @@
-"""Command line: ``conformance run``, ``validate``, ``explain``, ``profile``, ``report``, ``diff``."""
+"""Command line: ``conformance run``, ``validate``, ``explain``, ``profile``, ``report``, ``diff``, ``list``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ from conformance.report import summary, write_reports
 from conformance.diff import diff_results, format_diff
 from conformance.results import failing, read_results, read_run_info
 from conformance.runner import run
+from conformance.listing import format_listing
+from conformance.user_adapter import AdapterSpecError, UserAdapter
 from conformance.validation import expected_errors
 
 
@@ -38,8 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="run cases x bindings x dtypes and write reports")
     run_cmd.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
-    run_cmd.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"),
-                         default=list(registry.names()))
+    run_cmd.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"), default=None,
+                         help="comma-separated frameworks (default: every installed one; with "
+                              "--adapter, none but the adapter)")
+    run_cmd.add_argument("--adapter", default=None, metavar="MODULE:FUNCTION",
+                         help="test your own loss function, e.g. mypkg.losses:my_cross_entropy, called as "
+                              "function(input, target)")
+    run_cmd.add_argument("--as", dest="adapter_as", default=None, metavar="LOSS[INPUT,TARGET]",
+                         help="what --adapter computes: e.g. cross_entropy[logits,index] (returns the "
+                              "mean) or cross_entropy[logits,probs,sum]")
+    run_cmd.add_argument("--on", dest="adapter_on", default="torch", metavar="FRAMEWORK",
+                         help="whose arrays --adapter takes (default torch)")
     run_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
     run_cmd.add_argument("--out", default="reports/latest", metavar="DIR")
     run_cmd.add_argument("--timeout", type=float, default=60.0,
@@ -71,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser("diff", help="what changed between two runs")
     diff.add_argument("old", metavar="OLD")
     diff.add_argument("new", metavar="NEW")
+    commands.add_parser("list", help="the frameworks and bindings installed, where each comes from, "
+                        "and the loss families")
     prof = commands.add_parser("profile", help="the measured semantic table of every binding")
     prof.add_argument("--binding", default=None, help="only this binding")
     prof.add_argument("--cases", nargs="+", default=["cases/probes"], metavar="PATH",
@@ -104,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # a missing or unreadable results file, say
         print(f"conformance {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `conformance list | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:  # Ctrl-C: what was written stays; say how to go on, no traceback
         print(_interrupted(args, argv), file=sys.stderr)
         return 130
@@ -133,10 +150,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _profile(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "list":
+        print(format_listing())
+        return 0
     if args.command == "diff":
         changes = diff_results(read_results(args.old), read_results(args.new))
         print(format_diff(changes))
         return 1 if (changes["change"] == "new failure").any() else 0
+    adapter = _adapter(args)
+    if isinstance(adapter, str):
+        print(f"conformance run: {adapter}", file=sys.stderr)
+        return 2
     loaded = load_cases(args.cases, LoadLimits(max_elements=args.max_elements))
     for error in loaded.errors:
         print(error, file=sys.stderr)
@@ -144,11 +168,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(_nothing_to_run(args.cases, loaded.errors), file=sys.stderr)
         return 2
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
-                resume=args.resume, startup_timeout=args.startup_timeout)
+                resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter)
     write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or failing(frame).any() else 0
+
+
+def _adapter(args: argparse.Namespace) -> UserAdapter | str | None:
+    """The user's adapter, None without one, or what is wrong with it."""
+    if args.adapter is None and args.adapter_as is None:
+        return None
+    if args.adapter is None or args.adapter_as is None:
+        return ("--adapter and --as go together, e.g. --adapter mypkg.losses:my_ce "
+                "--as 'cross_entropy[logits,index]'")
+    try:
+        return UserAdapter.parse(args.adapter, args.adapter_as, args.adapter_on)
+    except AdapterSpecError as exc:
+        return str(exc)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -169,7 +169,15 @@ def load_cases(paths: Iterable[str | Path], limits: LoadLimits = LoadLimits(),
                 continue
             first_seen[case.id] = case
             result.cases.append(case)
-    return result
+    return _with_plugin_expectations(result, limits)
+
+
+def _with_plugin_expectations(result: LoadResult, limits: LoadLimits) -> LoadResult:
+    from conformance import frameworks as registry
+    from conformance.plugin_expectations import merge
+
+    cases, errors = merge(result.cases, registry.frameworks(), limits.yaml)
+    return LoadResult(cases, result.errors + errors)
 
 
 def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 
 import pytest
 
-FRAMEWORK_NAMES = ("torch", "keras", "keras_jax", "keras_torch", "jax", "sklearn", "tensorflow", "numpy")
 _SUITE = pytest.StashKey["object"]()
 _EVALUATOR = pytest.StashKey["object"]()
 
@@ -28,8 +27,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("loss-conformance")
     group.addoption("--conformance-dtypes", default="float16,bfloat16,float32,float64",
                     help="comma-separated dtypes to evaluate (default: all four)")
-    group.addoption("--conformance-frameworks", default=",".join(FRAMEWORK_NAMES),
-                    help="comma-separated frameworks to evaluate (default all)")
+    group.addoption("--conformance-frameworks", default=None,
+                    help="comma-separated frameworks to evaluate (default: every installed one; "
+                         "with --conformance-adapter, none but the adapter)")
+    group.addoption("--conformance-adapter", default=None, metavar="MODULE:FUNCTION",
+                    help="test your own loss function, e.g. mypkg.losses:my_cross_entropy")
+    group.addoption("--conformance-adapter-as", default=None, metavar="LOSS[INPUT,TARGET]",
+                    help="what the adapter computes, e.g. cross_entropy[logits,index]")
+    group.addoption("--conformance-adapter-on", default="torch", metavar="FRAMEWORK",
+                    help="whose arrays the adapter takes (default torch)")
     group.addoption("--conformance-timeout", type=float, default=60.0,
                     help="per-evaluation time limit in seconds")
     group.addoption("--conformance-startup-timeout", type=float, default=300.0,
@@ -41,14 +47,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="directories whose YAML files are conformance cases")
 
 
+def _registered() -> list[str]:
+    """The framework names of the entry-point group, read from metadata: imports nothing."""
+    from importlib import metadata
+
+    return sorted({e.name for e in metadata.entry_points(group="loss_conformance.frameworks")})
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: an evaluation of the conformance matrix")
-    unknown = [n for n in _option_list(config, "conformance_frameworks") if n not in FRAMEWORK_NAMES]
+    installed = _registered()
+    unknown = [n for n in _items(config.getoption("conformance_frameworks")) if n not in installed]
     if unknown:
         raise pytest.UsageError(f"--conformance-frameworks: unknown framework {unknown[0]!r}; "
-                                f"choose from {', '.join(FRAMEWORK_NAMES)}")
-    for name in FRAMEWORK_NAMES:
+                                f"choose from {', '.join(installed)}")
+    for name in installed + ["user"]:
         config.addinivalue_line("markers", f"{name}: evaluations of {name} bindings")
+    _adapter(config)  # a wrong --conformance-adapter is a usage error before collection
+
+
+def _adapter(config: pytest.Config):
+    """The user's adapter framework, or None."""
+    given, declared = config.getoption("conformance_adapter"), config.getoption("conformance_adapter_as")
+    if given is None and declared is None:
+        return None
+    from conformance.user_adapter import AdapterSpecError, UserAdapter
+
+    if given is None or declared is None:
+        raise pytest.UsageError("--conformance-adapter and --conformance-adapter-as go together, e.g. "
+                                "--conformance-adapter mypkg.losses:my_ce "
+                                "--conformance-adapter-as 'cross_entropy[logits,index]'")
+    try:
+        return UserAdapter.parse(given, declared, config.getoption("conformance_adapter_on")).framework()
+    except AdapterSpecError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _frameworks(config: pytest.Config) -> list:
+    from conformance import frameworks as registry
+
+    adapter = _adapter(config)
+    chosen = config.getoption("conformance_frameworks")
+    if chosen is None:
+        chosen = "" if adapter is not None else ",".join(registry.names())
+    return [registry.framework(n) for n in _items(chosen)] + ([adapter] if adapter else [])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -58,7 +100,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return (f"loss-conformance: frameworks {config.getoption('conformance_frameworks')}, "
+    chosen = config.getoption("conformance_frameworks") or "every installed one"
+    adapter = config.getoption("conformance_adapter")
+    chosen += f" + your adapter {adapter}" if adapter else ""
+    return (f"loss-conformance: frameworks {chosen}, "
             f"dtypes {config.getoption('conformance_dtypes')}")
 
 
@@ -98,7 +143,6 @@ def _evaluator(config: pytest.Config):
 
 class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        from conformance import frameworks as registry
         from conformance.evaluation import plan
         from conformance.loader import display_path, load_file
 
@@ -110,8 +154,8 @@ class CaseFile(pytest.File):
         for error in errors:
             name = f"{error.case_id}[invalid]" if error.case_id else f"invalid-line-{error.line}"
             yield CaseErrorItem.from_parent(self, name=name, error=error)
-        frameworks = [registry.framework(n) for n in _option_list(self.config, "conformance_frameworks")]
-        dtypes = tuple(_option_list(self.config, "conformance_dtypes"))
+        frameworks = _frameworks(self.config)
+        dtypes = tuple(_items(self.config.getoption("conformance_dtypes")))
         evaluations, unexpressible = plan(cases, frameworks, dtypes)
         for row in unexpressible:
             yield UnexpressibleItem.from_parent(self, name=f"{row.case_id}[{row.binding}-{row.dtype}]",
@@ -120,8 +164,8 @@ class CaseFile(pytest.File):
             yield ConformanceItem.from_parent(self, name=evaluation.name, evaluation=evaluation)
 
 
-def _option_list(config: pytest.Config, option: str) -> list[str]:
-    return [item.strip() for item in config.getoption(option).split(",") if item.strip()]
+def _items(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
 class ConformanceFailure(Exception):

@@ -26,6 +26,7 @@ from conformance import frameworks as registry
 from conformance.dtypes import DEFAULT_DTYPES, DType
 from conformance.evaluation import Evaluation, Evaluator, plan
 from conformance.loader import LoadResult, load_cases
+from conformance.user_adapter import UserAdapter
 from conformance.results import (Result, ResultsWriter, read_run_info, resume_results, row_key,
                                  run_info, to_frame)
 
@@ -34,7 +35,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         dtypes: Sequence[DType] = DEFAULT_DTYPES, out: str | Path | None = "reports/latest",
         timeout: float = 60.0, on_result: Callable[[Result], None] | None = None,
         loaded: LoadResult | None = None, resume: bool = False,
-        startup_timeout: float = 300.0) -> pd.DataFrame:
+        startup_timeout: float = 300.0, adapter: UserAdapter | None = None) -> pd.DataFrame:
     """Run cases x bindings x dtypes and return one row per evaluation.
 
     Args:
@@ -49,6 +50,9 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
       loaded: cases already loaded (skips loading ``cases``).
       startup_timeout: how long a framework's worker may take to import and
         start before its rows become errors.
+      adapter: your own loss function under test (:class:`~conformance.user_adapter.UserAdapter`,
+        e.g. ``UserAdapter.parse("mypkg.losses:my_ce", "cross_entropy[logits,index]")``); with
+        it, ``frameworks`` defaults to none but the adapter.
       resume: keep the rows ``out/results.jsonl`` already has, keyed by
         (case_id, binding, dtype, device), and evaluate only the others; the
         returned frame holds both. Without that file, everything runs.
@@ -58,7 +62,11 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
     interrupt propagates.
     """
     loaded = loaded or load_cases(cases)
-    chosen = [registry.framework(name) for name in (frameworks or registry.names())]
+    if frameworks is None:
+        frameworks = [] if adapter is not None else registry.names()
+    chosen = [registry.framework(name) for name in frameworks]
+    if adapter is not None:
+        chosen.append(adapter.framework())
     evaluations, planned = plan(loaded.cases, chosen, tuple(dtypes))
     path = Path(out) / "results.jsonl" if out is not None else None
     rows = _previous_rows(path) if resume and path is not None else []
