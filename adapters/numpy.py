@@ -40,7 +40,8 @@ def _dense_target(w: RecipeWriter) -> str:
             labels = f"np.where(counted, {labels}, 0)"
         target = f"np.moveaxis(np.eye({case.num_classes}, dtype={w.dtype!r})[{labels}], -1, {case.axis})"
     if case.option("label_smoothing"):
-        target = f"({target} * (1 - {case.option('label_smoothing')}) + {case.option('label_smoothing')} / {case.num_classes})"
+        eps = case.option("label_smoothing")
+        target = f"({target} * (1 - {eps}) + {eps} / {case.num_classes})"
     if case.option("weight") is not None:
         shape = (case.num_classes,) + (1,) * (case.ndim - 1 - case.axis)
         target = f"{target} * {w.weight()}.reshape({shape})"
@@ -58,7 +59,8 @@ def _write_cross_entropy(w: RecipeWriter) -> None:
     denominator = None
     if case.target.kind == "index" and case.reduction == "mean":
         labels = "np.where(counted, target, 0)" if case.option("ignore_index") is not None else "target"
-        weights = f"{w.weight()}[{labels}]" if case.option('weight') is not None else f"np.ones(target.shape, {w.dtype!r})"
+        weights = (f"{w.weight()}[{labels}]" if case.option("weight") is not None
+                   else f"np.ones(target.shape, {w.dtype!r})")
         if case.option("ignore_index") is not None:
             weights = f"np.where(counted, {weights}, 0)"
         denominator = f"np.sum({weights})"
@@ -72,7 +74,8 @@ def _write_binary_cross_entropy(w: RecipeWriter) -> None:
         w.emit(f"log_p, log_not_p = scipy.special.log_expit({x}), scipy.special.log_expit(-{x})")
     else:
         w.emit(f"log_p, log_not_p = np.log({x}), np.log1p(-{x})")
-    positive = f"{w.floats('pos_weight', case.option('pos_weight'))} * {y}" if case.option('pos_weight') is not None else y
+    pos_weight = case.option("pos_weight")
+    positive = f"{w.floats('pos_weight', pos_weight)} * {y}" if pos_weight is not None else y
     w.emit(f"positive = {positive}")
     w.emit(f"per_element = -(np.where(positive == 0, 0, positive * log_p) "
            f"+ np.where({y} == 1, 0, (1 - {y}) * log_not_p))")

@@ -99,7 +99,8 @@ def _write_sigmoid(w: RecipeWriter) -> None:
 
 
 def _write_weighted(w: RecipeWriter) -> None:
-    pos_weight = w.floats("pos_weight", w.case.option("pos_weight")) if w.case.option("pos_weight") is not None else "1.0"
+    given = w.case.option("pos_weight")
+    pos_weight = w.floats("pos_weight", given) if given is not None else "1.0"
     w.emit(f"per_element = tf.nn.weighted_cross_entropy_with_logits(labels={w.target()}, "
            f"logits={_as_binary_logits(w)}, pos_weight={pos_weight})")
     _reduce(w, "per_element")

@@ -81,7 +81,8 @@ def _write_binary_cross_entropy(w: RecipeWriter, module: str | None = None) -> N
 
 
 def _write_binary_cross_entropy_with_logits(w: RecipeWriter, module: str | None = None) -> None:
-    pos_weight = w.floats("pos_weight", w.case.option("pos_weight")) if w.case.option("pos_weight") is not None else None
+    given = w.case.option("pos_weight")
+    pos_weight = w.floats("pos_weight", given) if given is not None else None
     options = kwargs(pos_weight=pos_weight, reduction=_reduction(w))
     _call(w, "binary_cross_entropy_with_logits", f"{w.input()}, {w.target()}", options, module)
 

@@ -44,12 +44,7 @@ class Registration:
 
 
 def resolve(reference: str) -> Framework:
-    """The framework declared at ``module:ATTRIBUTE`` (an entry point's value), or one
-    built from a user's adapter reference (see :mod:`conformance.user_adapter`)."""
-    from conformance.user_adapter import ADAPTER_PREFIX, framework_for
-
-    if reference.startswith(ADAPTER_PREFIX):
-        return framework_for(reference)
+    """The framework declared at ``module:ATTRIBUTE`` (an entry point's value)."""
     module_name, _, attribute = reference.partition(":")
     declared = getattr(importlib.import_module(module_name), attribute or "FRAMEWORK")
     if not isinstance(declared, Framework):

@@ -7,7 +7,6 @@ and every other case still loads.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +16,12 @@ from collections.abc import Collection, Iterable
 from pydantic import ValidationError
 
 from conformance.case import Case
+from conformance.case_error import CaseError
 from conformance.case_rules import CaseRuleError
 from conformance.yaml12 import SourceMap, YamlLimits, YamlSyntaxError, load_yaml
 
 TOP_LEVEL_KEYS = {"cases", "defaults"}
 DEFAULT_MAX_ELEMENTS = 10_000_000
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # More cases than this in one file is a generator gone wrong, not a suite: split it.
 MAX_CASES_PER_FILE = 10_000
 
@@ -67,25 +66,6 @@ class LoadLimits:
     def max_file_bytes(self) -> int:
         # About 32 characters per number, with room for the text around them.
         return 32 * self.yaml.max_values
-
-
-@dataclass(frozen=True)
-class CaseError:
-    """One problem in a case file, located as precisely as we can."""
-
-    file: str
-    line: int
-    column: int
-    field: str
-    message: str
-    case_id: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        what = f"{self.field}: " if self.field else ""
-        case = f" (case {self.case_id})" if self.case_id else ""
-        # One line, whatever the file held: a newline in an id could forge output lines.
-        return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], f"{where}: {what}{self.message}{case}")
 
 
 @dataclass

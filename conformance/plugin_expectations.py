@@ -25,16 +25,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from conformance.binding import Framework
 from conformance.case import Case, Expectation
+from conformance.case_error import CaseError
 from conformance.case_rules import CaseRuleError, check_expected
 from conformance.yaml12 import YamlLimits, YamlSyntaxError, load_yaml
 
 _ENTRIES = TypeAdapter(list[Expectation])
 
 
-def merge(cases: list[Case], frameworks: list[Framework], limits: YamlLimits) -> tuple[list[Case], list]:
+def merge(cases: list[Case], frameworks: list[Framework], limits: YamlLimits,
+          ) -> tuple[list[Case], list[CaseError]]:
     """``cases`` with every plugin's entries merged in, and the errors found (``CaseError``)."""
-    from conformance.loader import CaseError
-
     errors: list[CaseError] = []
     by_id = {case.id: case for case in cases}
     for framework in frameworks:
@@ -72,8 +72,6 @@ def _problem(case: Case, framework: Framework, binding_id: str, entries: list[Ex
 
 def _entries(framework: Framework, limits: YamlLimits):
     """``(file name, [((case, binding, line, column), entries)])``, or a ``CaseError``."""
-    from conformance.loader import CaseError
-
     package, _, file = framework.expectations.partition(":")
     name = f"{framework.expectations}"
     try:

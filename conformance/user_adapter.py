@@ -92,7 +92,7 @@ class UserAdapter:
 
     def framework(self) -> Framework:
         """The base framework with this function as its one binding."""
-        from conformance import families, frameworks
+        from conformance import frameworks
 
         base = frameworks.framework(self.on)
         binding = Binding(self.binding_id, self.loss, frozenset({self.input}), frozenset({self.target}),

@@ -105,10 +105,12 @@ def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def serve(reference: str, requests: TextIO, replies: TextIO) -> None:
-    """Answer requests for the framework declared at ``reference`` (its entry point's value)."""
+    """Answer requests for the framework declared at ``reference``: an entry point's value,
+    or a user adapter's (:mod:`conformance.user_adapter`)."""
     from conformance.frameworks import resolve
+    from conformance.user_adapter import ADAPTER_PREFIX, framework_for
 
-    framework = resolve(reference)
+    framework = framework_for(reference) if reference.startswith(ADAPTER_PREFIX) else resolve(reference)
     hello, module = _hello(framework)
     _send(replies, hello)
     if not hello["ready"]:

@@ -15,7 +15,6 @@ says what it measurably did ("turns the one-hot target into class indices along
 axis 0"). ``cross_entropy_one_hot_fixed`` is the corrected wrapper.
 """
 
-import torch
 from torch import nn
 
 
