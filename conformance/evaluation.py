@@ -24,7 +24,8 @@ from conformance.dtypes import DType, decode, encode
 from conformance.interpret import Interpretation, explain_gradient, search
 from conformance.oracle import OracleValue
 from conformance.vocabulary import Quantity, Status
-from conformance.process import Hello, WorkerFailure, WorkerProcess
+from conformance.process import WorkerFailure, WorkerProcess
+from conformance.protocol import Computed, Hello, Raised, Reply, WorkerState
 from conformance.recipe import RecipeWriter
 from conformance.results import GRAD_KEPT, Result
 
@@ -196,7 +197,7 @@ class Evaluator:
                        device=hello.device if evaluation.device == "cpu" else evaluation.device)
         if not hello.ready:
             # Not installed: nothing to test. Installed but unable to start: a failure.
-            result.status = "skipped" if hello.state == "missing" else "error"
+            result.status = "skipped" if hello.state == WorkerState.MISSING else "error"
             result.explanation = result.message = hello.reason
             return result
         with time_limit(self.timeout):
@@ -225,13 +226,13 @@ class Evaluator:
             result.status, result.explanation = "error", f"{binding.id} crashed or hung: {exc}"
             result.message = str(exc)
             return
-        if "refused" in reply:
+        if reply.refused is not None:
             result.status = "error"
-            result.explanation = (f"the worker refused to run this recipe ({reply['refused']}); the "
+            result.explanation = (f"the worker refused to run this recipe ({reply.refused}); the "
                                   "recipe writer never produces that - please report it")
             return
         _judged(result, evaluation, reply, oracle, version)
-        if "grad" in reply or "grad_exception" in reply:
+        if reply.grad is not None:
             try:
                 _judged_gradient(result, evaluation, reply, oracle, self.oracle(case, dtype, "grad"),
                                  version, lambda name: self.oracle(case, dtype, f"grad:{name}"))
@@ -239,7 +240,7 @@ class Evaluator:
                 result.grad_status = "error"
                 result.grad_explanation = (f"the gradient's oracle ran past the time limit of "
                                            f"{self.timeout:g} s (--timeout)")
-        elif reply["ok"] and not evaluation.framework.gradient and case.mode == "faithful" and case.gradient:
+        elif reply.ok and not evaluation.framework.gradient and case.mode == "faithful" and case.gradient:
             result.grad_status = "skipped"
             result.grad_explanation = f"{evaluation.framework.name} has no automatic differentiation"
 
@@ -263,25 +264,22 @@ class Evaluator:
             worker.close()
 
 
-def _outcome(reply: dict, quantity: Quantity) -> Outcome:
-    """What the API did for ``quantity``, from the worker's reply."""
-    key = "value" if quantity == Quantity.VALUE else "grad"
-    if key in reply and (quantity == Quantity.GRAD or reply["ok"]):
-        return Outcome(value=np.asarray(decode(reply[key]), dtype=np.float64))
-    if quantity == Quantity.VALUE:
-        return Outcome(exception=reply["exception"], message=reply["message"])
-    return Outcome(exception=reply["grad_exception"], message=reply["grad_message"])
+def _outcome(part: Computed | Raised) -> Outcome:
+    """What the API did for one quantity, from the worker's reply."""
+    if isinstance(part, Computed):
+        return Outcome(value=np.asarray(decode(part.value), dtype=np.float64))
+    return Outcome(exception=part.exception, message=part.message)
 
 
-def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
+def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: OracleValue,
             version: str | None) -> Result:
-    result.warnings = reply.get("warnings", [])
-    outcome = _outcome(reply, Quantity.VALUE)
-    if reply["ok"]:
-        result.value, result.value_dtype = reply["value"], reply["dtype"]
+    result.warnings = list(reply.warnings)
+    outcome = _outcome(reply.value)
+    if isinstance(reply.value, Computed):
+        result.value, result.value_dtype = reply.value.value, reply.value.dtype
     else:
-        result.message = f"{reply['exception']}: {reply['message']}"
-        result.raised = reply["exception"]
+        result.message = f"{reply.value.exception}: {reply.value.message}"
+        result.raised = reply.value.exception
     case, dtype = evaluation.case, evaluation.dtype
     judgement = judge(Quantity.VALUE, case, evaluation.binding, dtype, outcome, oracle, version)
     result.status, result.explanation = judgement.status.value, judgement.explanation
@@ -299,18 +297,18 @@ def _judged(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleV
     return result
 
 
-def _judged_gradient(result: Result, evaluation: Evaluation, reply: dict, oracle: OracleValue,
+def _judged_gradient(result: Result, evaluation: Evaluation, reply: Reply, oracle: OracleValue,
                      oracle_grad: OracleValue, version: str | None,
                      reading: Callable[[str], OracleValue]) -> None:
-    outcome = _outcome(reply, Quantity.GRAD)
-    if "grad" in reply:
-        result.grad_dtype = reply["grad_dtype"]
+    outcome = _outcome(reply.grad)
+    if isinstance(reply.grad, Computed):
+        result.grad_dtype = reply.grad.dtype
     case, dtype = evaluation.case, evaluation.dtype
     judgement = judge(Quantity.GRAD, case, evaluation.binding, dtype, outcome, oracle_grad, version,
                       loss=oracle, reading=reading)
     result.grad_status, result.grad_explanation = judgement.status.value, judgement.explanation
     if outcome.value is not None and outcome.value.size <= GRAD_KEPT:
-        result.grad, result.grad_oracle = reply["grad"], encode(oracle_grad.as_float())
+        result.grad, result.grad_oracle = reply.grad.value, encode(oracle_grad.as_float())
     if judgement.errors is not None:
         result.grad_max_abs_err, result.grad_ulp_err = encode(judgement.errors.abs_err), encode(
             judgement.errors.ulp_err)

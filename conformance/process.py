@@ -9,17 +9,15 @@ worker is restarted for the next evaluation.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from conformance.binding import Framework
+from conformance.protocol import Hello, ProtocolError, RecipeRequest, Reply, WorkerState
 
 # One thread per worker: on a 2-core machine, parallel workers with full
 # thread pools run slower than serial ones.
@@ -35,31 +33,6 @@ class WorkerFailure(RuntimeError):
     """The worker crashed, hung past its time limit, or broke the protocol."""
 
 
-@dataclass
-class Hello:
-    """What a worker said when it started.
-
-    ``state`` is ``ready``, ``missing`` (a module the framework needs is not
-    installed: its rows are skipped) or ``broken`` (installed, but it failed to
-    import or start, exited or hung: its rows are errors).
-    """
-
-    ready: bool
-    versions: dict[str, str] = field(default_factory=dict)
-    device: str = "cpu"
-    reason: str = ""
-    accelerators: list[str] = field(default_factory=list)
-    state: str = "ready"
-
-    @classmethod
-    def from_reply(cls, reply: dict[str, Any]) -> Hello:
-        known = {k: reply[k] for k in cls.__dataclass_fields__ if k in reply}
-        if not isinstance(known.get("ready"), bool):
-            raise WorkerFailure(f"the worker's hello is not one: {str(reply)[:200]}")
-        known.setdefault("state", "ready" if known["ready"] else "broken")
-        return cls(**known)
-
-
 class WorkerProcess:
     def __init__(self, framework: Framework, startup_timeout: float = 300.0,
                  extra_env: dict[str, str] | None = None):
@@ -71,6 +44,9 @@ class WorkerProcess:
         self._stderr = None
 
     def start(self) -> Hello:
+        if not self.framework.reference:
+            return Hello(WorkerState.BROKEN, reason=f"{self.framework.name} has no reference for its worker "
+                         "to find it by (register it in the entry-point group loss_conformance.frameworks)")
         env = {**os.environ, **THREAD_ENV, **self.framework.env, **self.extra_env}
         self._stderr = tempfile.TemporaryFile()
         self._buffer = b""
@@ -81,25 +57,24 @@ class WorkerProcess:
             # stops cleanly and kills its workers, rather than racing their deaths.
             start_new_session=True)
         try:
-            return Hello.from_reply(self._read(self.startup_timeout))
-        except WorkerFailure as exc:
+            return Hello.from_json(self._read(self.startup_timeout))
+        except (WorkerFailure, ProtocolError) as exc:
             self.close()
-            return Hello(ready=False, state="broken",
-                         reason=f"{self.framework.name} worker did not start: {exc}")
+            return Hello(WorkerState.BROKEN, reason=f"{self.framework.name} worker did not start: {exc}")
 
-    def execute(self, recipe: str, timeout: float) -> dict[str, Any]:
+    def execute(self, recipe: str, timeout: float) -> Reply:
         """Run one recipe; raises :class:`WorkerFailure` (and stops the worker) on crash or hang."""
         assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.write((json.dumps({"recipe": recipe}) + "\n").encode())
+            self._proc.stdin.write((RecipeRequest(recipe).to_json() + "\n").encode())
             self._proc.stdin.flush()
-            return self._read(timeout)
-        except (BrokenPipeError, WorkerFailure) as exc:
-            message = str(exc) if isinstance(exc, WorkerFailure) else self._death()
+            return Reply.from_json(self._read(timeout))
+        except (BrokenPipeError, WorkerFailure, ProtocolError) as exc:
+            message = self._death() if isinstance(exc, BrokenPipeError) else str(exc)
             self.close()
             raise WorkerFailure(message) from None
 
-    def _read(self, timeout: float) -> dict[str, Any]:
+    def _read(self, timeout: float) -> bytes:
         assert self._proc is not None and self._proc.stdout is not None
         deadline = time.monotonic() + timeout
         fd = self._proc.stdout.fileno()
@@ -114,10 +89,7 @@ class WorkerProcess:
                     raise WorkerFailure(self._death())
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        try:
-            return json.loads(line)
-        except json.JSONDecodeError:
-            raise WorkerFailure(f"garbled reply from worker: {line[:200]!r}") from None
+        return line
 
     def _death(self) -> str:
         assert self._proc is not None

@@ -39,8 +39,7 @@ def test_a_framework_that_is_not_installed_is_skipped_not_failed():
     framework = Framework(name="absent", distributions=("absent",), imports=("import absent_module_xyz",),
                           float_array="", index_array="", show="", bindings=(), worker_module="absent")
     hello, module = _hello(framework)
-    assert hello == {"ready": False, "state": "missing",
-                     "reason": "absent is not installed (no module absent_module_xyz)"}
+    assert (hello.state, hello.reason) == ("missing", "absent is not installed (no module absent_module_xyz)")
     assert module is None
 
 

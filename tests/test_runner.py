@@ -205,8 +205,8 @@ def test_a_default_device_set_by_one_recipe_does_not_leak_into_the_next():
         assert worker.start().ready
         moved = worker.execute("import torch\ntorch.set_default_device('meta')\n"
                                "loss = torch.ones(1, device='cpu')\n", timeout=60)
-        assert moved["ok"], moved
+        assert moved.ok, moved
         plain = worker.execute("import torch\nloss = torch.ones(1)\n", timeout=60)
-        assert plain["ok"] and plain["value"] == [1.0], plain
+        assert plain.ok and plain.value.value == [1.0], plain
     finally:
         worker.close()
