@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from conformance.adapters.jax import WORKER_ENV as JAX_WORKER_ENV
-from conformance.binding import Binding, Framework
+from conformance.binding import Binding, Framework, Inherits
 from conformance.case import Case
 from conformance.recipe import ArrayOps, RecipeWriter, kwargs
 
@@ -265,25 +265,25 @@ _FUNCTIONS = (
             doc=FUNCTION_DOCS.format("categoricalcrossentropy"),
             profile=_BY_ID["keras.CategoricalCrossentropy"].profile,
             grad_readings=_CATEGORICAL_GRADIENTS,
-            shares_expectations_with="keras.CategoricalCrossentropy"),
+            documented_by=(Inherits("keras.CategoricalCrossentropy", shared_only=True),)),
     Binding("keras.losses.sparse_categorical_crossentropy", "cross_entropy", _ALL_INPUTS,
             frozenset({"index"}), _write_sparse_function, options=frozenset({"ignore_index"}),
             reads=_BY_ID["keras.SparseCategoricalCrossentropy"].reads,
             doc=FUNCTION_DOCS.format("sparsecategoricalcrossentropy"),
             profile=_BY_ID["keras.SparseCategoricalCrossentropy"].profile,
             grad_readings=_CATEGORICAL_GRADIENTS,
-            shares_expectations_with="keras.SparseCategoricalCrossentropy"),
+            documented_by=(Inherits("keras.SparseCategoricalCrossentropy", shared_only=True),)),
     Binding("keras.losses.binary_crossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
             frozenset({"probs"}), _write_binary_function,
             reads=_BY_ID["keras.BinaryCrossentropy"].reads,
             doc=FUNCTION_DOCS.format("binarycrossentropy"),
             profile=_BY_ID["keras.BinaryCrossentropy"].profile,
-            shares_expectations_with="keras.BinaryCrossentropy"),
+            documented_by=(Inherits("keras.BinaryCrossentropy", shared_only=True),)),
     Binding("keras.losses.kl_divergence", "kl_divergence", _ALL_INPUTS, frozenset({"probs", "log_probs"}),
             _write_kl_function, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
             reads=_BY_ID["keras.KLDivergence"].reads, doc=FUNCTION_DOCS.format("kldivergence"),
             profile=_BY_ID["keras.KLDivergence"].profile,
-            shares_expectations_with="keras.KLDivergence"),
+            documented_by=(Inherits("keras.KLDivergence", shared_only=True),)),
 )
 
 _SHOW = 'keras.ops.convert_to_numpy(keras.ops.cast({}, "float64")).tolist()'
@@ -326,10 +326,12 @@ def on_backend(backend: str) -> Framework:
     ``keras_jax`` and ``keras_torch``, whose bindings share the ``keras.*`` entries
     of ``expect`` (an entry names ``backends`` when only some show it)."""
     name = "keras" if backend == "tensorflow" else f"keras_{backend}"
-    bindings = tuple(replace(b, backend=backend) for b in _CLASSES + _FUNCTIONS)
+    bindings = tuple(replace(b, variant=backend) for b in _CLASSES + _FUNCTIONS)
     if backend != "tensorflow":
         overrides = _BACKEND_PROFILES.get(backend, {})
-        bindings = tuple(replace(b, id=f"{name}.{b.id.removeprefix('keras.')}", same_api_as=b.id,
+        # The same API: all of the keras.* binding's entries, before those it inherits.
+        bindings = tuple(replace(b, id=f"{name}.{b.id.removeprefix('keras.')}",
+                                 documented_by=(Inherits(b.id),) + b.documented_by,
                                  profile={**b.profile, **overrides.get(b.id.removeprefix("keras."), {})})
                          for b in bindings)
     return Framework(

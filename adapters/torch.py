@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from conformance.binding import Binding, Framework
+from conformance.binding import Binding, Framework, Inherits
 from conformance.recipe import RecipeWriter, kwargs
 
 F = "torch.nn.functional"
@@ -157,7 +157,7 @@ _MODULES = {"torch.cross_entropy": ("CrossEntropyLoss", _write_cross_entropy),
             "torch.kl_div": ("KLDivLoss", _write_kl_div)}
 _MODULE_FORMS = tuple(
     replace(b, id=f"torch.nn.{_MODULES[b.id][0]}", write=partial(_MODULES[b.id][1], module=_MODULES[b.id][0]),
-            shares_expectations_with=b.id,
+            documented_by=(Inherits(b.id, shared_only=True),),
             doc=f"https://pytorch.org/docs/stable/generated/torch.nn.{_MODULES[b.id][0]}.html")
     for b in _FUNCTIONAL)
 

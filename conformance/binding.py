@@ -21,6 +21,17 @@ from conformance.recipe import RecipeWriter
 
 
 @dataclass(frozen=True)
+class Inherits:
+    """The ``expect`` entries of binding ``binding`` describe another binding too: all of
+    them (the same API reached another way, e.g. Keras on another backend), or, with
+    ``shared_only``, those not marked ``shared: false`` (a module form that calls a
+    function form: an entry about the function's own glue does not carry over)."""
+
+    binding: str
+    shared_only: bool = False
+
+
+@dataclass(frozen=True)
 class Binding:
     """One framework API as the suite sees it.
 
@@ -40,13 +51,11 @@ class Binding:
       profile: what the API does with its input by default, per aspect of
         :mod:`conformance.profile` (from its documentation and source); the
         probes measure it, and a disagreement is a failing test.
-      shares_expectations_with: another binding whose ``expect`` entries
-        apply to this one too (a module form calling its functional form),
-        except those marked ``shared: false``.
-      same_api_as: the same API reached another way (Keras on another backend):
-        all of that binding's entries apply, except those whose ``backends``
-        leave this one's out.
-      backend: the Keras backend the binding runs on (None elsewhere).
+      documented_by: the other bindings whose ``expect`` entries describe this one too,
+        in the order they are consulted after its own (see :class:`Inherits`).
+      variant: the variant of its API this binding runs (a Keras backend:
+        ``tensorflow``, ``jax``, ``torch``); an ``expect`` entry's ``backends``
+        lists the variants it applies to. None where an API has no variants.
       refuses_dtypes: dtype -> why the API cannot run in it; such rows are
         ``skipped`` with that reason (declared from the API's documentation).
       grad_readings: input kind -> the gradient reading (see
@@ -67,9 +76,8 @@ class Binding:
     limits: Callable[[Case], str | None] | None = None
     doc: str = ""
     profile: Mapping[str, str] = field(default_factory=dict)
-    shares_expectations_with: str | None = None
-    same_api_as: str | None = None
-    backend: str | None = None
+    documented_by: tuple[Inherits, ...] = ()
+    variant: str | None = None
     grad_readings: Mapping[str, str] = field(default_factory=dict)
     refuses_dtypes: Mapping[str, str] = field(default_factory=dict)
 
@@ -84,9 +92,10 @@ class Binding:
         return self._framework
 
     @property
-    def documented_as(self) -> tuple[str, ...]:
-        """The binding ids whose every ``expect`` entry describes this binding."""
-        return (self.id,) + ((self.same_api_as,) if self.same_api_as else ())
+    def documentation(self) -> tuple[Inherits, ...]:
+        """Where the ``expect`` entries describing this binding are, in order: its own, then
+        those it inherits."""
+        return (Inherits(self.id),) + self.documented_by
 
     def cannot_express(self, case: Case) -> str | None:
         """Why this API cannot express ``case``, or None when it can."""

@@ -27,6 +27,7 @@ from conformance.generate import RandomDraw, RandomSpec
 from conformance.vocabulary import Category, Elements, Mode, Reduction
 
 if TYPE_CHECKING:
+    from conformance.binding import Inherits
     from conformance.families import Family
 
 CASE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -106,7 +107,8 @@ class Expectation(_Strict):
     link: str | None = None
     versions: str | None = None
     dtypes: list[DType] | None = None
-    # The Keras backends it applies to (tensorflow, jax, torch); default all.
+    # The variants of the API it applies to (for Keras, its backends: tensorflow, jax,
+    # torch; see Binding.variant); default all.
     backends: list[Literal["tensorflow", "jax", "torch"]] | None = None
     # Whether bindings that share this binding's expectations (module and
     # function forms) inherit this entry; false when the cause lies in a part
@@ -157,11 +159,11 @@ class Expectation(_Strict):
                 raise ValueError(f"{text!r} is not a PEP 440 version specifier (e.g. '>=2.1,<2.14')") from None
         return text
 
-    def applies_to(self, version: str | None, dtype: DType, backend: str | None = None) -> bool:
-        """Whether this entry describes the API at ``version`` in ``dtype`` (on ``backend``)."""
+    def applies_to(self, version: str | None, dtype: DType, variant: str | None = None) -> bool:
+        """Whether this entry describes the API at ``version`` in ``dtype`` (in ``variant``)."""
         if self.dtypes is not None and dtype not in self.dtypes:
             return False
-        if self.backends is not None and backend not in self.backends:
+        if self.backends is not None and variant not in self.backends:
             return False
         if self.versions is None or version is None:
             return True
@@ -294,19 +296,18 @@ class Case(_Strict):
         """Every ``expect`` entry of a binding (one, or a list split by dtype/version)."""
         return self.expect.get(binding_id, [])
 
-    def expectation_for(self, binding_ids: str | tuple[str, ...], version: str | None, dtype: DType,
-                        shared_from: str | None = None, about: str = "value",
-                        backend: str | None = None) -> Expectation | None:
-        """The first entry of ``binding_ids`` (else a shared one of ``shared_from``) that
-        applies to ``version``, ``dtype`` and ``backend`` and documents ``about`` (value or grad)."""
-        def applies(entry: Expectation) -> bool:
-            return entry.documents(about) and entry.applies_to(version, dtype, backend)
-
-        ids = (binding_ids,) if isinstance(binding_ids, str) else binding_ids
-        own = next((e for b in ids for e in self.expectations(b) if applies(e)), None)
-        if own is not None or shared_from is None:
-            return own
-        return next((e for e in self.expectations(shared_from) if e.shared and applies(e)), None)
+    def expectation_for(self, documentation: tuple[Inherits, ...], version: str | None, dtype: DType,
+                        about: str = "value", variant: str | None = None) -> Expectation | None:
+        """The first entry along ``documentation`` (a binding's own entries, then those it
+        inherits) that applies to ``version``, ``dtype`` and ``variant`` and documents
+        ``about`` (value or grad)."""
+        for link in documentation:
+            for entry in self.expectations(link.binding):
+                if link.shared_only and not entry.shared:
+                    continue
+                if entry.documents(about) and entry.applies_to(version, dtype, variant):
+                    return entry
+        return None
 
     # -- derived facts used by the oracle and the bindings ------------------
     @property

@@ -213,8 +213,7 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
     if grad and loss is not None and not np.isfinite(loss.as_float()).all():
         return verdict(Status.SKIPPED, "the canonical loss is not finite here, so its gradient is undefined")
     terms = _Terms.of(quantity, case, dtype, truth)
-    entry = case.expectation_for(binding.documented_as, version, dtype, binding.shares_expectations_with,
-                                 about=quantity, backend=binding.backend)
+    entry = case.expectation_for(binding.documentation, version, dtype, about=quantity, variant=binding.variant)
     deviated = Status.DIFFERENCE if case.mode == Mode.AS_IS else Status.KNOWN
     subject = terms.subject(binding)
     if outcome.exception is not None:
