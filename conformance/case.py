@@ -107,9 +107,9 @@ class Expectation(_Strict):
     link: str | None = None
     versions: str | None = None
     dtypes: list[DType] | None = None
-    # The variants of the API it applies to (for Keras, its backends: tensorflow, jax,
-    # torch; see Binding.variant); default all.
-    backends: list[Literal["tensorflow", "jax", "torch"]] | None = None
+    # The variants of the API it applies to (see Binding.variant: for Keras, its backends
+    # tensorflow, jax, torch); default all.
+    backends: list[str] | None = None
     # Whether bindings that share this binding's expectations (module and
     # function forms) inherit this entry; false when the cause lies in a part
     # of the API they do not use (e.g. a class's own reduction).
@@ -143,6 +143,15 @@ class Expectation(_Strict):
         if name is not None and name not in readings:
             raise ValueError(f"unknown gradient reading {name!r}; known: {', '.join(sorted(readings))}")
         return name
+
+    @field_validator("backends")
+    @classmethod
+    def _known_variants(cls, names: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        known = (info.context or {}).get("variants")
+        for name in names or []:
+            if known is not None and name not in known:
+                raise ValueError(f"{_short(name)} is not a variant of any binding; known: {', '.join(sorted(known))}")
+        return names
 
     @field_validator("reason")
     @classmethod
@@ -345,9 +354,9 @@ class Case(_Strict):
         """The value of option ``name``, or None where the case's family has no such option."""
         return getattr(self.options, name, None)
 
-    def with_target(self, index: np.ndarray) -> Case:
-        """This case with other class indices as its target (a gradient reading uses it)."""
-        return self.model_copy(update={"target": Values("index", index)})
+    def with_target(self, kind: str, values: np.ndarray) -> Case:
+        """This case with another target (a gradient reading uses it)."""
+        return self.model_copy(update={"target": Values(kind, values)})
 
     @property
     def configuration(self) -> str:
@@ -392,6 +401,10 @@ def _with_options(family: Family, data: dict) -> dict:
             given[key] = data.pop(key)
             continue
         elsewhere = sorted(f.name for f in families.families() if key in f.options.model_fields)
+        if elsewhere and all(_is_default(f, key, data[key]) for f in families.families()
+                             if key in f.options.model_fields):
+            del data[key]  # `label_smoothing: 0` beside a loss without it says nothing: as before
+            continue
         if elsewhere:
             raise CaseRuleError(key, f"`{key}` applies to {' and '.join(elsewhere)} only")
     try:
@@ -401,6 +414,16 @@ def _with_options(family: Family, data: dict) -> dict:
         where = ".".join(map(str, first["loc"]))
         raise CaseRuleError(where, first["msg"].removeprefix("Value error, ")) from None
     return data
+
+
+def _is_index(kind: str) -> bool:
+    """Whether arrays of ``kind`` hold class indices (for every family that knows it)."""
+    return families.array_elements().get(kind) == Elements.INDEX
+
+
+def _is_default(family: Family, option: str, value: Any) -> bool:
+    default = family.options.model_fields[option].default
+    return value is None or (not isinstance(value, (bool, list, dict)) and value == default)
 
 
 def draw_random_arrays(data: Any, max_elements: int | None = None, budget: Any = None,
@@ -448,7 +471,7 @@ def draw_random_arrays(data: Any, max_elements: int | None = None, budget: Any =
 def _random_spec(role: str, kind: str, raw: Any, loss: Any) -> RandomSpec:
     """The spec, with the distribution a target of this kind needs unless one is given."""
     if isinstance(raw, dict) and "distribution" not in raw:
-        if kind == "index":
+        if _is_index(kind):
             raw = {**raw, "distribution": "integers"}
         elif role == "target":
             family = _family_of({"loss": loss})
@@ -460,10 +483,10 @@ def _random_spec(role: str, kind: str, raw: Any, loss: Any) -> RandomSpec:
         where = ".".join(map(str, first["loc"]))
         message = first["msg"].removeprefix("Value error, ")
         raise CaseRuleError(f"{role}.{kind}.random" + (f".{where}" if where else ""), message) from None
-    if (spec.distribution == "integers") != (kind == "index"):
+    if (spec.distribution == "integers") != _is_index(kind):
         raise CaseRuleError(f"{role}.{kind}.random.distribution",
                             "class indices are drawn with `integers`, and only they are"
-                            if kind == "index" else "`integers` draws class indices; use normal, "
+                            if _is_index(kind) else "`integers` draws class indices; use normal, "
                             "uniform or dirichlet")
     return spec
 
@@ -483,6 +506,6 @@ def _draw_shape(role: str, kind: str, spec: RandomSpec, data: dict, axis_given: 
     if not isinstance(values, np.ndarray):
         raise ValueError("a random target needs a random input to take its shape from")
     axis = axis_given % values.ndim if isinstance(axis_given, int) else values.ndim - 1
-    if kind == "index":
+    if _is_index(kind):
         return values.shape[:axis] + values.shape[axis + 1:], values.shape[axis], -1
     return values.shape, None, axis

@@ -68,6 +68,10 @@ def check_expected(case: Case) -> None:
                             f"{case.reduction!r} gives shape {want}")
     for binding in case.expect:
         for entry in case.expectations(binding):
+            if entry.grad_reading is not None and entry.grad_reading not in case.family.gradient_readings:
+                known = ", ".join(case.family.gradient_readings) or "none"
+                raise CaseRuleError("expect", f"expect[{binding}].grad_reading {entry.grad_reading!r} is not a "
+                                    f"gradient reading of {case.loss} (its readings: {known})")
             if entry.value is not None and entry.value.shape != want:
                 raise CaseRuleError("expect", f"expect[{binding}].value has shape "
                                     f"{entry.value.shape}, the loss has shape {want}")

@@ -167,12 +167,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if not loaded.cases:
         print(_nothing_to_run(args.cases, loaded.errors), file=sys.stderr)
         return 2
+    broken = [f"framework {name!r} ({r.reference}, from {r.distribution}) is installed but cannot be "
+              f"loaded: {r.problem}" for name, r in registry.registrations().items() if r.problem]
+    for problem in broken:
+        print(problem, file=sys.stderr)
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
                 resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter)
     write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
-    return 1 if loaded.errors or failing(frame).any() else 0
+    return 1 if loaded.errors or broken or failing(frame).any() else 0
 
 
 def _adapter(args: argparse.Namespace) -> UserAdapter | str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -142,7 +142,6 @@ class GradientInterpretation:
     nan_where: str = ""
     note: str = ""
     raised: bool = False
-    extra: list[str] = field(default_factory=list)
 
     def describe(self, case: Case) -> str:
         if self.raised:

@@ -29,7 +29,9 @@ def format_listing() -> str:
         lines.append(f"  {name:12} {_version(framework.distributions)}; {origin}")
         for binding in framework.bindings:
             lines.append(f"      {binding.id:55} {binding.loss}")
-    lines.append("Loss families:")
+    lines.append("Loss families (built in, and the entry-point group loss_conformance.families):")
+    for reference, problem in families.problems().items():
+        lines.append(f"  BROKEN {reference}: {problem}")
     for family in families.families():
         kinds = f"input {' | '.join(family.inputs)}; target {' | '.join(family.targets)}"
         options = ", ".join(family.options.model_fields) or "no options"

@@ -72,6 +72,9 @@ class LoadLimits:
 class LoadResult:
     cases: list[Case] = field(default_factory=list)
     errors: list[CaseError] = field(default_factory=list)
+    # The errors of the plugins' expectations files (also in ``errors``): they belong to
+    # no case file, so pytest reports them on their own.
+    plugin_errors: list[CaseError] = field(default_factory=list)
 
     def by_file(self, file: str) -> tuple[list[Case], list[CaseError]]:
         return ([c for c in self.cases if c.file == file],
@@ -127,6 +130,13 @@ def known_bindings() -> frozenset[str]:
     return frozenset(registry.all_bindings())
 
 
+def known_variants() -> frozenset[str]:
+    """The variants an ``expect`` entry's ``backends`` may name (``Binding.variant``)."""
+    from conformance import frameworks as registry
+
+    return frozenset(b.variant for b in registry.all_bindings().values() if b.variant)
+
+
 def load_cases(paths: Iterable[str | Path], limits: LoadLimits = LoadLimits(),
                bindings: Collection[str] | None = None) -> LoadResult:
     """Load every case under ``paths``; ids must be unique across all of them.
@@ -157,7 +167,7 @@ def _with_plugin_expectations(result: LoadResult, limits: LoadLimits) -> LoadRes
     from conformance.plugin_expectations import merge
 
     cases, errors = merge(result.cases, registry.frameworks(), limits.yaml)
-    return LoadResult(cases, result.errors + errors)
+    return LoadResult(cases, result.errors + errors, errors)
 
 
 def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),
@@ -177,7 +187,8 @@ def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),
         return [], [CaseError(name, 1, 1, "", f"cannot read file: {exc}")]
     bindings = known_bindings() if bindings is None else bindings
     budget = ElementBudget(limits.max_total) if budget is None else budget
-    context = {"max_elements": limits.max_elements, "bindings": bindings, "budget": budget}
+    context = {"max_elements": limits.max_elements, "bindings": bindings, "budget": budget,
+               "variants": known_variants()}
     problem = _check_top_level(data)
     if problem:
         key, message = problem

@@ -44,7 +44,11 @@ def merge(cases: list[Case], frameworks: list[Framework], limits: YamlLimits,
         if isinstance(found, CaseError):
             errors.append(found)
             continue
-        for (case_id, binding_id, line, column), entries in found:
+        for item in found:
+            if isinstance(item, CaseError):
+                errors.append(item)
+                continue
+            (case_id, binding_id, line, column), entries = item
             case = by_id.get(case_id)
             if case is None:
                 continue  # a case this run did not load
@@ -71,7 +75,9 @@ def _problem(case: Case, framework: Framework, binding_id: str, entries: list[Ex
 
 
 def _entries(framework: Framework, limits: YamlLimits):
-    """``(file name, [((case, binding, line, column), entries)])``, or a ``CaseError``."""
+    """``(file name, found)``: ``found`` is a ``CaseError`` for a file that cannot be read at
+    all, else a list holding ``((case, binding, line, column), entries)`` for every valid
+    entry and a ``CaseError`` for every invalid one (it costs only that entry)."""
     package, _, file = framework.expectations.partition(":")
     name = f"{framework.expectations}"
     try:
@@ -83,19 +89,22 @@ def _entries(framework: Framework, limits: YamlLimits):
         return name, CaseError(name, 1, 1, "", f"cannot read {framework.name}'s expectations: {exc}")
     if not isinstance(data, dict):
         return name, CaseError(name, 1, 1, "", "a mapping of case ids to {binding id: expect entry}")
-    found = []
+    found: list = []
     for case_id, per_binding in data.items():
         if not isinstance(per_binding, dict):
             line, column = marks.locate((case_id,))
-            return name, CaseError(name, line, column, str(case_id), "a mapping {binding id: expect entry}")
+            found.append(CaseError(name, line, column, str(case_id), "a mapping {binding id: expect entry}"))
+            continue
         for binding_id, raw in per_binding.items():
             line, column = marks.locate((case_id, binding_id))
             try:
-                entries = _ENTRIES.validate_python(raw if isinstance(raw, list) else [raw])
+                entries = _ENTRIES.validate_python(raw if isinstance(raw, list) else [raw],
+                                                   context={"variants": {b.variant for b in framework.bindings}})
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(map(str, first["loc"][1:]))
-                return name, CaseError(name, line, column, f"{case_id}.{binding_id}.{where}",
-                                       first["msg"].removeprefix("Value error, "), str(case_id))
+                found.append(CaseError(name, line, column, f"{case_id}.{binding_id}.{where}",
+                                       first["msg"].removeprefix("Value error, "), str(case_id)))
+                continue
             found.append(((str(case_id), str(binding_id), line, column), entries))
     return name, found

@@ -9,7 +9,7 @@ failing test (``tests/test_profile.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -28,8 +28,9 @@ def aspects() -> tuple[Aspect, ...]:
     return tuple(found.values())
 
 
-def _kind_of() -> Callable[[Mapping[str, Any], str], str | None] | None:
-    return next((a.kind_of for a in aspects() if a.kind_of is not None), None)
+def _input_aspect() -> Aspect | None:
+    """The aspect that says how an API reads its input (the others defer to it)."""
+    return next((a for a in aspects() if a.kind_of is not None), None)
 
 
 def label(aspect: Aspect, status: str, readings: list[Mapping[str, Any]], raised: str | None = None,
@@ -43,17 +44,16 @@ def label(aspect: Aspect, status: str, readings: list[Mapping[str, Any]], raised
         return aspect.canonical
     if raised is not None:
         return aspect.raised or f"raises {raised}"
-    kind_of = _kind_of()
+    reads = _input_aspect()
     shown = list(readings)[:SHOWN]  # the readings the interpretation names
-    if input_reading is not None and kind_of is not None:
-        kept = [k for k in shown if kind_of(k, input_kind) in (None, input_reading)]
+    if input_reading is not None and reads is not None:
+        kept = [k for k in shown if reads.kind_of(k, input_kind) in (None, input_reading)]
         shown = kept or shown
     rules = aspect.rules
-    if aspect.kind_of is None and kind_of is not None:
+    if aspect.kind_of is None and reads is not None:
         # A probe the API read as another kind of input says nothing of this aspect.
-        kinds = ("logits", "log-probabilities", "probabilities")
-        rules = tuple(Rule(lambda k, i, kind=kind: kind_of(k, i) == kind, f"n/a: reads {kind}")
-                      for kind in kinds) + rules
+        rules = tuple(Rule(lambda k, i, kind=kind: reads.kind_of(k, i) == kind, f"n/a: reads {kind}")
+                      for kind in reads.kinds) + rules
     for rule in rules:
         if any(rule.matches(knobs, input_kind) for knobs in shown):
             return rule.label

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 _SUITE = pytest.StashKey["object"]()
+_PLUGIN_PROBLEMS_SHOWN = pytest.StashKey[bool]()
 _EVALUATOR = pytest.StashKey["object"]()
 
 
@@ -151,8 +152,10 @@ class CaseFile(pytest.File):
         cases, errors = suite.by_file(name)
         if not cases and not errors:  # a file outside the suite load (given on the command line)
             cases, errors = load_file(self.path, _limits(self.config))
-        for error in errors:
+        for error in errors + _plugin_problems(self.config, suite):
             name = f"{error.case_id}[invalid]" if error.case_id else f"invalid-line-{error.line}"
+            if error in suite.plugin_errors or error.file.startswith("plugin "):
+                name = "plugin-" + "".join(c if c.isalnum() else "_" for c in f"{error.file}-{error.line}")
             yield CaseErrorItem.from_parent(self, name=name, error=error)
         frameworks = _frameworks(self.config)
         dtypes = tuple(_items(self.config.getoption("conformance_dtypes")))
@@ -162,6 +165,20 @@ class CaseFile(pytest.File):
                                                 row=row)
         for evaluation in evaluations:
             yield ConformanceItem.from_parent(self, name=evaluation.name, evaluation=evaluation)
+
+
+def _plugin_problems(config: pytest.Config, suite) -> list:
+    """Once per session (with the first case file): the errors of plugins' expectations files
+    and the framework plugins installed but impossible to load. They belong to no case file."""
+    if config.stash.get(_PLUGIN_PROBLEMS_SHOWN, False):
+        return []
+    config.stash[_PLUGIN_PROBLEMS_SHOWN] = True
+    from conformance import frameworks as registry
+    from conformance.case_error import CaseError
+
+    broken = [CaseError(f"plugin {r.reference}", 1, 1, "", f"framework {name!r} from {r.distribution} cannot be "
+                        f"loaded: {r.problem}") for name, r in registry.registrations().items() if r.problem]
+    return list(suite.plugin_errors) + broken
 
 
 def _items(text: str | None) -> list[str]:

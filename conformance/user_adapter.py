@@ -48,6 +48,13 @@ class UserAdapter:
     reduction: str = "mean"
     on: str = "torch"
 
+    def __post_init__(self) -> None:
+        # The names become an import line of every recipe (and so widen the recipe guard's
+        # allow-list): whoever builds an adapter, they are identifiers and nothing else.
+        if not _FUNCTION.match(f"{self.module}:{self.function}"):
+            raise AdapterSpecError(f"--adapter {self.module}:{self.function}: write module:function, e.g. "
+                                   "mypkg.losses:my_cross_entropy (a public function of an importable module)")
+
     @classmethod
     def parse(cls, function: str, declared_as: str, on: str = "torch") -> UserAdapter:
         """From ``mypkg.losses:my_loss`` and ``cross_entropy[logits,index]`` (or ``[...,sum]``)."""
@@ -98,9 +105,11 @@ class UserAdapter:
         binding = Binding(self.binding_id, self.loss, frozenset({self.input}), frozenset({self.target}),
                           self._write, reductions=frozenset({self.reduction}), limits=self._limits,
                           reads=f"is your function {self.module}.{self.function}")
+        # `requires` stays the base framework's: a module of yours that does not import is an
+        # error of every row (with the ImportError), not a framework that is "not installed".
         return replace(base, name=FRAMEWORK_NAME, reference=self.reference, bindings=(binding,),
                        imports=base.imports + (f"import {self.module} as user_module",), complete=False,
-                       distributions=base.distributions)
+                       requires=base.required_modules)
 
     def _write(self, w: RecipeWriter) -> None:
         w.emit(f"loss = user_module.{self.function}({w.input()}, {w.target()})")

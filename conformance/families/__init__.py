@@ -13,13 +13,14 @@ from __future__ import annotations
 import difflib
 import importlib
 import threading
+from collections.abc import Iterable
 from importlib import metadata
 
 from conformance.families.base import Aspect, Family, Options, Reading, Rule, reduce_exact
 from conformance.vocabulary import Elements
 
 __all__ = ["Aspect", "Family", "Options", "Reading", "Rule", "array_elements", "families", "family",
-           "names", "reduce_exact", "register", "unregister"]
+           "names", "problems", "reduce_exact", "register", "unregister"]
 
 GROUP = "loss_conformance.families"
 BUILT_IN = ("conformance.families.cross_entropy:FAMILY",
@@ -27,6 +28,8 @@ BUILT_IN = ("conformance.families.cross_entropy:FAMILY",
             "conformance.families.kl_divergence:FAMILY")
 
 _registry: dict[str, Family] = {}
+# reference -> why it could not be registered (a broken plugin), for `conformance list`.
+_problems: dict[str, str] = {}
 _loaded = False
 _lock = threading.RLock()
 
@@ -36,25 +39,43 @@ def _load() -> None:
     with _lock:
         if _loaded:
             return
-        _loaded = True
-        references = list(BUILT_IN) + [e.value for e in sorted(metadata.entry_points(group=GROUP),
-                                                                key=lambda e: e.name)]
-        for reference in references:
-            module, _, attribute = reference.partition(":")
-            register(getattr(importlib.import_module(module), attribute or "FAMILY"))
+        _loaded = True  # before registering: register() comes back here
+        plugins = [e.value for e in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name)]
+        for reference in list(BUILT_IN) + plugins:
+            try:
+                module, _, attribute = reference.partition(":")
+                declared = getattr(importlib.import_module(module), attribute or "FAMILY")
+                if not isinstance(declared, Family):
+                    raise TypeError(f"it is a {type(declared).__name__}, not a conformance.families.Family")
+                register(declared)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
+                if reference in BUILT_IN:
+                    raise
+                _problems[reference] = f"{type(exc).__name__}: {exc}"
 
 
-def register(family: Family) -> Family:
-    """Add ``family`` to the registry (its kinds must not contradict another family's)."""
+def register(family: Family, replace: bool = False) -> Family:
+    """Add ``family`` to the registry. Its kinds must not contradict another family's, and
+    its name must be new (``replace=True`` to swap a family for another on purpose)."""
     _load()
     with _lock:
-        elements = array_elements()
+        known = _registry.get(family.name)
+        if known is not None and known is not family and not replace:
+            raise ValueError(f"a loss family named {family.name!r} is registered already "
+                             f"({type(known).__module__}); choose another name")
+        elements = _elements([name for name in _registry if name != family.name])
         for kind, kind_elements in _kinds(family).items():
             if elements.get(kind, kind_elements) != kind_elements:
                 raise ValueError(f"{family.name} declares {kind!r} as {kind_elements} arrays, another "
                                  f"family as {elements[kind]}")
         _registry[family.name] = family
     return family
+
+
+def problems() -> dict[str, str]:
+    """Family plugins that could not be registered, by entry-point value, and why."""
+    _load()
+    return dict(_problems)
 
 
 def unregister(name: str) -> None:
@@ -90,7 +111,12 @@ def _kinds(family: Family) -> dict[str, Elements]:
 
 def array_elements() -> dict[str, Elements]:
     """Every input or target kind a registered family knows, and what its arrays hold."""
+    _load()
+    return _elements(_registry)
+
+
+def _elements(names: Iterable[str]) -> dict[str, Elements]:
     found: dict[str, Elements] = {}
-    for registered in _registry.values():
-        found.update(_kinds(registered))
+    for name in names:
+        found.update(_kinds(_registry[name]))
     return found

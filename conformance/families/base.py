@@ -99,6 +99,8 @@ class Aspect:
     # reading takes (its label), so the other aspects can set aside readings that
     # contradict what was measured, and mark probes the API read as another kind.
     kind_of: Callable[[Mapping[str, Any], str], str | None] | None = None
+    # ... and the labels ``kind_of`` gives, in the order the other aspects try them.
+    kinds: tuple[str, ...] = ()
 
 
 class Family:

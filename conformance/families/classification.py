@@ -282,7 +282,7 @@ def _clip_shown(values: tuple[str, ...]) -> Callable[[Any], bool]:
 
 INPUT = Aspect("input", "what it reads its input as", "probabilities",
                (_reading_is("logits", "logits"), _reading_is("log-probabilities", "log-probabilities")),
-               kind_of=reads_kind)
+               kind_of=reads_kind, kinds=("logits", "log-probabilities", "probabilities"))
 UNNORMALISED = Aspect("unnormalised", "probabilities that do not sum to 1", "kept as given",
                       (_knob("reads", lambda v: v in ("renormalised", "clip_renormalised"), "renormalised"),))
 ZERO_PROBABILITY = Aspect(

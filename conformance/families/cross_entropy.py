@@ -107,7 +107,7 @@ class CrossEntropy(Family):
             raise ValueError(f"unknown gradient reading {reading!r}; known: {', '.join(self.gradient_readings)}")
         if reading == "labels_in_dtype":
             labels = round_to(case.target.values, dtype).astype(np.int64)
-            case, reading = case.with_target(labels), None
+            case, reading = case.with_target("index", labels), None
         x = np.moveaxis(mp_array(case.input.values, dtype), case.axis, -1)
         dense = weighted_target(case, dtype, x.shape[-1])
         coefficients = dense.target * dense.weight
