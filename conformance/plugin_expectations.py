@@ -103,8 +103,11 @@ def _entries(framework: Framework, limits: YamlLimits):
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(map(str, first["loc"][1:]))
-                found.append(CaseError(name, line, column, f"{case_id}.{binding_id}.{where}",
-                                       first["msg"].removeprefix("Value error, "), str(case_id)))
+                message = first["msg"].removeprefix("Value error, ")
+                if first["type"] == "extra_forbidden":
+                    message = f"unknown field {first['loc'][-1]!r}"
+                found.append(CaseError(name, line, column, f"{case_id}.{binding_id}.{where}", message,
+                                       str(case_id)))
                 continue
             found.append(((str(case_id), str(binding_id), line, column), entries))
     return name, found

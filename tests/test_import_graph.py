@@ -2,7 +2,9 @@
 
 Imports inside functions count (they run, later); imports under
 ``if TYPE_CHECKING:`` do not. ``from conformance import x`` is an import of the
-module ``conformance.x``.
+module ``conformance.x``, and a package's ``__init__`` is not an edge (it is
+imported before any of its modules anyway). Imports by name at run time
+(``importlib.import_module``: entry points, ``families.BUILT_IN``) are not seen.
 """
 
 from __future__ import annotations

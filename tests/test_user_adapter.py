@@ -83,6 +83,19 @@ def test_the_command_line_runs_the_adapter(tmp_path):
     assert WRONG_AXIS in done.stdout
 
 
+@needs("torch")
+def test_a_module_that_does_not_import_is_an_error_not_a_skip():
+    frame = run([CASES], adapter=UserAdapter.parse("no_such_package_xyz.losses:f", "cross_entropy[logits,probs]"),
+                out=None, dtypes=("float32",))
+    assert len(frame) and (frame["status"] == "error").all()
+    assert "ModuleNotFoundError" in frame["explanation"].iloc[0]
+
+
+def test_an_adapter_built_by_hand_is_checked_too():
+    with pytest.raises(AdapterSpecError):
+        UserAdapter("os;import subprocess", "getoutput", "cross_entropy", "logits", "index")
+
+
 def test_the_command_line_refuses_half_a_spec(tmp_path):
     done = subprocess.run([sys.executable, "-m", "conformance", "run", "--adapter", SEED, "--out", str(tmp_path)],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
