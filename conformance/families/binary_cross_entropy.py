@@ -22,7 +22,7 @@ from conformance.case_rules import CaseRuleError
 from conformance.dtypes import round_to
 from conformance.exact import MP, NAN, ONE, exp, log, log_sigmoid, mp_array, times_log
 from conformance.families import classification as shared
-from conformance.families.base import Family, Options, reduce_exact, reduction_denominator
+from conformance.families.base import Options, reduce_exact, reduction_denominator
 from conformance.families.classification import Knobs
 from conformance.vocabulary import Elements
 
@@ -35,7 +35,7 @@ class BinaryCrossEntropyOptions(Options):
     pos_weight: FloatArray | None = None
 
 
-class BinaryCrossEntropy(Family):
+class BinaryCrossEntropy(shared.ProbabilityFamily):
     name = "binary_cross_entropy"
     definition = "-(w+ y log p + (1-y) log(1-p)) per element; mean over every element"
     inputs = ("logits", "probs")
@@ -82,16 +82,8 @@ class BinaryCrossEntropy(Family):
         singles += [Knobs(log_clamp=-100.0), Knobs(nan_zero_log=True), Knobs(row_reduce=True)]
         return singles + shared.tail_readings(case, class_axis=False)
 
-    def variant(self, case: Case, dtype: DType, reading: Knobs, inputs: np.ndarray | None = None,
-                ) -> np.ndarray | None:
-        with np.errstate(all="ignore"):
-            try:
-                return _variant(case, dtype, reading, inputs)
-            except (ValueError, IndexError):
-                return None
-
-    def kink_points(self, reading: Knobs) -> list[float]:
-        return shared.kinks(reading)
+    def variant_of(self, case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None) -> np.ndarray:
+        return _variant(case, dtype, knobs, inputs)
 
 
 def _target_and_weight(case: Case, dtype: DType, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

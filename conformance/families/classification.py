@@ -20,7 +20,7 @@ from scipy.special import logsumexp
 
 from conformance.dtypes import MACHINE_EPS, round_to
 from conformance.exact import MP, NAN, ONE, ZERO, divide, exp, log_q, total
-from conformance.families.base import Aspect, Reading, Rule
+from conformance.families.base import Aspect, Family, Reading, Rule
 
 if TYPE_CHECKING:
     from conformance.case import Case
@@ -97,6 +97,26 @@ _DESCRIBE = {
     "target_argmax_axis": lambda v, d: (f"turns the one-hot target into class indices along axis {v} "
                                         "(the argmax over the wrong axis), not the class axis"),
 }
+
+
+class ProbabilityFamily(Family):
+    """What the probability families share beyond their definitions: their readings are
+    :class:`Knobs`, and a reading's float64 loss is ``variant_of`` with NumPy's warnings
+    off (a reading that does not fit the case, e.g. another class axis, is None)."""
+
+    def variant(self, case: Case, dtype: DType, reading: Knobs, inputs: np.ndarray | None = None,
+                ) -> np.ndarray | None:
+        with np.errstate(all="ignore"):
+            try:
+                return self.variant_of(case, dtype, reading, inputs)
+            except (ValueError, IndexError):
+                return None
+
+    def variant_of(self, case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def kink_points(self, reading: Knobs) -> list[float]:
+        return kinks(reading)
 
 
 def common_readings(case: Case, dtype: DType, kinds: set[str]) -> list[Knobs]:

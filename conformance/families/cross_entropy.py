@@ -26,7 +26,7 @@ from conformance.case_rules import CaseRuleError
 from conformance.dtypes import round_to
 from conformance.exact import MP, ONE, ZERO, divide, log_q, mp_array, times_log, total
 from conformance.families import classification as shared
-from conformance.families.base import Family, Options
+from conformance.families.base import Options
 from conformance.families.classification import Knobs
 from conformance.vocabulary import Elements
 
@@ -50,7 +50,7 @@ class _Target:
     counted: np.ndarray
 
 
-class CrossEntropy(Family):
+class CrossEntropy(shared.ProbabilityFamily):
     name = "cross_entropy"
     definition = "-sum_c w_c t_c log q_c per position; mean over the weights of the counted targets"
     inputs = ("logits", "probs", "log_probs")
@@ -129,16 +129,8 @@ class CrossEntropy(Family):
             singles.append(Knobs(target_argmax_axis=0))
         return singles
 
-    def variant(self, case: Case, dtype: DType, reading: Knobs, inputs: np.ndarray | None = None,
-                ) -> np.ndarray | None:
-        with np.errstate(all="ignore"):
-            try:
-                return _variant(case, dtype, reading, inputs)
-            except (ValueError, IndexError):
-                return None
-
-    def kink_points(self, reading: Knobs) -> list[float]:
-        return shared.kinks(reading)
+    def variant_of(self, case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None) -> np.ndarray:
+        return _variant(case, dtype, knobs, inputs)
 
 
 def weighted_target(case: Case, dtype: DType, classes: int) -> _Target:

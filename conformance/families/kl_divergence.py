@@ -22,7 +22,7 @@ from scipy.special import logsumexp
 from conformance.dtypes import round_to
 from conformance.exact import NAN, ZERO, exp, is_nan, log, log_q, mp_array
 from conformance.families import classification as shared
-from conformance.families.base import Family, reduce_exact, reduction_denominator
+from conformance.families.base import reduce_exact, reduction_denominator
 from conformance.families.classification import Knobs
 from conformance.vocabulary import Elements, Reduction
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from conformance.dtypes import DType
 
 
-class KLDivergence(Family):
+class KLDivergence(shared.ProbabilityFamily):
     name = "kl_divergence"
     definition = "t (log t - log q) per element; batchmean divides the sum by the first axis"
     inputs = ("logits", "probs", "log_probs")
@@ -73,16 +73,8 @@ class KLDivergence(Family):
         singles += [Knobs(target_reads=k) for k in ("probs", "log_probs") if k != case.target.kind]
         return singles + shared.tail_readings(case, class_axis=True)
 
-    def variant(self, case: Case, dtype: DType, reading: Knobs, inputs: np.ndarray | None = None,
-                ) -> np.ndarray | None:
-        with np.errstate(all="ignore"):
-            try:
-                return _variant(case, dtype, reading, inputs)
-            except (ValueError, IndexError):
-                return None
-
-    def kink_points(self, reading: Knobs) -> list[float]:
-        return shared.kinks(reading)
+    def variant_of(self, case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None) -> np.ndarray:
+        return _variant(case, dtype, knobs, inputs)
 
 
 def _term(t: object, log_t: object, log_q_value: object) -> object:
