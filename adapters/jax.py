@@ -32,11 +32,11 @@ def _axis(w: RecipeWriter) -> str:
 def _as_logits(w: RecipeWriter) -> str:
     x = w.input()
     # Log-probabilities are valid logits: log_softmax(log p) = log p.
-    return f"jnp.log({x})" if not w.as_is and w.case.input.kind == "probs" else x
+    return w.converted("log_probs", f"jnp.log({x})") if not w.as_is and w.case.input.kind == "probs" else x
 
 
 OPS = ArrayOps(total="{}.sum()", mean="{}.mean()", where="jnp.where({}, {}, {})",
-               take="jnp.take({}, {})", count="{mask}.sum()")
+               take="jnp.take({}, {})", count="{mask}.sum()", widen="{}.astype({dtype!r})")
 
 
 def _reduce(w: RecipeWriter, per: str) -> None:
@@ -86,7 +86,7 @@ def _write_sigmoid_bce(w: RecipeWriter) -> None:
     case = w.case
     x, target = w.input(), w.target()
     if not w.as_is and case.input.kind == "probs":
-        x = f"jax.scipy.special.logit({x})"
+        x = w.converted("logits", f"jax.scipy.special.logit({x})")
     if case.option("pos_weight") is None:
         w.emit(f"per_element = optax.sigmoid_binary_cross_entropy({x}, {target})")
     else:
@@ -105,7 +105,7 @@ def _write_kl(w: RecipeWriter) -> None:
     x, target = w.input(), w.target()
     if not w.as_is:
         if case.input.kind == "probs":
-            x = f"jnp.log({x})"
+            x = w.converted("log_probs", f"jnp.log({x})")
         elif case.input.kind == "logits":
             x = f"jax.nn.log_softmax({x}, axis={case.axis})"
         if case.target.kind == "log_probs":
@@ -137,7 +137,7 @@ WORKER_ENV = {
 
 _ALL_INPUTS = frozenset({"logits", "probs", "log_probs"})
 # The faithful glue gives log p (or log-probabilities) to an API that takes logits.
-_LOGITS_API_GRADIENTS = {"probs": "log_then_softmax", "log_probs": "softmax"}
+_LOGITS_API_GRADIENTS = {"log_probs": "softmax"}
 
 FRAMEWORK = Framework(
     name="jax",
@@ -200,7 +200,6 @@ FRAMEWORK = Framework(
                 frozenset({"probs", "log_probs"}), _write_kl,
                 reductions=frozenset({"mean", "sum", "none", "batchmean"}),
                 reads="reads its first argument as log-probabilities and sums over the last axis",
-                grad_readings={"probs": "through_log"},
                 doc=DOCS.format("kl_divergence"),
                 profile={"input": "log-probabilities",
                          "zero_probability": "n/a: reads log-probabilities",

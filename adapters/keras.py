@@ -18,8 +18,9 @@ from typing import Any
 
 from conformance.adapters.jax import WORKER_ENV as JAX_WORKER_ENV
 from conformance.binding import Binding, Framework, Inherits
-from conformance.case import Case
+from conformance.case import Case, Expectation
 from conformance.recipe import ArrayOps, RecipeWriter, kwargs
+from conformance.tolerance import Bound
 
 DOCS = "https://keras.io/api/losses/probabilistic_losses/#{}-class"
 
@@ -149,18 +150,25 @@ def _write_kl(w: RecipeWriter) -> None:
         w.emit(f"loss = keras.losses.KLDivergence(dtype={w.dtype!r})({target}, {x})")
         return
     # KLDivergence sums over the last axis; a trailing axis of size 1 keeps the pointwise terms.
-    reduction = {"none": "None", "sum": '"sum"', "mean": None, "batchmean": '"sum"'}[case.reduction]
+    # batchmean has no Keras reduction: the glue divides the unreduced terms' sum by N.
+    reduction = {"none": "None", "sum": '"sum"', "mean": None, "batchmean": "None"}[case.reduction]
     options = kwargs(**_common(w, reduction)).lstrip(", ")
-    scale = f" / {case.input.values.shape[0]}" if case.reduction == "batchmean" else ""
-    w.emit(f"loss = keras.losses.KLDivergence({options})"
-           f"({_elementwise(w, target)}, {_elementwise(w, x)}){scale}")
+    call = f"keras.losses.KLDivergence({options})({_elementwise(w, target)}, {_elementwise(w, x)})"
+    if case.reduction == "batchmean":
+        w.emit(f"per_element = {call}")
+        _reduce_function(w, "per_element")
+    else:
+        w.emit(f"loss = {call}")
 
 
 # -- function forms: keras.losses.<name>(y_true, y_pred, ...) -----------------
 # They return per-example losses in the inputs' dtype; the case's reduction is
 # applied to what they return. The classes wrap them, so they share the
 # classes' documented deviations.
-OPS = ArrayOps(total="keras.ops.sum({})", mean="keras.ops.mean({})")
+# keras.ops.mean averages float64 in float32 on the JAX and torch backends (its compute
+# dtype is result_type(x, "float32")); the glue divides the float64 sum by the count.
+OPS = ArrayOps(total="keras.ops.sum({})", mean="keras.ops.divide(keras.ops.sum({0}), keras.ops.size({0}))",
+               widen="keras.ops.cast({}, {dtype!r})")
 
 
 def _reduce_function(w: RecipeWriter, per: str, count: str | None = None) -> None:
@@ -186,7 +194,7 @@ def _write_sparse_function(w: RecipeWriter) -> None:
            f"{target}, {_class_axis_last(w, w.input())}{options})")
     count = None
     if case.option("ignore_index") is not None:
-        count = f"keras.ops.sum(keras.ops.cast({target} != {case.option('ignore_index')}, per_example.dtype))"
+        count = f"keras.ops.sum(keras.ops.cast({target} != {case.option('ignore_index')}, 'float64'))"
     _reduce_function(w, "per_example", count)
 
 
@@ -207,6 +215,26 @@ def _write_kl_function(w: RecipeWriter) -> None:
     _reduce_function(w, "per_element")
 
 
+# Keras' own promotion gives result_type("float64", "float32") = "float32", and two ops compute in
+# it on the JAX and torch backends: the mean over the last axis that binary_crossentropy takes,
+# and the division of the loss classes' mean reduction on torch. Every such float64 row is
+# computed like float32, whatever the case: declared for the binding, not per case.
+V = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src"
+_BINARY_MEAN_IN_FLOAT32 = Expectation(
+    within=Bound(like="float32"), grad_within=Bound(like="float32"), category="precision",
+    dtypes=["float64"], backends=["jax", "torch"],
+    link=f"{V}/backend/jax/numpy.py#L226-L263",
+    reason="binary_crossentropy averages over the last axis with ops.mean, whose compute dtype is "
+           "result_type(dtype, 'float32'): float32 for float64 input on the JAX and torch backends "
+           "(jax/numpy.py mean, torch/numpy.py mean), so float64 rows carry float32 rounding.")
+_CLASS_MEAN_IN_FLOAT32 = Expectation(
+    within=Bound(like="float32"), grad_within=Bound(like="float32"), category="precision",
+    dtypes=["float64"], backends=["torch"], reductions=["mean", "batchmean"],
+    link=f"{V}/backend/torch/numpy.py#L2137-L2146",
+    reason="A loss class's mean divides with ops.divide_no_nan (losses/loss.py reduce_values), which "
+           "on the torch backend casts both operands to result_type(float64, float64, float) = "
+           "float32: the float64 mean is rounded to float32 and returned as float32.")
+
 _ALL_INPUTS = frozenset({"logits", "probs", "log_probs"})
 # Probabilities are renormalised by the API; log-probabilities go in as logits.
 _CATEGORICAL_GRADIENTS = {"probs": "renormalised", "log_probs": "softmax"}
@@ -218,7 +246,7 @@ _CLASSES = (
             options=frozenset({"weight", "label_smoothing"}), limits=_categorical_limits,
             reads="reads its input as probabilities (from_logits=False): renormalises each "
                   "row and clips to [1e-7, 1-1e-7]",
-            grad_readings=_CATEGORICAL_GRADIENTS,
+            grad_readings=_CATEGORICAL_GRADIENTS, deviations=(_CLASS_MEAN_IN_FLOAT32,),
             doc=DOCS.format("categoricalcrossentropy"),
             profile={"input": "probabilities",
                      "unnormalised": "renormalised",
@@ -231,7 +259,7 @@ _CLASSES = (
             options=frozenset({"weight", "ignore_index"}),
             reads="reads its input as probabilities (from_logits=False) and clips them to "
                   "[1e-7, 1-1e-7]",
-            grad_readings=_CATEGORICAL_GRADIENTS,
+            grad_readings=_CATEGORICAL_GRADIENTS, deviations=(_CLASS_MEAN_IN_FLOAT32,),
             doc=DOCS.format("sparsecategoricalcrossentropy"),
             profile={"input": "probabilities",
                      "unnormalised": "renormalised",
@@ -242,6 +270,7 @@ _CLASSES = (
             frozenset({"probs"}), _write_binary, options=frozenset({"pos_weight"}),
             reads="reads its input as probabilities (from_logits=False), clips them to "
                   "[1e-7, 1-1e-7] and averages over the last axis",
+            deviations=(_BINARY_MEAN_IN_FLOAT32, _CLASS_MEAN_IN_FLOAT32),
             doc=DOCS.format("binarycrossentropy"),
             profile={"input": "probabilities",
                      "zero_probability": "clipped at 1e-7",
@@ -250,6 +279,7 @@ _CLASSES = (
             _write_kl, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
             reads="reads both arguments as probabilities, clips them to [1e-7, 1], sums over "
                   "the last axis and averages over the rest",
+            deviations=(_CLASS_MEAN_IN_FLOAT32,),
             doc=DOCS.format("kldivergence"),
             profile={"input": "probabilities",
                      "zero_probability": "clipped at 1e-7",
@@ -275,7 +305,7 @@ _FUNCTIONS = (
             documented_by=(Inherits("keras.SparseCategoricalCrossentropy", shared_only=True),)),
     Binding("keras.losses.binary_crossentropy", "binary_cross_entropy", frozenset({"logits", "probs"}),
             frozenset({"probs"}), _write_binary_function,
-            reads=_BY_ID["keras.BinaryCrossentropy"].reads,
+            reads=_BY_ID["keras.BinaryCrossentropy"].reads, deviations=(_BINARY_MEAN_IN_FLOAT32,),
             doc=FUNCTION_DOCS.format("binarycrossentropy"),
             profile=_BY_ID["keras.BinaryCrossentropy"].profile,
             documented_by=(Inherits("keras.BinaryCrossentropy", shared_only=True),)),

@@ -3,9 +3,11 @@
 This is what a careful user writes without a deep-learning framework:
 ``scipy.special.log_softmax`` for the log-probabilities, ``log_expit`` for a
 stable log-sigmoid, ``0 log 0 = 0`` written as ``np.where(t == 0, 0, t * log q)``,
-and NumPy reductions. It has no automatic differentiation. Every array stays in
-the evaluated dtype; where SciPy computes in another dtype, the row's
-``value_dtype`` shows it.
+and NumPy sums. It has no automatic differentiation. Every array stays in the
+evaluated dtype, but every sum accumulates in float64 and is rounded to the dtype
+once (NumPy adds bfloat16 and float16 one element at a time in that dtype, which
+is our code's error, not a reference); where SciPy computes in another dtype,
+the row's ``value_dtype`` shows it.
 
 This module imports NumPy and SciPy only inside the worker-side functions.
 """
@@ -55,7 +57,7 @@ def _write_cross_entropy(w: RecipeWriter) -> None:
     case = w.case
     t = _dense_target(w)
     w.emit(f"log_q = {_log_q(w)}")
-    w.emit(f"per_position = -np.sum(np.where({t} == 0, 0, {t} * log_q), axis={case.axis})")
+    w.emit(f"per_position = -{_sum(w, f'np.where({t} == 0, 0, {t} * log_q)', axis=case.axis)}")
     denominator = None
     if case.target.kind == "index" and case.reduction == "mean":
         labels = "np.where(counted, target, 0)" if case.option("ignore_index") is not None else "target"
@@ -63,7 +65,7 @@ def _write_cross_entropy(w: RecipeWriter) -> None:
                    else f"np.ones(target.shape, {w.dtype!r})")
         if case.option("ignore_index") is not None:
             weights = f"np.where(counted, {weights}, 0)"
-        denominator = f"np.sum({weights})"
+        denominator = f"np.sum({weights}, dtype=np.float64)"
     _reduce(w, "per_position", denominator)
 
 
@@ -92,16 +94,23 @@ def _write_kl_divergence(w: RecipeWriter) -> None:
     _reduce(w, "per_element")
 
 
+def _sum(w: RecipeWriter, array: str, axis: int | None = None) -> str:
+    """The sum of ``array`` accumulated in float64 and rounded to the dtype once."""
+    return f"np.sum({array}{'' if axis is None else f', axis={axis}'}, dtype=np.float64).astype({w.dtype!r})"
+
+
 def _reduce(w: RecipeWriter, per: str, denominator: str | None = None) -> None:
     reduction = w.case.reduction
     if reduction == "none":
         w.emit(f"loss = {per}")
-    elif reduction == "sum":
-        w.emit(f"loss = np.sum({per})")
-    elif reduction == "batchmean":
-        w.emit(f"loss = np.sum({per}) / {w.case.input.values.shape[0]}")
-    else:
-        w.emit(f"loss = np.sum({per}) / {denominator}" if denominator else f"loss = np.mean({per})")
+        return
+    summed = f"np.sum({per}, dtype=np.float64)"
+    if reduction == "batchmean":
+        denominator = str(w.case.input.values.shape[0])
+    elif reduction == "mean" and denominator is None:
+        denominator = f"{per}.size"
+    total = f"{summed} / {denominator}" if reduction != "sum" else summed
+    w.emit(f"loss = np.asarray({total}).astype({w.dtype!r})")
 
 
 def _faithful_only(case: Case) -> str | None:

@@ -19,7 +19,8 @@ DOCS = "https://www.tensorflow.org/api_docs/python/tf/nn/{}"
 
 
 OPS = ArrayOps(total="tf.reduce_sum({})", mean="tf.reduce_mean({})", where="tf.where({}, {}, {})",
-               take="tf.gather({}, {})", count="tf.reduce_sum(tf.cast({mask}, {like}.dtype))")
+               take="tf.gather({}, {})", count="tf.reduce_sum(tf.cast({mask}, tf.float64))",
+               widen="tf.cast({}, {dtype!r})")
 
 
 def _reduce(w: RecipeWriter, per: str) -> None:
@@ -29,7 +30,7 @@ def _reduce(w: RecipeWriter, per: str) -> None:
 def _as_logits(w: RecipeWriter) -> str:
     x = w.input()
     # Log-probabilities are valid logits: log_softmax(log p) = log p.
-    return f"tf.math.log({x})" if not w.as_is and w.case.input.kind == "probs" else x
+    return w.converted("log_probs", f"tf.math.log({x})") if not w.as_is and w.case.input.kind == "probs" else x
 
 
 def _classes_last(w: RecipeWriter, array: str) -> str:
@@ -88,7 +89,7 @@ def _write_sparse(w: RecipeWriter) -> None:
 def _as_binary_logits(w: RecipeWriter) -> str:
     x = w.input()
     if not w.as_is and w.case.input.kind == "probs":
-        return f"tf.math.log({x}) - tf.math.log1p(-{x})"
+        return w.converted("logits", f"tf.math.log({x}) - tf.math.log1p(-{x})")
     return x
 
 
@@ -128,7 +129,7 @@ FRAMEWORK = Framework(
         Binding("tensorflow.nn.softmax_cross_entropy_with_logits", "cross_entropy", _ALL_INPUTS,
                 frozenset({"probs", "index"}), _write_softmax, options=frozenset({"weight", "ignore_index"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
-                grad_readings={"probs": "log_then_softmax", "log_probs": "softmax"},
+                grad_readings={"log_probs": "softmax"},
                 doc=DOCS.format("softmax_cross_entropy_with_logits"),
                 profile={"input": "logits",
                          "unnormalised": "n/a: reads logits",
@@ -138,7 +139,7 @@ FRAMEWORK = Framework(
         Binding("tensorflow.nn.sparse_softmax_cross_entropy_with_logits", "cross_entropy", _ALL_INPUTS,
                 frozenset({"index"}), _write_sparse, options=frozenset({"weight", "ignore_index"}),
                 reads="applies log_softmax over the last axis (reads its input as logits)",
-                grad_readings={"probs": "log_then_softmax", "log_probs": "softmax"},
+                grad_readings={"log_probs": "softmax"},
                 doc=DOCS.format("sparse_softmax_cross_entropy_with_logits"),
                 profile={"input": "logits",
                          "unnormalised": "n/a: reads logits",

@@ -35,7 +35,7 @@ def _classes_at_dim1(w: RecipeWriter, array: str) -> str:
 def _as_logits(w: RecipeWriter) -> str:
     x, kind = w.input(), w.case.input.kind
     # Log-probabilities are valid logits: log_softmax(log p) = log p.
-    return x if w.as_is or kind != "probs" else f"torch.log({x})"
+    return x if w.as_is or kind != "probs" else w.converted("log_probs", f"torch.log({x})")
 
 
 def _as_log_probs(w: RecipeWriter) -> str:
@@ -43,7 +43,7 @@ def _as_log_probs(w: RecipeWriter) -> str:
     if w.as_is or kind == "log_probs":
         return x
     if kind == "probs":
-        return f"torch.log({x})"
+        return w.converted("log_probs", f"torch.log({x})")
     return f"{F}.log_softmax({x}, dim={w.case.axis})"
 
 
@@ -95,7 +95,7 @@ def _write_kl_div(w: RecipeWriter, module: str | None = None) -> None:
 
 _CE_INPUTS = frozenset({"logits", "log_probs", "probs"})
 # The faithful glue gives log p (or log-probabilities) to an API that takes logits.
-_LOGITS_API_GRADIENTS = {"probs": "log_then_softmax", "log_probs": "softmax"}
+_LOGITS_API_GRADIENTS = {"log_probs": "softmax"}
 
 _FUNCTIONAL = (
     Binding("torch.cross_entropy", "cross_entropy", _CE_INPUTS, frozenset({"index", "probs"}),
@@ -113,7 +113,6 @@ _FUNCTIONAL = (
     Binding("torch.nll_loss", "cross_entropy", _CE_INPUTS, frozenset({"index"}),
             _write_nll_loss, options=frozenset({"weight", "ignore_index"}),
             reads="reads its input as log-probabilities and returns -input[target]",
-            grad_readings={"probs": "through_log"},
             doc=DOCS.format("nll_loss"),
             profile={"input": "log-probabilities",
                      "unnormalised": "n/a: reads log-probabilities",
@@ -140,7 +139,6 @@ _FUNCTIONAL = (
             _write_kl_div, reductions=frozenset({"mean", "sum", "none", "batchmean"}),
             reads="reads its input as log-probabilities and its target as probabilities "
                   "(log_target=False)",
-            grad_readings={"probs": "through_log"},
             doc=DOCS.format("kl_div"),
             profile={"input": "log-probabilities",
                      "zero_probability": "n/a: reads log-probabilities",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from collections.abc import Callable, Mapping
 
-from conformance.case import Case
+from conformance.case import Case, Expectation
 from conformance.recipe import RecipeWriter
 
 
@@ -58,6 +58,11 @@ class Binding:
         lists the variants it applies to. None where an API has no variants.
       refuses_dtypes: dtype -> why the API cannot run in it; such rows are
         ``skipped`` with that reason (declared from the API's documentation).
+      deviations: ``expect`` entries that hold for every case the binding runs: a
+        precision the API computes in whatever the inputs (``within: {like: float32}``
+        for float64 rows, restricted by ``dtypes``, ``backends``, ``reductions``). A
+        case's own entry comes first; a row that passes stays ``pass``. A documented
+        literal is matched at the precision such an entry names.
       grad_readings: input kind -> the gradient reading (see
         :data:`conformance.oracle.GRADIENT_READINGS`) its faithful call gives
         where it differs from the canonical gradient, e.g. ``{"probs":
@@ -80,6 +85,7 @@ class Binding:
     variant: str | None = None
     grad_readings: Mapping[str, str] = field(default_factory=dict)
     refuses_dtypes: Mapping[str, str] = field(default_factory=dict)
+    deviations: tuple[Expectation, ...] = ()
 
     # Set by the Framework that declares the binding: which worker runs it.
     _framework: Framework | None = field(default=None, init=False, compare=False, repr=False)
@@ -96,6 +102,19 @@ class Binding:
         """Where the ``expect`` entries describing this binding are, in order: its own, then
         those it inherits."""
         return (Inherits(self.id),) + self.documented_by
+
+    def deviation(self, case: Case, version: str | None, dtype: str, about: str) -> Expectation | None:
+        """The binding-level entry (:attr:`deviations`) that documents ``about`` for ``case``."""
+        return next((entry for entry in self.deviations if entry.documents(about) and entry.applies_to(
+            version, dtype, self.variant, case.reduction)), None)
+
+    def computes_like(self, case: Case, version: str | None, dtype: str) -> str:
+        """The dtype whose precision the API computes ``case`` in: ``dtype``, or the ``like`` of a
+        binding-level entry."""
+        for entry in self.deviations:
+            if entry.within and entry.within.like and entry.applies_to(version, dtype, self.variant, case.reduction):
+                return entry.within.like
+        return dtype
 
     def cannot_express(self, case: Case) -> str | None:
         """Why this API cannot express ``case``, or None when it can."""

@@ -114,6 +114,9 @@ class Expectation(_Strict):
     # function forms) inherit this entry; false when the cause lies in a part
     # of the API they do not use (e.g. a class's own reduction).
     shared: bool = True
+    # The reductions it applies to (default all): for a binding-level entry
+    # (Binding.deviations) whose mechanism is in the API's own reduction.
+    reductions: list[Reduction] | None = None
 
     @model_validator(mode="after")
     def _value_or_raises(self) -> Expectation:
@@ -168,9 +171,13 @@ class Expectation(_Strict):
                 raise ValueError(f"{text!r} is not a PEP 440 version specifier (e.g. '>=2.1,<2.14')") from None
         return text
 
-    def applies_to(self, version: str | None, dtype: DType, variant: str | None = None) -> bool:
-        """Whether this entry describes the API at ``version`` in ``dtype`` (in ``variant``)."""
+    def applies_to(self, version: str | None, dtype: DType, variant: str | None = None,
+                   reduction: str | None = None) -> bool:
+        """Whether this entry describes the API at ``version`` in ``dtype`` (in ``variant``, for
+        the case's ``reduction``)."""
         if self.dtypes is not None and dtype not in self.dtypes:
+            return False
+        if self.reductions is not None and reduction not in self.reductions:
             return False
         if self.backends is not None and variant not in self.backends:
             return False
@@ -353,6 +360,12 @@ class Case(_Strict):
     def option(self, name: str) -> Any:
         """The value of option ``name``, or None where the case's family has no such option."""
         return getattr(self.options, name, None)
+
+    def with_input(self, kind: str, values: np.ndarray) -> Case:
+        """This case with its input converted to ``kind`` (the gradient's glue uses it)."""
+        copy = self.model_copy(update={"input": Values(kind, values)})
+        copy._drawn = {role: d for role, d in self.drawn.items() if role != "input"}
+        return copy
 
     def with_target(self, kind: str, values: np.ndarray) -> Case:
         """This case with another target (a gradient reading uses it)."""

@@ -1,4 +1,5 @@
-"""Command line: ``conformance run``, ``validate``, ``explain``, ``profile``, ``report``, ``diff``, ``list``."""
+"""Command line: ``conformance run``, ``validate``, ``explain``, ``profile``, ``report``, ``diff``, ``list``,
+``audit``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 from conformance import frameworks as registry
+from conformance.audit import Verdict, audit, documented, sample
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
+from conformance.evaluation import Evaluator
 from conformance.explain import explain, find_case, format_explanation
 from conformance.profile import format_profile, profile
 from conformance.loader import DEFAULT_MAX_ELEMENTS, LoadLimits, load_cases
@@ -91,6 +94,15 @@ def _parser() -> argparse.ArgumentParser:
                       help="probe cases to run (default cases/probes)")
     prof.add_argument("--results", default=None, metavar="FILE",
                       help="read rows from a results.jsonl instead of running the probes")
+    audit = commands.add_parser("audit", help="re-run every documented deviation without the suite's "
+                                "glue and check that it is the API's own")
+    audit.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
+    audit.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"), default=None,
+                       help="comma-separated frameworks (default: every installed one)")
+    audit.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    audit.add_argument("--sample", type=_positive_int, default=None, metavar="N",
+                       help="only N documented rows per framework, drawn with --seed (default: all)")
+    audit.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -153,6 +165,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
         print(format_listing())
         return 0
+    if args.command == "audit":
+        return _audit(args)
     if args.command == "diff":
         changes = diff_results(read_results(args.old), read_results(args.new))
         print(format_diff(changes))
@@ -177,6 +191,25 @@ def _dispatch(args: argparse.Namespace) -> int:
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or broken or failing(frame).any() else 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    loaded = load_cases(args.cases)
+    for error in loaded.errors:
+        print(error, file=sys.stderr)
+    chosen = registry.frameworks(args.frameworks)
+    claims = documented(loaded.cases, chosen, tuple(args.dtypes))
+    if args.sample:
+        claims = sample(claims, args.sample, args.seed)
+    evaluator = Evaluator()
+    try:
+        findings = audit(claims, evaluator, on_finding=lambda f: f.verdict != Verdict.HOLDS and print(f.line()))
+    finally:
+        evaluator.close()
+    counts = pd.Series([f.verdict.value for f in findings]).value_counts()
+    print(f"audited {len(claims)} documented rows: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    return 1 if loaded.errors or any(f.verdict in (Verdict.GLUE, Verdict.DIFFERS, Verdict.ERROR)
+                                     for f in findings) else 0
 
 
 def _adapter(args: argparse.Namespace) -> UserAdapter | str | None:

@@ -22,9 +22,9 @@ import numpy as np
 
 from conformance.binding import Binding
 from conformance.case import Case, Expectation
-from conformance.dtypes import DType, spacing
+from conformance.dtypes import MACHINE_EPS, DType, spacing
 from conformance.oracle import OracleValue
-from conformance.tolerance import Tolerance, bound_tolerance
+from conformance.tolerance import Tolerance, bound_tolerance, known_match
 from conformance.vocabulary import Mode, Quantity, Status
 
 
@@ -44,6 +44,9 @@ class Errors:
     ulp_err: float
     close: bool
     shape_mismatch: bool = False
+    # |value - oracle| in machine epsilons of the dtype at max(1, |oracle|) (a gradient: at its
+    # size), the unit the tolerance policy counts in (:data:`conformance.tolerance.POLICY_ULPS`).
+    scaled_err: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance
     if value.shape != target.shape:
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
     exact = np.asarray(oracle.exact, dtype=object).reshape(target.shape)
-    abs_err = rel_err = ulp_err = 0.0
+    abs_err = rel_err = ulp_err = scaled_err = 0.0
     close = True
     for index in np.ndindex(target.shape):
         v, t = float(value[index]), float(target[index])
@@ -89,7 +92,8 @@ def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance
         abs_err = max(abs_err, diff)
         rel_err = max(rel_err, diff / abs(t) if t and math.isfinite(diff) else (0.0 if diff == 0 else math.inf))
         ulp_err = max(ulp_err, _ulps(v, exact[index], t, dtype) if math.isfinite(diff) else diff)
-    return Errors(abs_err, rel_err, ulp_err, bool(close))
+        scaled_err = max(scaled_err, diff / (MACHINE_EPS[dtype] * max(1.0, abs(t))) if math.isfinite(diff) else diff)
+    return Errors(abs_err, rel_err, ulp_err, bool(close), scaled_err=scaled_err)
 
 
 def _ulps(value: float, exact: object, target: float, dtype: DType) -> float:
@@ -108,8 +112,8 @@ def matches_value(value: np.ndarray, expected: np.ndarray, tol: Tolerance) -> bo
 
 def _as_documented(value: np.ndarray, documented: np.ndarray | None, within: Tolerance | None,
                    oracle: np.ndarray, tol: Tolerance) -> bool:
-    """Whether ``value`` is what an entry documents: its literal (within ``tol``), or
-    the oracle within the entry's looser tolerance ``within``."""
+    """Whether ``value`` is what an entry documents: ``documented`` (a literal or an exact
+    reading, within ``tol``), or the oracle within the entry's looser tolerance ``within``."""
     if documented is not None:
         return matches_value(value, documented, tol)
     return within is not None and matches_value(value, oracle, within)
@@ -146,8 +150,9 @@ def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, t
         abs_err = max(abs_err, _pair_abs(v, t))
     size = _gradient_size(target, oracle_grad.scale)
     if not math.isfinite(abs_err):
-        return Errors(abs_err, abs_err, abs_err, bool(close))
-    return Errors(abs_err, abs_err / size, abs_err / spacing(size, dtype), bool(close))
+        return Errors(abs_err, abs_err, abs_err, bool(close), scaled_err=abs_err)
+    return Errors(abs_err, abs_err / size, abs_err / spacing(size, dtype), bool(close),
+                  scaled_err=abs_err / (MACHINE_EPS[dtype] * size))
 
 
 
@@ -160,13 +165,17 @@ class _Terms:
     quantity: Quantity
     truth: OracleValue
     tol: Tolerance
+    # The dtype the API computes in (a binding-level ``within: {like: ...}``): documented
+    # literals and readings are matched at its precision.
+    like: DType
+    api_tol: Tolerance
 
     @classmethod
-    def of(cls, quantity: Quantity, case: Case, dtype: DType, truth: OracleValue) -> _Terms:
-        tol = case.tolerance_for(dtype)
+    def of(cls, quantity: Quantity, case: Case, dtype: DType, truth: OracleValue, like: DType) -> _Terms:
+        tol, api_tol = case.tolerance_for(dtype), case.tolerance_for(like)
         if quantity == Quantity.GRAD:
-            tol = gradient_tolerance(tol, truth.as_float(), truth.scale)
-        return cls(quantity, truth, tol)
+            tol, api_tol = (gradient_tolerance(t, truth.as_float(), truth.scale) for t in (tol, api_tol))
+        return cls(quantity, truth, tol, like, api_tol)
 
     def measure(self, value: np.ndarray, dtype: DType) -> Errors:
         if self.quantity == Quantity.GRAD:
@@ -182,12 +191,18 @@ class _Terms:
             return gradient_tolerance(tol, self.truth.as_float(), self.truth.scale)
         return tol
 
-    def documented(self, entry: Expectation, reading: Callable[[str], OracleValue] | None) -> np.ndarray | None:
-        if self.quantity == Quantity.VALUE:
-            return entry.value
-        if entry.grad_reading and reading:
-            return reading(entry.grad_reading).as_float()
-        return entry.grad
+    def documented(self, entry: Expectation, reading: Callable[[str], OracleValue] | None,
+                   ) -> tuple[np.ndarray | None, Tolerance]:
+        """What the entry says the API returns, and how closely it must match: a literal is a
+        fact about the API, matched within a few ULPs (:func:`known_match`); a reading is
+        computed exactly, so the API's own rounding is allowed as for a pass."""
+        if self.quantity == Quantity.GRAD and entry.grad_reading and reading:
+            return reading(entry.grad_reading).as_float(), self.api_tol
+        literal = entry.value if self.quantity == Quantity.VALUE else entry.grad
+        tight = known_match(self.like)
+        if self.quantity == Quantity.GRAD:
+            tight = gradient_tolerance(tight, self.truth.as_float(), self.truth.scale)
+        return literal, tight
 
     def said(self, entry: Expectation) -> str:
         if self.quantity == Quantity.VALUE:
@@ -212,8 +227,9 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
     grad = quantity == Quantity.GRAD
     if grad and loss is not None and not np.isfinite(loss.as_float()).all():
         return verdict(Status.SKIPPED, "the canonical loss is not finite here, so its gradient is undefined")
-    terms = _Terms.of(quantity, case, dtype, truth)
+    terms = _Terms.of(quantity, case, dtype, truth, binding.computes_like(case, version, dtype))
     entry = case.expectation_for(binding.documentation, version, dtype, about=quantity, variant=binding.variant)
+    general = binding.deviation(case, version, dtype, quantity) if entry is None else None
     deviated = Status.DIFFERENCE if case.mode == Mode.AS_IS else Status.KNOWN
     subject = terms.subject(binding)
     if outcome.exception is not None:
@@ -231,9 +247,12 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
         return verdict(Status.FAIL, f"stale expectation: {subject} now agrees with the oracle, but "
                        f"expect documents a deviation ({entry.reason}); remove or restrict the "
                        "entry (versions/dtypes)", errors)
+    if general is not None and _as_documented(outcome.value, None, terms.within(general, dtype),
+                                              truth.as_float(), terms.tol):
+        return verdict(deviated, general.reason, errors, general)
     if entry is not None:
-        if _as_documented(outcome.value, terms.documented(entry, reading), terms.within(entry, dtype),
-                          truth.as_float(), terms.tol):
+        documented, match = terms.documented(entry, reading)
+        if _as_documented(outcome.value, documented, terms.within(entry, dtype), truth.as_float(), match):
             return verdict(deviated, entry.reason, errors, entry)
         got = "" if grad else f", got {outcome.value.tolist()}"
         return verdict(Status.FAIL, f"{'the gradient ' if grad else ''}deviates differently than documented: "
@@ -242,7 +261,7 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
         return verdict(Status.DIFFERENCE, f"as_is: the {case.input.kind} went in as written; "
                        f"{binding.id} {binding.reads}", errors)
     declared = binding.grad_readings.get(case.input.kind) if grad else None
-    if declared and reading and matches_value(outcome.value, reading(declared).as_float(), terms.tol):
+    if declared and reading and matches_value(outcome.value, reading(declared).as_float(), terms.api_tol):
         return verdict(Status.KNOWN, f"{binding.id} with {case.input.kind} input: "
                        f"{case.family.gradient_readings[declared]}", errors)
     if errors.shape_mismatch:

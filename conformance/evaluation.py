@@ -21,6 +21,7 @@ from conformance.case import Case
 from conformance.compare import Outcome, judge
 from conformance.deadline import TimeLimitExceeded, remaining, time_limit
 from conformance.dtypes import DType, decode, encode
+from conformance.exact import divide, mp_array, total
 from conformance.interpret import Interpretation, explain_gradient, search
 from conformance.oracle import OracleValue
 from conformance.vocabulary import Quantity, Status
@@ -43,6 +44,8 @@ class Evaluation:
     # "cpu", or an accelerator the framework declares (Framework.accelerators)
     # and its worker reported visible.
     device: str = "cpu"
+    # The audit's evaluation (conformance.audit): the API without the suite's glue.
+    bare: bool = False
 
     @property
     def framework(self) -> Framework:
@@ -54,7 +57,7 @@ class Evaluation:
         return f"{self.case.id}[{self.binding.id}-{self.dtype}{on}]"
 
     def write(self) -> RecipeWriter:
-        writer = RecipeWriter(self.case, self.dtype, self.framework, self.device)
+        writer = RecipeWriter(self.case, self.dtype, self.framework, self.device, bare=self.bare)
         self.binding.write(writer)
         return writer
 
@@ -147,6 +150,7 @@ class Evaluator:
         self.startup_timeout = startup_timeout
         self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
         self._oracles: dict[tuple[int, str, str], tuple[Case, OracleValue | None]] = {}
+        self._gradient_cases: dict[tuple[int, str, str], tuple[Case, Case]] = {}
         self._lock = threading.Lock()
 
     def oracle(self, case: Case, dtype: DType, of: str = "loss") -> OracleValue:
@@ -174,6 +178,23 @@ class Evaluator:
         if cached[1] is None:
             raise TimeLimitExceeded(f"the oracle ({of}, {dtype}) did not finish within the time limit "
                                     "earlier; it is not computed again")
+        return cached[1]
+
+    def gradient_case(self, case: Case, dtype: DType, kind: str) -> Case:
+        """The case whose gradient the API's is judged against: the case itself, or, where the
+        glue converts the input (:meth:`RecipeWriter.converted`), the case with its input
+        converted exactly to the ``kind`` the API receives (one object per case, dtype and
+        kind, so its oracle is computed once)."""
+        if kind == case.input.kind:
+            return case
+        key = (id(case), dtype, kind)
+        with self._lock:
+            cached = self._gradient_cases.get(key)
+        if cached is None:
+            # The original is kept alive with it, so its id is not reused.
+            cached = (case, case.with_input(kind, case.family.converted_input(case, dtype, kind)))
+            with self._lock:
+                self._gradient_cases[key] = cached
         return cached[1]
 
     def _worker(self, framework: Framework) -> tuple[WorkerProcess, Hello]:
@@ -231,11 +252,16 @@ class Evaluator:
             result.explanation = (f"the worker refused to run this recipe ({reply.refused}); the "
                                   "recipe writer never produces that - please report it")
             return
+        if writer.harness_reduces:
+            reply = _reduced_exactly(reply, case, dtype)
         _judged(result, evaluation, reply, oracle, version)
         if reply.grad is not None:
             try:
-                _judged_gradient(result, evaluation, reply, oracle, self.oracle(case, dtype, "grad"),
-                                 version, lambda name: self.oracle(case, dtype, f"grad:{name}"))
+                grad_case = self.gradient_case(case, dtype, writer.gradient_kind)
+                result.grad_input_kind = writer.gradient_kind
+                _judged_gradient(result, replace(evaluation, case=grad_case), reply, oracle,
+                                 self.oracle(grad_case, dtype, "grad"), version,
+                                 lambda name: self.oracle(grad_case, dtype, f"grad:{name}"))
             except TimeLimitExceeded:
                 result.grad_status = "error"
                 result.grad_explanation = (f"the gradient's oracle ran past the time limit of "
@@ -264,6 +290,22 @@ class Evaluator:
             worker.close()
 
 
+def _reduced_exactly(reply: Reply, case: Case, dtype: DType) -> Reply:
+    """The reply of a bare recipe, whose ``loss`` is the API's unreduced output, reduced as the
+    case asks in exact arithmetic (the gradient of the summed output divided likewise)."""
+    divisor = case.family.divisor(case, dtype)
+
+    def reduced(part: Computed | Raised | None, gradient: bool) -> Computed | Raised | None:
+        if not isinstance(part, Computed):
+            return part
+        values = np.asarray(decode(part.value), dtype=np.float64)
+        if gradient:
+            return Computed(encode(values / float(divisor)), part.dtype)
+        return Computed(encode(float(divide(total(mp_array(values)), divisor))), part.dtype)
+
+    return replace(reply, value=reduced(reply.value, False), grad=reduced(reply.grad, True))
+
+
 def _outcome(part: Computed | Raised) -> Outcome:
     """What the API did for one quantity, from the worker's reply."""
     if isinstance(part, Computed):
@@ -290,8 +332,9 @@ def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: Oracle
         if judgement.status == Status.FAIL and judgement.expectation is None:
             result.explanation += f"; measured: {result.interpretation}"
     if judgement.errors is not None:
-        result.abs_err, result.rel_err, result.ulp_err = map(
-            encode, (judgement.errors.abs_err, judgement.errors.rel_err, judgement.errors.ulp_err))
+        errors = judgement.errors
+        result.abs_err, result.rel_err, result.ulp_err, result.scaled_err = map(
+            encode, (errors.abs_err, errors.rel_err, errors.ulp_err, errors.scaled_err))
     if judgement.expectation is not None:
         result.category, result.link = judgement.expectation.category, judgement.expectation.link
     return result
@@ -310,8 +353,9 @@ def _judged_gradient(result: Result, evaluation: Evaluation, reply: Reply, oracl
     if outcome.value is not None and outcome.value.size <= GRAD_KEPT:
         result.grad, result.grad_oracle = reply.grad.value, encode(oracle_grad.as_float())
     if judgement.errors is not None:
-        result.grad_max_abs_err, result.grad_ulp_err = encode(judgement.errors.abs_err), encode(
-            judgement.errors.ulp_err)
+        errors = judgement.errors
+        result.grad_max_abs_err, result.grad_ulp_err, result.grad_scaled_err = map(
+            encode, (errors.abs_err, errors.ulp_err, errors.scaled_err))
     if judgement.status == Status.FAIL and judgement.expectation is None:
         found = explain_gradient(case, dtype, outcome.value)
         result.grad_interpretation = found.describe(case)

@@ -36,13 +36,23 @@ def nested_literal(values: np.ndarray, dtype: DType | None) -> str:
 class RecipeWriter:
     """Collects the lines of one recipe; bindings call it to write their call."""
 
-    def __init__(self, case: Case, dtype: DType, framework: Framework, device: str = "cpu"):
+    def __init__(self, case: Case, dtype: DType, framework: Framework, device: str = "cpu",
+                 bare: bool = False):
         self.case = case
+        # The audit's recipe (conformance.audit): the API without the suite's glue - converted
+        # inputs are literals of the exact conversion, and the harness reduces the API's
+        # per-position output exactly (``loss`` is left unreduced, see ``harness_reduces``).
+        self.bare = bare
+        self.harness_reduces = False
         self.dtype = dtype
         self.framework = framework
         self.device = device
         self.lines: list[str] = []
         self.calls: list[str] = []
+        self.conversions: list[str] = []
+        # The array the gradient is taken with respect to, and its kind: the case's input,
+        # or what the glue converted it to (see :meth:`converted`).
+        self.gradient_input: tuple[str, str] | None = None
         self._defined: set[str] = set()
         self._needs_numpy = False
 
@@ -86,6 +96,32 @@ class RecipeWriter:
         """The case's input array, named after its kind (``logits``, ``probs``…)."""
         return self.floats(self.case.input.kind, self.case.input.values, role="input")
 
+    def converted(self, kind: str, expression: str) -> str:
+        """Define the case's input converted to ``kind`` (e.g. ``log_probs = torch.log(probs)``)
+        for an API that takes that kind; returns its name.
+
+        The conversion is the suite's glue, not the API: the gradient is taken with respect
+        to what the API receives, so the conversion's own derivative (inf for log and logit
+        at 0 and 1, 0 * inf = NaN) never enters it. The oracle differentiates the case with
+        its input converted exactly (:meth:`conformance.families.base.Family.converted_input`).
+        """
+        if self.bare:
+            exact = self.case.family.converted_input(self.case, self.dtype, kind)
+            self.gradient_input = (kind, kind)
+            return self.floats(kind, exact)
+        line = f"{kind} = {expression}"
+        if kind not in self._defined:
+            self._define(line)
+            self.conversions.append(line)
+            self._defined.add(kind)
+        self.gradient_input = (kind, kind)
+        return kind
+
+    @property
+    def gradient_kind(self) -> str:
+        """The input kind the gradient is taken with respect to."""
+        return self.gradient_input[1] if self.gradient_input else self.case.input.kind
+
     def target(self) -> str:
         target = self.case.target
         if self.case.family.targets.get(target.kind) == Elements.INDEX:
@@ -100,7 +136,19 @@ class RecipeWriter:
 
         ``denominator`` replaces the plain mean (a weighted or masked mean).
         """
-        reduction, summed = self.case.reduction, ops.total.format(per)
+        reduction = self.case.reduction
+        if self.bare:
+            self.harness_reduces = reduction != "none"
+            self.emit(f"loss = {per}")
+            return
+        if reduction != "none" and ops.widen:
+            # Accumulate in float64 and round once: the glue's reduction must not add a
+            # rounding of its own (keras.ops.mean even averages float64 in float32).
+            self.emit(f"wide = {ops.widen.format(per, dtype='float64')}")
+            per = "wide"
+            if denominator is not None:
+                denominator = ops.widen.format(denominator, dtype="float64")
+        summed = ops.total.format(per)
         if reduction == "none":
             value = per
         elif reduction == "sum":
@@ -111,6 +159,8 @@ class RecipeWriter:
             value = f"{summed} / {denominator}"
         else:
             value = ops.mean.format(per)
+        if reduction != "none" and ops.widen:
+            value = ops.widen.format(f"({value})", dtype=self.dtype)
         self.emit(f"loss = {value}")
 
     def index_glue(self, per: str, ops: ArrayOps) -> None:
@@ -128,12 +178,13 @@ class RecipeWriter:
             if case.option("ignore_index") is not None:
                 weights = ops.where.format("counted", weights, 0)
             self.emit(f"target_weight = {weights}")
-            denominator = ops.total.format("target_weight")
+            weights = ops.widen.format("target_weight", dtype="float64") if ops.widen else "target_weight"
+            denominator = ops.total.format(weights)
         self.reduce(per, ops, denominator)
 
     def call_text(self) -> str:
         """The call and its glue, without imports and array literals."""
-        return "\n".join(self.calls)
+        return "\n".join(self.conversions + self.calls)
 
     @property
     def with_gradient(self) -> bool:
@@ -142,7 +193,7 @@ class RecipeWriter:
 
     def gradient_text(self) -> str:
         """``loss_of(input)`` repeating the call, differentiated by the framework's autodiff."""
-        x = self.case.input.kind
+        x = self.gradient_input[0] if self.gradient_input else self.case.input.kind
         body = [f"def loss_of({x}):", *("    " + line for line in self.calls), "    return loss"]
         grad = [line.format(x=x) for line in self.framework.gradient]
         return "\n".join([GRADIENT_MARKER, *body, *grad]) + "\n"
@@ -165,6 +216,8 @@ class ArrayOps:
     where: str = ""     # where(condition, a, b)
     take: str = ""      # a[indices] along the first axis
     count: str = ""     # number of True in {mask}, in the dtype of {like}
+    # {} cast to {dtype}: given, reductions accumulate in float64 and round once
+    widen: str = ""
 
 
 def kwargs(**options: Any) -> str:

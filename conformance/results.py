@@ -48,6 +48,8 @@ class Result:
     abs_err: Any = None
     rel_err: Any = None
     ulp_err: Any = None
+    # The error in machine epsilons of the dtype at max(1, |oracle|): the tolerance policy's unit.
+    scaled_err: Any = None
     recipe: str = ""
     call: str = ""
     explanation: str = ""
@@ -64,9 +66,13 @@ class Result:
     grad_interpretation: str = ""
     grad_max_abs_err: Any = None
     grad_ulp_err: Any = None
+    grad_scaled_err: Any = None     # in machine epsilons at the gradient's size
     grad: Any = None                # d(sum of loss)/d(input); kept up to GRAD_KEPT elements
     grad_oracle: Any = None
     grad_dtype: str | None = None
+    # The input the gradient is with respect to: the case's, or the kind the glue converted it
+    # to for the API (log-probabilities for an API fed log p); the oracle's is for the same.
+    grad_input_kind: str | None = None
     warnings: list[str] = field(default_factory=list)
     input_kind: str = ""
     target_kind: str = ""

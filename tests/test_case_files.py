@@ -4,6 +4,7 @@ framework can express every faithful case, and no `expect` entry is dead."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -70,3 +71,36 @@ def test_expect_entries_name_bindings_that_run_the_case(case_id):
 def test_nonfinite_expected_values_are_kept():
     assert math.isnan(float(CASES["ce-all-ignored-mean"].expected))
     assert float(CASES["ce-probs-zero-on-target"].expected) == math.inf
+
+
+def _entries():
+    for case in SUITE.cases:
+        for binding, entries in case.expect.items():
+            for entry in entries:
+                yield f"{case.file}:{case.line} {case.id} {binding}", binding, entry
+
+
+# https://github.com/<owner>/<repo> and nothing more: shows no mechanism.
+REPOSITORY_ROOT = re.compile(r"^https://(github|gitlab)\.com/[^/]+/[^/]+/?(#.*)?$")
+# A source file on GitHub: must be pinned to a tag or commit (a branch moves) and name its lines.
+GITHUB_SOURCE = re.compile(r"^https://github\.com/[^/]+/[^/]+/blob/(?P<ref>[^/]+)/[^#]+(?P<lines>#L\d+(-L\d+)?)?$")
+
+
+def test_every_expect_entry_links_the_mechanism_it_states():
+    problems = []
+    for where, _, entry in _entries():
+        link = entry.link or ""
+        source = GITHUB_SOURCE.match(link)
+        if not link.startswith("https://"):
+            problems.append(f"{where}: needs a link (a source line at a tag, an issue or a documentation section)")
+        elif REPOSITORY_ROOT.match(link):
+            problems.append(f"{where}: {link} is a repository root; link the lines that do it")
+        elif source and (source["ref"] in ("master", "main") or not source["lines"]):
+            problems.append(f"{where}: {link} must name a tag and the lines (.../blob/v1.2.3/file.py#L10-L20)")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_expect_entry_describes_the_suites_own_reference():
+    # The NumPy reference is our code: a deviation there is fixed, never documented.
+    own = [where for where, binding, _ in _entries() if binding.startswith("numpy.")]
+    assert not own, own

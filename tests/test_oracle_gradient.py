@@ -138,22 +138,28 @@ def test_renormalised_reading_is_the_gradient_of_the_renormalised_loss():
     np.testing.assert_allclose(got[mask], want[mask], rtol=1e-7, atol=1e-9)
 
 
-def test_log_then_softmax_renormalises_and_is_nan_at_zero_probability():
+def test_the_converted_case_is_differentiated_by_the_chain_rule_and_finite_at_zero():
+    # Glue that feeds log p to the API is differentiated with respect to log p: the oracle's
+    # gradient there is the probability gradient times p (d p / d log p = p), finite at p = 0.
     case = make(**UNNORMALISED)
-    got = evaluate_gradient(case, reading="log_then_softmax").as_float()
-    want = evaluate_gradient(case, reading="renormalised").as_float()
-    assert np.isnan(got[1, 1]) and not np.isnan(want[1, 1])
-    mask = ~np.isnan(got)
+    p = case.input.values
+    converted = case.with_input("log_probs", case.family.converted_input(case, "float64", "log_probs"))
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(converted.input.values, np.log(p))
+    got = evaluate_gradient(converted).as_float()
+    want = evaluate_gradient(case).as_float() * p
+    assert got[1, 1] == 0.0
+    mask = p > 0
     np.testing.assert_allclose(got[mask], want[mask], rtol=1e-12)
 
 
-def test_through_log_is_canonical_but_nan_at_zero_probability():
-    case = make(**UNNORMALISED)
-    got = evaluate_gradient(case, reading="through_log").as_float()
-    want = evaluate_gradient(case).as_float()
-    assert np.isnan(got[1, 1]) and want[1, 1] == 0.0
-    mask = ~np.isnan(got)
-    np.testing.assert_array_equal(got[mask], want[mask])
+def test_probabilities_converted_to_logits_have_the_sigmoid_gradient_at_zero_and_one():
+    case = make(loss="binary_cross_entropy", input={"probs": [[0.0, 1.0, 0.25]]}, target={"probs": [[0, 1, 1]]},
+                reduction="sum")
+    logits = case.family.converted_input(case, "float64", "logits")
+    np.testing.assert_allclose(logits, [[-np.inf, np.inf, np.log(0.25 / 0.75)]], rtol=1e-15)
+    got = evaluate_gradient(case.with_input("logits", logits)).as_float()
+    np.testing.assert_allclose(got, [[0.0, 0.0, 0.25 - 1.0]], rtol=1e-15)
 
 
 def test_softmax_reading_of_log_probs_is_the_logits_gradient():

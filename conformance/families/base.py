@@ -165,6 +165,16 @@ class Family:
             grad[index] = self._partial(case, dtype, x, index)
         return grad, self.scale(case, x.shape)
 
+    def converted_input(self, case: Case, dtype: DType, kind: str) -> np.ndarray:
+        """The case's input, rounded to ``dtype``, converted exactly to input ``kind`` (float64).
+
+        Glue that feeds an API another kind of input (``log p`` to an API that takes
+        log-probabilities) declares it (:meth:`conformance.recipe.RecipeWriter.converted`);
+        the gradient is then judged with respect to the converted input, against the
+        oracle of the case with this input. A family with such conversions overrides this.
+        """
+        raise ValueError(f"{self.name} has no conversion of {case.input.kind} input to {kind}")
+
     def _partial(self, case: Case, dtype: DType, x: np.ndarray, index: tuple[int, ...]) -> Any:
         if not MP.isfinite(x[index]):
             return NAN
@@ -173,6 +183,11 @@ class Family:
         up[index], down[index] = x[index] + step, x[index] - step
         high, low = (total(self.loss(case, dtype, v)) for v in (up, down))
         return (high - low) / (2 * step)
+
+    def divisor(self, case: Case, dtype: DType) -> Any:
+        """What the case's reduction divides the summed per-position losses by (1 for ``sum``
+        and ``none``); the audit reduces an API's unreduced output with it."""
+        return reduction_denominator(case.reduction, self.output_shape(case))
 
     def scale(self, case: Case, shape: tuple[int, ...]) -> Any:
         """The reduction's factor of one position's loss: ``1/D`` for a mean over D."""

@@ -77,6 +77,14 @@ class BinaryCrossEntropy(shared.ProbabilityFamily):
             grad[index] = _term(x[index], y[index], pos[index], case.input.kind)
         return shared.scaled(grad, reduction_denominator(case.reduction, x.shape))
 
+    def converted_input(self, case: Case, dtype: DType, kind: str) -> np.ndarray:
+        """Probabilities as logits, log p - log(1 - p) (exact; -inf at 0, inf at 1)."""
+        if (case.input.kind, kind) != ("probs", "logits"):
+            return super().converted_input(case, dtype, kind)
+        p = mp_array(case.input.values, dtype)
+        logits = [float(log(v) - log(ONE - v)) for v in p.flat]
+        return np.array(logits, dtype=np.float64).reshape(p.shape)
+
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:
         singles = shared.common_readings(case, dtype, {"logits", "probs"})
         singles += [Knobs(log_clamp=-100.0), Knobs(nan_zero_log=True), Knobs(row_reduce=True)]

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from conformance.dtypes import MACHINE_EPS, round_to
-from conformance.exact import MP, NAN, ONE, ZERO, divide, exp, log_q, total
+from conformance.exact import MP, NAN, ONE, ZERO, divide, exp, log, log_q, mp_array, total
 from conformance.families.base import Aspect, Family, Reading, Rule
 
 if TYPE_CHECKING:
@@ -114,6 +114,12 @@ class ProbabilityFamily(Family):
 
     def variant_of(self, case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
+
+    def converted_input(self, case: Case, dtype: DType, kind: str) -> np.ndarray:
+        """Probabilities as log-probabilities (``log``, exact; log 0 = -inf)."""
+        if (case.input.kind, kind) != ("probs", "log_probs") or "log_probs" not in self.inputs:
+            return super().converted_input(case, dtype, kind)
+        return _as_floats(np.vectorize(log, otypes=[object])(mp_array(case.input.values, dtype)))
 
     def kink_points(self, reading: Knobs) -> list[float]:
         return kinks(reading)
@@ -213,11 +219,6 @@ def kinks(knobs: Knobs) -> list[float]:
 GRADIENT_READINGS = {
     "renormalised": "the API renormalises the probabilities (p / sum p), so the gradient gains "
                     "A / sum(p) in every class (-a/p + A/sum p), and is finite at p = 0",
-    "log_then_softmax": "the faithful call feeds log p to an API that takes logits; its softmax "
-                        "renormalises (gradient -a/p + A/sum p), and autodiff through log at p = 0 "
-                        "gives 0 * inf = NaN where the loss ignores that class",
-    "through_log": "the faithful call feeds log p to an API that takes log-probabilities; "
-                   "autodiff through log at p = 0 gives 0 * inf = NaN where the loss ignores that class",
     "softmax": "log-probabilities go into an API that takes logits; its softmax renormalises them, "
                "so the gradient is that of the logits, q * A - a, not -a",
 }
@@ -239,15 +240,10 @@ def per_class_gradient(x: np.ndarray, a: np.ndarray, kind: str, reading: str | N
         return _softmax_gradient(x, a)
     if reading == "softmax" and kind == "log_probs":
         return _softmax_gradient(x, a)
-    if kind != "probs" or reading == "softmax":
+    if kind != "probs" or reading != "renormalised":
         raise ValueError(f"reading {reading!r} does not apply to {kind} input")
-    if reading == "through_log":
-        return np.vectorize(_autodiff_ratio, otypes=[object])(-a, x)
     ratio = np.vectorize(divide, otypes=[object])  # a row that sums to 0 gives NaN, not an exception
-    sums = _row_sums(x)
-    if reading == "renormalised":
-        return np.vectorize(minus_ratio, otypes=[object])(a, x) + ratio(_row_sums(a), sums)
-    return np.vectorize(_autodiff_ratio, otypes=[object])(ratio(x, sums) * _row_sums(a) - a, x)
+    return np.vectorize(minus_ratio, otypes=[object])(a, x) + ratio(_row_sums(a), _row_sums(x))
 
 
 def _row_sums(values: np.ndarray) -> np.ndarray:
@@ -260,13 +256,6 @@ def _row_sums(values: np.ndarray) -> np.ndarray:
 def _softmax_gradient(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     q = np.vectorize(exp, otypes=[object])(log_q(z, "logits"))
     return q * _row_sums(a) - a
-
-
-def _autodiff_ratio(g: object, p: object) -> object:
-    """``g / p`` as autodiff through ``log p`` computes it: ``0/0`` is NaN."""
-    if MP.isnan(p) or MP.isnan(g) or (p == 0 and g == 0):
-        return NAN
-    return g / p if p != 0 else MP.sign(g) * MP.inf
 
 
 def minus_ratio(a: object, p: object) -> object:
@@ -320,3 +309,7 @@ SMOOTHING = Aspect("smoothing", "how label smoothing spreads eps", "eps/C",
                    (_knob("smoothing", lambda v: v == "others", "eps/(C-1)"),
                     _knob("smoothing", lambda v: v == "half", "eps/2"),
                     _knob("smoothing", lambda v: v == "last_axis", "eps/(size of last axis)")))
+
+
+def _as_floats(values: np.ndarray) -> np.ndarray:
+    return np.array([float(v) for v in values.flat], dtype=np.float64).reshape(values.shape)

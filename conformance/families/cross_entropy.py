@@ -117,6 +117,11 @@ class CrossEntropy(shared.ProbabilityFamily):
         grad, scale = shared.scaled(grad, denominator)
         return np.moveaxis(grad, -1, case.axis), scale
 
+    def divisor(self, case: Case, dtype: DType) -> Any:
+        if case.reduction in ("none", "sum"):
+            return ONE
+        return mean_denominator(case, weighted_target(case, dtype, case.num_classes))
+
     # -- interpretation -----------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:
         singles = shared.common_readings(case, dtype, {"logits", "probs", "log_probs", "renormalised"})

@@ -30,8 +30,8 @@ __all__ = ["export_frame", "render_html", "status_matrix", "summary", "write_rep
 _TABLE_COLUMNS = ["case_id", "loss", "framework", "binding", "dtype", "mode", "status", "value",
                   "oracle", "ulp_err", "interpretation", "explanation"]
 _FILTER_COLUMNS = ["loss", "framework", "binding", "dtype", "status"]
-_STRUCTURED = ["value", "oracle", "expected", "abs_err", "rel_err", "ulp_err", "warnings", "tags",
-               "grad", "grad_oracle", "grad_max_abs_err", "grad_ulp_err",
+_STRUCTURED = ["value", "oracle", "expected", "abs_err", "rel_err", "ulp_err", "scaled_err", "warnings", "tags",
+               "grad", "grad_oracle", "grad_max_abs_err", "grad_ulp_err", "grad_scaled_err",
                "case_data"]
 
 

@@ -37,7 +37,7 @@ def _source(api: str) -> str:
 
 # sum / mean / where / fancy indexing, as the index glue of RecipeWriter needs them.
 OPS = ArrayOps(total="{}.sum()", mean="{}.mean()", where="{}.where({}, {})", take="{}[{}]",
-               count="{mask}.sum()")
+               count="{mask}.sum()", widen="{}.cast(tinygrad.dtypes.{dtype})")
 
 
 # -- glue ---------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def _move_classes(w: RecipeWriter, array: str, to: int) -> str:
 def _as_logits(w: RecipeWriter) -> str:
     x = w.input()
     # Log-probabilities are valid logits: log_softmax(log p) = log p.
-    return f"{x}.log()" if not w.as_is and w.case.input.kind == "probs" else x
+    return w.converted("log_probs", f"{x}.log()") if not w.as_is and w.case.input.kind == "probs" else x
 
 
 def _as_log_probs(w: RecipeWriter, axis: int) -> str:
@@ -62,7 +62,7 @@ def _as_log_probs(w: RecipeWriter, axis: int) -> str:
     if w.as_is or kind == "log_probs":
         return x
     if kind == "probs":
-        return f"{x}.log()"
+        return w.converted("log_probs", f"{x}.log()")
     return f"{x}.log_softmax({axis})"
 
 
@@ -186,7 +186,7 @@ REFUSES = ({"bfloat16": "tinygrad's CPU device compiles bfloat16 kernels as C wi
 
 _CE_INPUTS = frozenset({"logits", "log_probs", "probs"})
 # The faithful glue gives log p (or log-probabilities) to an API that takes logits.
-_LOGITS_API_GRADIENTS = {"probs": "log_then_softmax", "log_probs": "softmax"}
+_LOGITS_API_GRADIENTS = {"log_probs": "softmax"}
 
 BINDINGS = (
     Binding("tinygrad.sparse_categorical_crossentropy", "cross_entropy", _CE_INPUTS,
@@ -220,7 +220,6 @@ BINDINGS = (
     Binding("tinygrad.nll_loss", "cross_entropy", _CE_INPUTS, frozenset({"index"}), _write_nll_loss,
             options=frozenset({"weight", "ignore_index"}), limits=_nll_limits,
             reads="reads its input as log-probabilities and returns -input[target] (gathered on axis 1)",
-            grad_readings={"probs": "through_log"},
             doc=_source("nll_loss"),
             refuses_dtypes=REFUSES,
             profile={"input": "log-probabilities",
