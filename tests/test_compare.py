@@ -105,3 +105,48 @@ def test_errors_in_ulps_of_the_evaluated_dtype():
     assert errors.abs_err == pytest.approx(3 * spacing, rel=1e-6)
     inf_errors = measure(np.asarray(math.inf), oracle, "float32", tol)
     assert inf_errors.abs_err == math.inf and not inf_errors.close
+
+
+# -- the measured policy, the tight match of documented literals, binding-level precision ----
+def _judged_as(binding, c: Case, value, dtype="float64"):
+    outcome = Outcome(value=np.asarray(value, dtype=np.float64))
+    return judge(Quantity.VALUE, c, binding, dtype, outcome, evaluate(c, dtype), "3.15.1")
+
+
+def test_a_float64_row_computed_in_float32_fails():
+    truth = evaluate(case(), "float64").as_float()
+    rounded = float(np.float32(truth))
+    assert rounded != truth
+    result = verdict(case(), rounded, dtype="float64")
+    assert result.status == "fail" and "undocumented deviation" in result.explanation
+
+
+def test_a_documented_literal_must_match_within_a_few_ulps_not_the_old_tolerance():
+    # The audit's case: the entry says 2e-7, the API returns -log(1 - 1e-7) = 1.00000005e-7. With
+    # torch.testing's float64 atol of 1e-7 they matched; they are 4.5e8 ULP apart.
+    c = case(expect={"torch.cross_entropy": {"value": 2e-7, "reason": "r", "dtypes": ["float64"]}})
+    assert verdict(c, 1.00000005e-7, dtype="float64").status == "fail"
+    assert verdict(c, 2e-7 * (1 + 2 ** -50), dtype="float64").status == "known"
+
+
+def test_an_inherited_entry_is_held_to_the_inheriting_bindings_value():
+    keras_jax = registry.all_bindings()["keras_jax.SparseCategoricalCrossentropy"]
+    c = case(expect={"keras.SparseCategoricalCrossentropy": {"value": 2e-7, "reason": "TensorFlow's path",
+                                                              "dtypes": ["float64"]}})
+    result = _judged_as(keras_jax, c, 1.00000005e-7)
+    assert result.status == "fail" and "TensorFlow's path" in result.explanation
+    assert _judged_as(keras_jax, c, 2e-7).status == "known"
+
+
+def test_a_binding_level_precision_makes_float32_rounding_known_and_nothing_else():
+    keras_torch = registry.all_bindings()["keras_torch.CategoricalCrossentropy"]
+    c = case(target={"probs": [[0.0, 0.0, 1.0]]})
+    truth = evaluate(c, "float64").as_float()
+    assert _judged_as(keras_torch, c, truth).status == "pass"  # an exact row stays a pass
+    known = _judged_as(keras_torch, c, float(np.float32(truth)))
+    assert known.status == "known" and "divide_no_nan" in known.explanation
+    assert known.expectation.link.startswith("https://github.com/keras-team/keras/blob/v3.15.1/")
+    assert _judged_as(keras_torch, c, truth * (1 + 1e-5)).status == "fail"
+    # Only the reduction that takes that path: a sum is computed in float64.
+    assert _judged_as(keras_torch, case(target={"probs": [[0.0, 0.0, 1.0]]}, reduction="sum"),
+                      float(np.float32(truth))).status == "fail"
