@@ -158,6 +158,10 @@ def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, t
 
 
 # -- one judgement for the value and the gradient ------------------------------------
+# The words of a stale entry's verdict; the audit reads them (the API agrees: glue).
+AGREES_NOW = "now agrees with the oracle"
+
+
 @dataclass(frozen=True)
 class _Terms:
     """What a judgement needs to know about the quantity it judges."""
@@ -244,7 +248,7 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
     if errors.close:
         if entry is None:
             return verdict(Status.PASS, "", errors)
-        return verdict(Status.FAIL, f"stale expectation: {subject} now agrees with the oracle, but "
+        return verdict(Status.FAIL, f"stale expectation: {subject} {AGREES_NOW}, but "
                        f"expect documents a deviation ({entry.reason}); remove or restrict the "
                        "entry (versions/dtypes)", errors)
     if general is not None and _as_documented(outcome.value, None, terms.within(general, dtype),

@@ -26,6 +26,7 @@ from conformance.compare import gradient_tolerance, matches_value
 from conformance.deadline import TimeLimitExceeded, check
 from conformance.dtypes import round_to
 from conformance.families.base import Reading
+from conformance.tolerance import Tolerance
 
 if TYPE_CHECKING:
     from conformance.case import Case
@@ -103,6 +104,11 @@ def variant_loss(case: Case, dtype: DType, reading: Reading, inputs: np.ndarray 
 # Readings are differentiated numerically (central differences in float64), so a
 # clipped probability shows the zero gradient a framework's clip gives it.
 GRADIENT_SEARCH_MAX = 256
+# A central difference in float64 with the step of `_step` is accurate to about 1e-10 of the
+# gradient's size (truncation h**2, rounding eps/h); a reading's gradient is matched at this
+# accuracy when it is finer than the dtype's tolerance, since it names what the API did and
+# judges nothing.
+NUMERICAL_DERIVATIVE_ACCURACY = 1e-7
 
 
 def variant_gradient(case: Case, dtype: DType, reading: Reading) -> np.ndarray | None:
@@ -170,11 +176,16 @@ def explain_gradient(case: Case, dtype: DType, grad: np.ndarray | None) -> Gradi
             variant = variant_gradient(case, dtype, reading)
             if variant is None or not np.isfinite(variant).all():
                 continue
-            if matches_value(grad, variant, gradient_tolerance(case.tolerance_for(dtype), variant)):
+            if matches_value(grad, variant, gradient_tolerance(_searched(case.tolerance_for(dtype)), variant)):
                 found.append(reading)
     except TimeLimitExceeded:
         return GradientInterpretation(tuple(found), note="not measured: the time limit ran out during the search")
     return GradientInterpretation(tuple(found))
+
+
+def _searched(tol: Tolerance) -> Tolerance:
+    return Tolerance(rtol=max(tol.rtol, NUMERICAL_DERIVATIVE_ACCURACY),
+                     atol=max(tol.atol, NUMERICAL_DERIVATIVE_ACCURACY))
 
 
 def _nan_pattern(case: Case, dtype: DType, grad: np.ndarray) -> str:

@@ -4,6 +4,7 @@ catch an entry that documents the glue instead of the API (a planted one, run fo
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 
 from conformance import frameworks as registry
@@ -50,9 +51,12 @@ def _glue_in_float32(w) -> None:
 @needs("torch")
 def test_an_entry_that_documents_the_glue_is_caught():
     rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(64, 10)).tolist(), rng.integers(0, 10, 64).tolist()
+    expected = sum(mpmath.log(sum(mpmath.exp(x) for x in row)) - row[t]
+                   for row, t in zip(logits, labels)) / len(labels)
     case = Case.model_validate({
-        "id": "glue", "loss": "cross_entropy", "input": {"logits": rng.normal(size=(64, 10)).tolist()},
-        "target": {"index": rng.integers(0, 10, 64).tolist()}, "dtypes": ["float64"],
+        "id": "glue", "loss": "cross_entropy", "input": {"logits": logits}, "expected": float(expected),
+        "target": {"index": labels}, "dtypes": ["float64"],
         "expect": {"torch.planted": [{"within": {"like": "float32"}, "reason": "planted: the glue's float32 mean",
                                       "link": "https://example.org/planted"}]}})
     binding = attached("torch", Binding("torch.planted", "cross_entropy", frozenset({"logits"}),
@@ -64,5 +68,5 @@ def test_an_entry_that_documents_the_glue_is_caught():
     finally:
         evaluator.close()
     assert with_glue.status == "known", with_glue.explanation
-    assert [f.verdict for f in findings] == [Verdict.GLUE]
+    assert [f.verdict for f in findings] == [Verdict.GLUE], [f.line() for f in findings]
     assert "glue" in findings[0].line()
