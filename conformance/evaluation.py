@@ -326,8 +326,13 @@ def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: Oracle
     judgement = judge(Quantity.VALUE, case, evaluation.binding, dtype, outcome, oracle, version)
     result.status, result.explanation = judgement.status.value, judgement.explanation
     if judgement.status != Status.PASS:
-        found = (Interpretation(raised=outcome.exception) if outcome.exception is not None
-                 else search(case, dtype, outcome.value, case.tolerance_for(dtype)))
+        binding = evaluation.binding
+        if outcome.exception is not None:
+            found = Interpretation(raised=outcome.exception)
+        else:
+            found = search(case, dtype, outcome.value, case.tolerance_for(dtype))
+            if not found.explained:
+                found = _coarser(found, evaluation, judgement.expectation, outcome.value, version)
         result.interpretation, result.readings = found.describe(case), found.structured()
         if judgement.status == Status.FAIL and judgement.expectation is None:
             result.explanation += f"; measured: {result.interpretation}"
@@ -338,6 +343,20 @@ def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: Oracle
     if judgement.expectation is not None:
         result.category, result.link = judgement.expectation.category, judgement.expectation.link
     return result
+
+
+def _coarser(found: Interpretation, evaluation: Evaluation, entry: object, value: np.ndarray,
+             version: str | None) -> Interpretation:
+    """What a float64 row no reading explains at float64 precision measurably is at float32's:
+    the canonical loss, where the binding declares that it computes in float32; or a reading
+    whose constants or intermediates the API rounds to float32."""
+    case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
+    if entry is not None and entry in binding.deviations:
+        return Interpretation(canonical_like=binding.computes_like(case, version, dtype))
+    if dtype != "float64":
+        return found
+    coarse = search(case, dtype, value, case.tolerance_for("float32"))
+    return replace(coarse, precision="float32") if coarse.readings else found
 
 
 def _judged_gradient(result: Result, evaluation: Evaluation, reply: Reply, oracle: OracleValue,

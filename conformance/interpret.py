@@ -46,25 +46,37 @@ class Interpretation:
     readings: tuple[Reading, ...] = ()
     raised: str | None = None
     note: str = ""
+    # The API computed the canonical loss, in the lower precision its binding declares
+    # (``Binding.deviations``, ``within: {like: ...}``): no reading to search for.
+    canonical_like: str | None = None
+    # The readings match only at this coarser precision (a float64 row whose API rounds a
+    # constant or an intermediate to float32).
+    precision: str | None = None
 
     @property
     def explained(self) -> bool:
-        return bool(self.readings) or self.raised is not None
+        return bool(self.readings) or self.raised is not None or self.canonical_like is not None
 
     def describe(self, case: Case) -> str:
         """In words, e.g. ``clips probabilities to [1e-07, 1-1e-07]``."""
         if self.raised is not None:
             return f"raises {self.raised}"
+        if self.canonical_like is not None:
+            return f"the canonical loss, computed in {self.canonical_like}"
         if self.note and not self.readings:
             return self.note
         if not self.readings:
             return UNEXPLAINED
         words = [r.describe(case) for r in self.readings[:SHOWN]]
         more = f" (or {len(self.readings) - SHOWN} more readings)" if len(self.readings) > SHOWN else ""
-        return " | ".join(words) + more
+        coarse = f" (at {self.precision} precision)" if self.precision else ""
+        return " | ".join(words) + more + coarse
 
     def structured(self) -> list[dict[str, Any]]:
-        """The readings as knob settings (what a results row records)."""
+        """The readings as knob settings (what a results row records); the canonical
+        reading is the empty setting."""
+        if self.canonical_like is not None:
+            return [{}]
         return [r.knobs() for r in self.readings]
 
 

@@ -28,6 +28,9 @@ def aspects() -> tuple[Aspect, ...]:
     return tuple(found.values())
 
 
+LOWER_PRECISION = "n/a: computed in a lower precision"
+
+
 def _input_aspect() -> Aspect | None:
     """The aspect that says how an API reads its input (the others defer to it)."""
     return next((a for a in aspects() if a.kind_of is not None), None)
@@ -42,6 +45,10 @@ def label(aspect: Aspect, status: str, readings: list[Mapping[str, Any]], raised
     """
     if status == "pass":
         return aspect.canonical
+    if list(readings) == [{}]:
+        # The canonical loss in the lower precision the binding declares: at that precision
+        # the probe cannot tell the readings apart, so the row's other dtypes tell.
+        return LOWER_PRECISION
     if raised is not None:
         return aspect.raised or f"raises {raised}"
     reads = _input_aspect()

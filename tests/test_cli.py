@@ -75,7 +75,9 @@ def test_explain_prints_values_causes_and_equivalent_calls():
     out = done.stdout
     assert "oracle 1.609437" in out
     assert "known      torch.cross_entropy" in out and "renormalises the probabilities" in out
-    assert "Equivalent calls" in out and "torch.nn.functional.nll_loss(torch.log(probs), target)" in out
+    # The declared conversion is its own line, then the call it feeds.
+    assert "Equivalent calls" in out and \
+        "log_probs = torch.log(probs)\n      loss = torch.nn.functional.nll_loss(log_probs, target)" in out
 
 
 @needs("torch")

@@ -53,7 +53,12 @@ def small_run(tmp_path_factory):
 def test_every_framework_evaluates_and_writes_jsonl(small_run):
     frame, out = small_run
     assert set(frame["framework"]) >= {"torch", "keras", "keras_jax", "keras_torch", "jax", "numpy"}
-    assert set(frame["status"]) == {"pass"}, frame[["binding", "status", "explanation"]]
+    # The only deviation here is declared once per binding: the Keras loss classes' mean,
+    # which the PyTorch backend divides in float32 (adapters/keras.py _CLASS_MEAN_IN_FLOAT32).
+    known = frame[frame["status"] != "pass"]
+    assert set(known["status"]) <= {"known"}, known[["binding", "status", "explanation"]]
+    assert known["binding"].str.match(r"keras_torch\.[A-Z]").all() and set(known["dtype"]) <= {"float64"}
+    assert known["explanation"].str.contains("casts both operands").all(), known["explanation"]
     assert set(frame["dtype"]) == {"float32", "float64"}
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(rows) == len(frame)

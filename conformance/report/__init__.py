@@ -251,6 +251,12 @@ def _clean(row: dict) -> dict:
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
 
 
+def _measured_first(explanation: str) -> str:
+    """What the API measurably did leads the line (the rest is cut to fit one line)."""
+    verdict, found, measured = explanation.partition("; measured: ")
+    return f"measured: {measured}; {verdict}" if found else explanation
+
+
 def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 25) -> str:
     """A one-screen text summary of a run."""
     errors = list(errors)
@@ -266,7 +272,7 @@ def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 
         grad_bad = row.get("grad_status") in ("fail", "error") and row["status"] not in ("fail", "error")
         status, text = (row["grad_status"], "gradient: " + row["grad_explanation"]) if grad_bad else \
             (row["status"], row["explanation"])
-        lines.append(f"{status.upper():6} {row['case_id']}[{row['binding']}-{row['dtype']}]: {text[:200]}")
+        lines.append(f"{status.upper():6} {row['case_id']}[{row['binding']}-{row['dtype']}]: {_measured_first(text)[:240]}")
     if len(bad) > limit:
         lines.append(f"... and {len(bad) - limit} more failing rows (see results.csv)")
     for error in errors:
