@@ -24,6 +24,7 @@ from conformance.dtypes import DType, decode, encode
 from conformance.exact import divide, mp_array, total
 from conformance.interpret import Interpretation, explain_gradient, search
 from conformance.oracle import OracleValue
+from conformance.oracle_cache import OracleCache, oracle_key
 from conformance.vocabulary import Quantity, Status
 from conformance.process import WorkerFailure, WorkerProcess
 from conformance.protocol import Computed, Hello, Raised, Reply, WorkerState
@@ -144,8 +145,9 @@ class Evaluator:
     """
 
     def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0,
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None, oracle_cache: OracleCache | None = None):
         self.timeout = timeout
+        self.oracle_cache = oracle_cache if oracle_cache is not None else OracleCache.default()
         self.extra_env = extra_env
         self.startup_timeout = startup_timeout
         self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
@@ -162,11 +164,13 @@ class Evaluator:
         with self._lock:
             cached = self._oracles.get(key)
         if cached is None:
+            disk_key = oracle_key(case, dtype, of)
             try:
-                if of == "loss":
-                    computed: OracleValue | None = oracle_module.evaluate(case, dtype)
-                else:
-                    computed = oracle_module.evaluate_gradient(case, dtype, of.partition(":")[2] or None)
+                computed: OracleValue | None = self.oracle_cache.get(disk_key)
+                if computed is None:
+                    computed = (oracle_module.evaluate(case, dtype) if of == "loss" else
+                                oracle_module.evaluate_gradient(case, dtype, of.partition(":")[2] or None))
+                    self.oracle_cache.put(disk_key, computed)
             except TimeLimitExceeded:
                 # Remembered: the next binding must not spend its time on it again.
                 with self._lock:
@@ -326,7 +330,6 @@ def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: Oracle
     judgement = judge(Quantity.VALUE, case, evaluation.binding, dtype, outcome, oracle, version)
     result.status, result.explanation = judgement.status.value, judgement.explanation
     if judgement.status != Status.PASS:
-        binding = evaluation.binding
         if outcome.exception is not None:
             found = Interpretation(raised=outcome.exception)
         else:
@@ -351,7 +354,7 @@ def _coarser(found: Interpretation, evaluation: Evaluation, entry: object, value
     the canonical loss, where the binding declares that it computes in float32; or a reading
     whose constants or intermediates the API rounds to float32."""
     case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
-    if entry is not None and entry in binding.deviations:
+    if entry is not None and any(entry is declared for declared in binding.deviations):
         return Interpretation(canonical_like=binding.computes_like(case, version, dtype))
     if dtype != "float64":
         return found

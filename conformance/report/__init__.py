@@ -254,7 +254,7 @@ def _clean(row: dict) -> dict:
 def _measured_first(explanation: str) -> str:
     """What the API measurably did leads the line (the rest is cut to fit one line)."""
     verdict, found, measured = explanation.partition("; measured: ")
-    return f"measured: {measured}; {verdict}" if found else explanation
+    return f"measured: {measured}; {verdict}" if found and verdict.startswith("undocumented") else explanation
 
 
 def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 25) -> str:

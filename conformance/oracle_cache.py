@@ -1,0 +1,192 @@
+"""The oracle's values on disk, so that an unchanged case costs nothing on the next run.
+
+The oracle is the suite's most expensive computation (50-digit arithmetic, element by
+element) and a pure function of the case's numbers, the dtype and the oracle's own code.
+Its values are kept in one SQLite file under the user's cache directory, keyed by a hash
+of exactly those: the loss, the input and target (kind, dtype, shape, bytes), the class
+axis, the reduction, every option, the dtype, what is computed (loss, gradient, gradient
+under a reading) and the source of the modules that compute it - editing the oracle or a
+family's module invalidates every entry it could change.
+
+Values are stored exactly (each ``mpf`` as its sign, mantissa, exponent and bit count) and
+read back as JSON: nothing in the file is ever executed. A missing, locked or corrupt file
+is a miss, never an error; ``CONFORMANCE_ORACLE_CACHE=off`` turns the cache off, and
+``CONFORMANCE_ORACLE_CACHE=/path/file.sqlite`` puts it elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from mpmath.libmp import MPZ
+
+from conformance.exact import MP
+from conformance.oracle import OracleValue
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+
+ENVIRONMENT = "CONFORMANCE_ORACLE_CACHE"
+_HERE = Path(__file__).resolve().parent
+# The modules whose source the oracle's values depend on (a family's own module is added).
+_ORACLE_SOURCES = ("oracle.py", "exact.py", "dtypes.py", "families")
+
+
+def default_path() -> Path | None:
+    setting = os.environ.get(ENVIRONMENT, "")
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    if setting:
+        return Path(setting)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "loss-conformance" / "oracle.sqlite"
+
+
+@functools.cache
+def _source_hash(extra: str | None) -> str:
+    digest = hashlib.sha256()
+    paths: list[Path] = []
+    for name in _ORACLE_SOURCES:
+        path = _HERE / name
+        paths += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    if extra:
+        paths.append(Path(extra))
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _family_source(case: Case) -> str | None:
+    try:
+        return inspect.getsourcefile(type(case.family))
+    except TypeError:
+        return None
+
+
+def _array(digest: Any, values: np.ndarray) -> None:
+    array = np.ascontiguousarray(values)
+    digest.update(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.tobytes())
+
+
+def oracle_key(case: Case, dtype: str, of: str) -> str:
+    """The hash of everything the oracle's ``of`` (``loss``, ``grad``, ``grad:<reading>``) of
+    ``case`` in ``dtype`` depends on."""
+    digest = hashlib.sha256()
+    digest.update(_source_hash(_family_source(case)).encode())
+    digest.update(f"{case.loss}|{dtype}|{of}|{case.class_axis}|{case.reduction}|".encode())
+    for values in (case.input, case.target):
+        digest.update(values.kind.encode())
+        _array(digest, values.values)
+    options = case.options
+    for name in sorted(type(options).model_fields):
+        value = getattr(options, name)
+        digest.update(f"|{name}=".encode())
+        if isinstance(value, np.ndarray):
+            _array(digest, value)
+        else:
+            digest.update(repr(value).encode())
+    return digest.hexdigest()
+
+
+# -- exact values as JSON -------------------------------------------------------------
+def _encode_number(value: Any) -> Any:
+    if isinstance(value, (int, float, bool)) or value is None:
+        return {"n": value if not isinstance(value, float) else float.hex(value)}
+    sign, mantissa, exponent, bits = value._mpf_
+    return {"mpf": [sign, str(int(mantissa)), exponent, bits]}
+
+
+def _decode_number(data: dict) -> Any:
+    if "mpf" in data:
+        sign, mantissa, exponent, bits = data["mpf"]
+        return MP.make_mpf((int(sign), MPZ(int(mantissa)), int(exponent), int(bits)))
+    number = data["n"]
+    return float.fromhex(number) if isinstance(number, str) else number
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"shape": list(value.shape), "items": [_encode_number(v) for v in value.flat]}
+    return _encode_number(value)
+
+
+def _decode(data: dict) -> Any:
+    if "shape" in data:
+        out = np.empty(len(data["items"]), dtype=object)
+        for index, item in enumerate(data["items"]):
+            out[index] = _decode_number(item)
+        return out.reshape(tuple(data["shape"]))
+    return _decode_number(data)
+
+
+def dumps(value: OracleValue) -> str:
+    return json.dumps({"exact": _encode(value.exact), "scale": _encode(value.scale)})
+
+
+def loads(text: str) -> OracleValue:
+    data = json.loads(text)
+    return OracleValue(_decode(data["exact"]), scale=_decode(data["scale"]))
+
+
+class OracleCache:
+    """Oracle values by :func:`oracle_key`, in one SQLite file shared by every process."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self._local = threading.local()
+        self.hits = self.misses = 0
+
+    @classmethod
+    def default(cls) -> OracleCache:
+        return cls(default_path())
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self.path is None:
+            return None
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("CREATE TABLE IF NOT EXISTS oracle (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            except (OSError, sqlite3.Error):
+                self.path = None  # unusable here: run without it
+                return None
+            self._local.connection = connection
+        return connection
+
+    def get(self, key: str) -> OracleValue | None:
+        connection = self._connection()
+        if connection is None:
+            return None
+        try:
+            row = connection.execute("SELECT value FROM oracle WHERE key = ?", (key,)).fetchone()
+            value = loads(row[0]) if row else None
+        except (sqlite3.Error, ValueError, KeyError, TypeError):
+            value = None
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def put(self, key: str, value: OracleValue) -> None:
+        connection = self._connection()
+        if connection is None:
+            return
+        try:
+            connection.execute("INSERT OR REPLACE INTO oracle (key, value) VALUES (?, ?)", (key, dumps(value)))
+        except (sqlite3.Error, TypeError, ValueError):
+            pass

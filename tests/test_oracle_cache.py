@@ -1,0 +1,94 @@
+"""The oracle's disk cache: exact round trips, keys that change with every number the oracle
+reads, a second evaluator that computes nothing, and a broken file that is only a miss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conformance import oracle_cache
+from conformance.case import Case
+from conformance.evaluation import Evaluator
+from conformance.exact import MP
+from conformance.oracle import OracleValue, evaluate_gradient
+from conformance.oracle_cache import OracleCache, dumps, loads, oracle_key
+
+
+def _case(**change) -> Case:
+    data = {"id": "c", "loss": "cross_entropy", "input": {"logits": [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]},
+            "target": {"index": [0, 2]}, "reduction": "none",
+            "expected": [2.4076059644443806, 0.2395448883745218]}
+    data.update(change)
+    return Case.model_validate(data)
+
+
+def _same(a: object, b: object) -> bool:
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    return a.shape == b.shape and all(x == y or (MP.isnan(x) and MP.isnan(y)) for x, y in zip(a.flat, b.flat))
+
+
+def test_values_round_trip_exactly_including_non_finite_ones():
+    exact = np.array([MP.mpf(1) / 3, MP.mpf("inf"), MP.mpf("-inf"), MP.mpf("nan"), MP.mpf(0), -MP.mpf(2) ** -1070],
+                     dtype=object).reshape(2, 3)
+    for value in (OracleValue(exact, scale=MP.mpf(1) / 6), OracleValue(MP.mpf(2).sqrt()), OracleValue(exact)):
+        back = loads(dumps(value))
+        assert _same(back.exact, value.exact) and _same(back.scale, value.scale)
+    assert MP.mpf(1) / 3 == loads(dumps(OracleValue(MP.mpf(1) / 3))).exact  # all 50 digits
+
+
+def test_a_real_gradient_round_trips():
+    value = evaluate_gradient(_case(), "float32")
+    assert _same(loads(dumps(value)).exact, value.exact)
+
+
+@pytest.mark.parametrize("change", [
+    {"input": {"logits": [[1.0, 2.0, 3.0], [0.5, -1.0, 2.5]]}},
+    {"target": {"index": [1, 2]}},
+    {"reduction": "sum", "expected": 2.6471508528189024},
+    {"label_smoothing": 0.1, "expected": [2.3076059644443806, 0.4395448883745218]},
+    {"weight": [1.0, 1.0, 2.0], "expected": [2.4076059644443806, 0.4790897767490436]},
+])
+def test_the_key_changes_with_every_number_the_oracle_reads(change):
+    try:
+        other = _case(**change)
+    except ValueError:
+        pytest.skip("not a valid case")
+    assert oracle_key(other, "float64", "loss") != oracle_key(_case(), "float64", "loss")
+
+
+def test_the_key_names_the_dtype_and_the_quantity_and_ignores_the_words():
+    case = _case()
+    keys = {oracle_key(case, d, of) for d in ("float32", "float64") for of in ("loss", "grad", "grad:softmax")}
+    assert len(keys) == 6
+    assert oracle_key(_case(id="other", title="words"), "float64", "loss") == oracle_key(case, "float64", "loss")
+
+
+def test_a_second_evaluator_reads_the_oracle_from_disk(tmp_path, monkeypatch):
+    path = tmp_path / "oracle.sqlite"
+    case = _case()
+    first = Evaluator(oracle_cache=OracleCache(path))
+    computed = first.oracle(case, "float64")
+    assert first.oracle_cache.misses == 1 and first.oracle_cache.hits == 0
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the oracle ran although its value is on disk")
+
+    monkeypatch.setattr("conformance.oracle.evaluate", never)
+    second = Evaluator(oracle_cache=OracleCache(path))
+    assert _same(second.oracle(_case(), "float64").exact, computed.exact)
+    assert second.oracle_cache.hits == 1
+
+
+def test_a_corrupt_or_unwritable_cache_is_a_miss_not_an_error(tmp_path):
+    corrupt = tmp_path / "oracle.sqlite"
+    corrupt.write_bytes(b"not a database" * 100)
+    assert OracleCache(corrupt).get("key") is None
+    OracleCache(corrupt).put("key", OracleValue(MP.mpf(1)))  # nothing raised
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert OracleCache(blocked / "sub" / "oracle.sqlite").get("key") is None
+
+
+def test_the_cache_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv(oracle_cache.ENVIRONMENT, "off")
+    assert OracleCache.default().path is None and OracleCache.default().get("key") is None
