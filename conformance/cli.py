@@ -21,8 +21,10 @@ from conformance.profile import format_profile, profile
 from conformance.loader import DEFAULT_MAX_ELEMENTS, LoadLimits, load_cases
 from conformance.report import summary, write_reports
 from conformance.diff import diff_results, format_diff
-from conformance.results import failing, read_results, read_run_info
+from conformance.results import (ResultsFileError, failing, merge_results, read_results, read_run_info,
+                                 results_files)
 from conformance.runner import run
+from conformance.shard import Shard, ShardSpecError
 from conformance.listing import format_listing
 from conformance.user_adapter import AdapterSpecError, UserAdapter
 from conformance.validation import expected_errors
@@ -37,6 +39,13 @@ def _csv(allowed: Sequence[str], what: str):
                                              f"choose from {', '.join(allowed)}")
         return items
     return parse
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ShardSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="how long a framework may take to import and start before its rows "
                               "are errors (default 300)")
     _add_max_elements(run_cmd)
+    run_cmd.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                         help="evaluate only the K-th of N balanced shards of the matrix (e.g. 2/4), "
+                              "for N machines; `conformance report DIR` merges their results")
     run_cmd.add_argument("--resume", action="store_true",
                          help="keep the rows DIR/results.jsonl already has (an interrupted run) "
                               "and evaluate only the rest")
@@ -77,15 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
     explain.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
     explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
-    report = commands.add_parser("report", help="render report.html (+ CSV, Parquet) from results files")
-    report.add_argument("results", nargs="*", default=["reports/latest/results.jsonl"], metavar="RESULTS")
+    report = commands.add_parser("report", help="render report.html (+ CSV, Parquet) from results files; "
+                                 "several files (or a directory of shards) are merged into one report")
+    report.add_argument("results", nargs="*", default=["reports/latest/results.jsonl"], metavar="RESULTS",
+                        help="results.jsonl files, or directories holding them (the shards of a run)")
     report.add_argument("--out", default=None, metavar="FILE",
                         help="the HTML file (default: report.html beside the first results file)")
     report.add_argument("--baseline", default=None, metavar="OLD",
                         help="a results file of an earlier run: the report gains a diff section")
     diff = commands.add_parser("diff", help="what changed between two runs")
-    diff.add_argument("old", metavar="OLD")
-    diff.add_argument("new", metavar="NEW")
+    diff.add_argument("old", metavar="OLD", help="a results.jsonl, or a directory of a run's shards")
+    diff.add_argument("new", metavar="NEW", help="a results.jsonl, or a directory of a run's shards")
     commands.add_parser("list", help="the frameworks and bindings installed, where each comes from, "
                         "and the loss families")
     prof = commands.add_parser("profile", help="the measured semantic table of every binding")
@@ -168,7 +182,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "audit":
         return _audit(args)
     if args.command == "diff":
-        changes = diff_results(read_results(args.old), read_results(args.new))
+        try:
+            changes = diff_results(merge_results([args.old]), merge_results([args.new]))
+        except ResultsFileError as exc:
+            print(f"conformance diff: {exc}", file=sys.stderr)
+            return 2
         print(format_diff(changes))
         return 1 if (changes["change"] == "new failure").any() else 0
     adapter = _adapter(args)
@@ -186,7 +204,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     for problem in broken:
         print(problem, file=sys.stderr)
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
-                resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter)
+                resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter, shard=args.shard)
     write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
@@ -263,11 +281,18 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    frame = pd.concat([read_results(path) for path in args.results], ignore_index=True)
-    page = Path(args.out) if args.out else Path(args.results[0]).with_name("report.html")
-    baseline = read_results(args.baseline) if args.baseline else None
-    written = write_reports(frame, page.parent, run_info=read_run_info(args.results[0]),
-                            baseline=baseline, html_name=page.name)
+    try:
+        files = results_files(args.results)
+        frame = merge_results(files)
+        baseline = merge_results([args.baseline]) if args.baseline else None
+    except ResultsFileError as exc:
+        print(f"conformance report: {exc}", file=sys.stderr)
+        return 2
+    page = Path(args.out) if args.out else files[0].with_name("report.html")
+    info = read_run_info(files[0])
+    if len(files) > 1:
+        info = {**info, "merged": [str(f) for f in files]}
+    written = write_reports(frame, page.parent, run_info=info, baseline=baseline, html_name=page.name)
     print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB), results.csv, results.parquet")
     return 0
 

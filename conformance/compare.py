@@ -69,6 +69,25 @@ def _pair_close(value: float, target: float, tol: Tolerance) -> bool:
     return abs(value - target) <= tol.atol + tol.rtol * abs(target)
 
 
+def _close(value: np.ndarray, target: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """:func:`_pair_close` element by element, in the same float64 arithmetic."""
+    value, target = np.asarray(value, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    nan = np.isnan(value) | np.isnan(target)
+    infinite = np.isinf(value) | np.isinf(target)
+    with np.errstate(invalid="ignore"):
+        near = np.abs(value - target) <= tol.atol + tol.rtol * np.abs(target)
+    return np.where(nan, np.isnan(value) & np.isnan(target), np.where(infinite, value == target, near))
+
+
+def _abs_errors(value: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """:func:`_pair_abs` element by element."""
+    value, target = np.asarray(value, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        errors = np.where(np.isfinite(value) & np.isfinite(target), np.abs(value - target), np.inf)
+    agree = (np.isnan(value) & np.isnan(target)) | (np.isinf(target) & (value == target))
+    return np.where(agree, 0.0, errors)
+
+
 def _pair_abs(value: float, target: float) -> float:
     if (math.isnan(value) and math.isnan(target)) or (math.isinf(target) and value == target):
         return 0.0
@@ -107,7 +126,7 @@ def _ulps(value: float, exact: object, target: float, dtype: DType) -> float:
 def matches_value(value: np.ndarray, expected: np.ndarray, tol: Tolerance) -> bool:
     if value.shape != expected.shape:
         return False
-    return all(_pair_close(float(v), float(e), tol) for v, e in zip(value.flat, expected.flat))
+    return bool(np.all(_close(value, expected, tol)))
 
 
 def _as_documented(value: np.ndarray, documented: np.ndarray | None, within: Tolerance | None,
@@ -143,11 +162,8 @@ def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, t
     target = oracle_grad.as_float()
     if grad.shape != target.shape:
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
-    close, abs_err = True, 0.0
-    for index in np.ndindex(target.shape):
-        v, t = float(grad[index]), float(target[index])
-        close &= _pair_close(v, t, tol)
-        abs_err = max(abs_err, _pair_abs(v, t))
+    close = bool(np.all(_close(grad, target, tol)))
+    abs_err = float(_abs_errors(grad, target).max(initial=0.0))
     size = _gradient_size(target, oracle_grad.scale)
     if not math.isfinite(abs_err):
         return Errors(abs_err, abs_err, abs_err, bool(close), scaled_err=abs_err)

@@ -19,7 +19,7 @@ from conformance import oracle as oracle_module
 from conformance.binding import Binding, Framework
 from conformance.case import Case
 from conformance.compare import Outcome, judge
-from conformance.deadline import TimeLimitExceeded, remaining, time_limit
+from conformance.deadline import TimeLimitExceeded, time_limit
 from conformance.dtypes import DType, decode, encode
 from conformance.exact import divide, mp_array, total
 from conformance.interpret import Interpretation, explain_gradient, search
@@ -64,6 +64,18 @@ class Evaluation:
 
     def recipe(self) -> str:
         return self.write().text()
+
+
+@dataclass
+class Executed:
+    """An evaluation whose recipe has run: the row so far and the worker's reply (None when
+    the row is already final: the framework missing or broken, the worker crashed)."""
+
+    evaluation: Evaluation
+    result: Result
+    version: str | None
+    writer: RecipeWriter | None = None
+    reply: Reply | None = None
 
 
 def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[DType, ...],
@@ -150,7 +162,9 @@ class Evaluator:
         self.oracle_cache = oracle_cache if oracle_cache is not None else OracleCache.default()
         self.extra_env = extra_env
         self.startup_timeout = startup_timeout
-        self._workers: dict[str, tuple[WorkerProcess, Hello]] = {}
+        # By (framework, lane): a framework with much work may have several workers at once.
+        self._workers: dict[tuple[str, int], tuple[WorkerProcess, Hello]] = {}
+        self._retired: dict[str, Hello] = {}  # workers stopped once their rows were done
         self._oracles: dict[tuple[int, str, str], tuple[Case, OracleValue | None]] = {}
         self._gradient_cases: dict[tuple[int, str, str], tuple[Case, Case]] = {}
         self._lock = threading.Lock()
@@ -201,60 +215,76 @@ class Evaluator:
                 self._gradient_cases[key] = cached
         return cached[1]
 
-    def _worker(self, framework: Framework) -> tuple[WorkerProcess, Hello]:
+    def _worker(self, framework: Framework, lane: int = 0) -> tuple[WorkerProcess, Hello]:
         with self._lock:
-            entry = self._workers.get(framework.name)
+            entry = self._workers.get((framework.name, lane))
         if entry is None or (entry[1].ready and not entry[0].alive):
             worker = WorkerProcess(framework, self.startup_timeout, self.extra_env)
             entry = (worker, worker.start())
             with self._lock:
-                self._workers[framework.name] = entry
+                self._workers[(framework.name, lane)] = entry
         return entry
 
-    def evaluate(self, evaluation: Evaluation) -> Result:
-        """One row: the framework's value and gradient judged against the oracle, all of it
-        (oracle, worker, interpretation) within ``timeout`` seconds."""
+    def evaluate(self, evaluation: Evaluation, lane: int = 0) -> Result:
+        """One row: the framework's value and gradient judged against the oracle. ``lane``
+        picks one of several workers of the framework (one thread drives each)."""
+        return self.judge(self.execute(evaluation, lane))
+
+    def execute(self, evaluation: Evaluation, lane: int = 0) -> Executed:
+        """The framework's part of a row: its recipe run by its worker, within ``timeout``
+        seconds. Nothing here waits for the suite's own computation, so a runner can judge
+        one row (:meth:`judge`) while the worker already runs the next."""
         case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
-        worker, hello = self._worker(evaluation.framework)
+        worker, hello = self._worker(evaluation.framework, lane)
         version = hello.versions.get(evaluation.framework.distributions[0])
         result = base_result(case, binding.id, binding.framework.name, dtype, "skipped",
-                       framework_version=version,
-                       device=hello.device if evaluation.device == "cpu" else evaluation.device)
+                             framework_version=version,
+                             device=hello.device if evaluation.device == "cpu" else evaluation.device)
         if not hello.ready:
             # Not installed: nothing to test. Installed but unable to start: a failure.
             result.status = "skipped" if hello.state == WorkerState.MISSING else "error"
             result.explanation = result.message = hello.reason
+            return Executed(evaluation, result, version)
+        writer = evaluation.write()
+        result.recipe, result.call = writer.text(), writer.call_text()
+        try:
+            reply = worker.execute(result.recipe, self.timeout)
+        except WorkerFailure as exc:
+            result.status, result.explanation = "error", f"{binding.id} crashed or hung: {exc}"
+            result.message = str(exc)
+            return Executed(evaluation, result, version)
+        if reply.refused is not None:
+            result.status = "error"
+            result.explanation = (f"the worker refused to run this recipe ({reply.refused}); the "
+                                  "recipe writer never produces that - please report it")
+            return Executed(evaluation, result, version)
+        return Executed(evaluation, result, version, writer, reply)
+
+    def judge(self, executed: Executed) -> Result:
+        """The suite's part of a row: the reply judged against the oracle, with the
+        interpretation of any deviation, within ``timeout`` seconds of its own."""
+        result = executed.result
+        if executed.reply is None:
             return result
         with time_limit(self.timeout):
             try:
-                self._evaluate(evaluation, result, worker, version)
+                self._judge(executed)
             except TimeLimitExceeded:
                 result.status = "error"
                 result.explanation = (f"the evaluation ran past its time limit of {self.timeout:g} s "
                                       "(--timeout) in the suite's own oracle")
         return result
 
-    def _evaluate(self, evaluation: Evaluation, result: Result, worker: WorkerProcess,
-                  version: str | None) -> None:
-        case, binding, dtype = evaluation.case, evaluation.binding, evaluation.dtype
-        writer = evaluation.write()
-        result.recipe, result.call = writer.text(), writer.call_text()
+    def _judge(self, executed: Executed) -> None:
+        evaluation, result, version = executed.evaluation, executed.result, executed.version
+        writer, reply = executed.writer, executed.reply
+        assert writer is not None and reply is not None
+        case, dtype = evaluation.case, evaluation.dtype
         oracle = self.oracle(case, dtype)
         result.oracle = encode(oracle.as_float().tolist())
         problem = expected_problem(case, self.oracle(case, "float64"))
         if problem:
             result.status, result.explanation = "error", problem
-            return
-        try:
-            reply = worker.execute(result.recipe, remaining(self.timeout))
-        except WorkerFailure as exc:
-            result.status, result.explanation = "error", f"{binding.id} crashed or hung: {exc}"
-            result.message = str(exc)
-            return
-        if reply.refused is not None:
-            result.status = "error"
-            result.explanation = (f"the worker refused to run this recipe ({reply.refused}); the "
-                                  "recipe writer never produces that - please report it")
             return
         if writer.harness_reduces:
             reply = _reduced_exactly(reply, case, dtype)
@@ -274,18 +304,35 @@ class Evaluator:
             result.grad_status = "skipped"
             result.grad_explanation = f"{evaluation.framework.name} has no automatic differentiation"
 
-    def on_accelerators(self, evaluation: Evaluation) -> list[Evaluation]:
+    def retire(self, framework: Framework, lane: int = 0) -> None:
+        """Stop the framework's worker on ``lane`` (its rows are done); what it reported at
+        start stays in :meth:`environment`, and a later evaluation starts it again."""
+        with self._lock:
+            entry = self._workers.pop((framework.name, lane), None)
+            if entry is not None:
+                self._retired[framework.name] = entry[1]
+        if entry is not None:
+            entry[0].close()
+
+    def worker_cpu(self, framework: Framework, lane: int = 0) -> float | None:
+        """CPU seconds used by the framework's worker on ``lane`` (None if unknown)."""
+        with self._lock:
+            entry = self._workers.get((framework.name, lane))
+        return entry[0].cpu_seconds() if entry is not None else None
+
+    def on_accelerators(self, evaluation: Evaluation, lane: int = 0) -> list[Evaluation]:
         """The same evaluation on every accelerator its worker reported (none without one)."""
-        _, hello = self._worker(evaluation.framework)
+        _, hello = self._worker(evaluation.framework, lane)
         return [replace(evaluation, device=device) for device in hello.accelerators
                 if device in evaluation.framework.accelerators]
 
     def environment(self) -> dict[str, dict]:
         """What each started worker reported: versions, device, or why it could not start."""
         with self._lock:
+            hellos = {**self._retired, **{name: hello for (name, _), (_, hello) in sorted(self._workers.items())}}
             return {name: {"ready": hello.ready, "versions": hello.versions, "device": hello.device,
-                           "accelerators": hello.accelerators,
-                           "reason": hello.reason} for name, (_, hello) in self._workers.items()}
+                           "accelerators": hello.accelerators, "reason": hello.reason}
+                    for name, hello in hellos.items()}
 
     def close(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ therefore the framework's own.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,15 @@ class OracleValue:
         return np.shape(self.exact) if isinstance(self.exact, np.ndarray) else ()
 
     def as_float(self) -> np.ndarray:
-        """Rounded to float64 (shape ``()`` for a reduced loss)."""
+        """Rounded to float64 (shape ``()`` for a reduced loss); a read-only array, computed once."""
+        return self._float
+
+    @functools.cached_property
+    def _float(self) -> np.ndarray:
         exact = np.asarray(self.exact, dtype=object)
-        return np.array([float(v) for v in exact.flat], dtype=np.float64).reshape(exact.shape)
+        rounded = np.array([float(v) for v in exact.flat], dtype=np.float64).reshape(exact.shape)
+        rounded.flags.writeable = False
+        return rounded
 
     def __str__(self) -> str:
         if self.shape:

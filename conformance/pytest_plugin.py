@@ -22,6 +22,8 @@ import pytest
 _SUITE = pytest.StashKey["object"]()
 _PLUGIN_PROBLEMS_SHOWN = pytest.StashKey[bool]()
 _EVALUATOR = pytest.StashKey["object"]()
+_BATCH = pytest.StashKey["object"]()
+_SHARD_KEYS = pytest.StashKey["object"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="per-evaluation time limit in seconds")
     group.addoption("--conformance-startup-timeout", type=float, default=300.0,
                     help="how long a framework may take to import and start before its rows fail")
+    group.addoption("--conformance-shard", default=None, metavar="K/N",
+                    help="only the K-th of N balanced shards of the matrix, as conformance run --shard")
     group.addoption("--conformance-max-elements", type=int, default=None,
                     help="refuse a case holding more than this many numbers, before allocating it "
                          "(default: conformance run's, 10 million)")
@@ -65,6 +69,19 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in installed + ["user"]:
         config.addinivalue_line("markers", f"{name}: evaluations of {name} bindings")
     _adapter(config)  # a wrong --conformance-adapter is a usage error before collection
+    _shard(config)
+
+
+def _shard(config: pytest.Config):
+    given = config.getoption("conformance_shard")
+    if given is None:
+        return None
+    from conformance.shard import Shard, ShardSpecError
+
+    try:
+        return Shard.parse(given)
+    except ShardSpecError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _adapter(config: pytest.Config):
@@ -94,10 +111,28 @@ def _frameworks(config: pytest.Config) -> list:
     return [registry.framework(n) for n in _items(chosen)] + ([adapter] if adapter else [])
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Collection is final (``-k``, ``-m`` applied): evaluate every selected matrix item in the
+    background, in parallel, as ``conformance run`` does (:mod:`conformance.pytest_batch`)."""
+    evaluations = [item.evaluation for item in session.items if isinstance(item, ConformanceItem)]
+    if not evaluations:
+        return
+    from conformance.pytest_batch import Batch, run_id
+
+    session.config.stash[_BATCH] = Batch(evaluations, _evaluator(session.config), run_id(session.config))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    batch = config.stash.get(_BATCH, None)
+    if batch is not None:
+        batch.close()
     evaluator = config.stash.get(_EVALUATOR, None)
     if evaluator is not None:
         evaluator.close()
+    if getattr(config, "workerinput", None) is None:  # the xdist controller, or a plain session
+        from conformance.pytest_batch import remove_session_files
+
+        remove_session_files()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -160,11 +195,33 @@ class CaseFile(pytest.File):
         frameworks = _frameworks(self.config)
         dtypes = tuple(_items(self.config.getoption("conformance_dtypes")))
         evaluations, unexpressible = plan(cases, frameworks, dtypes)
+        chosen = _shard_keys(self.config, frameworks, dtypes)
+        if chosen is not None:
+            evaluations = [e for e in evaluations if (e.case.id, e.binding.id, e.dtype) in chosen]
+            unexpressible = [r for r in unexpressible if (r.case_id, r.binding, r.dtype) in chosen]
         for row in unexpressible:
             yield UnexpressibleItem.from_parent(self, name=f"{row.case_id}[{row.binding}-{row.dtype}]",
                                                 row=row)
         for evaluation in evaluations:
             yield ConformanceItem.from_parent(self, name=evaluation.name, evaluation=evaluation)
+
+
+def _shard_keys(config: pytest.Config, frameworks: list, dtypes: tuple) -> set | None:
+    """The (case, binding, dtype) of this shard, dealt over the whole suite as
+    ``conformance run --shard`` deals them (so the two select the same rows)."""
+    shard = _shard(config)
+    if shard is None:
+        return None
+    if _SHARD_KEYS not in config.stash:
+        from conformance.evaluation import plan
+
+        evaluations, unexpressible = plan(_suite(config).cases, frameworks, dtypes)
+        keys = {(e.case.id, e.binding.id, e.dtype) for e in shard.select(
+            evaluations, lambda e: e.framework.name, lambda e: (e.case.id, e.binding.id, e.dtype))}
+        keys |= {(r.case_id, r.binding, r.dtype) for r in shard.select(
+            unexpressible, lambda r: r.framework, lambda r: (r.case_id, r.binding, r.dtype))}
+        config.stash[_SHARD_KEYS] = keys
+    return config.stash[_SHARD_KEYS]
 
 
 def _plugin_problems(config: pytest.Config, suite) -> list:
@@ -197,7 +254,9 @@ class ConformanceItem(pytest.Item):
         self.add_marker(evaluation.binding.framework.name)
 
     def runtest(self) -> None:
-        result = _evaluator(self.config).evaluate(self.evaluation)
+        batch = self.config.stash.get(_BATCH, None)
+        result = (batch.result(self.evaluation) if batch is not None
+                  else _evaluator(self.config).evaluate(self.evaluation))
         self.user_properties.append(("status", result.status))
         self.user_properties.append(("grad_status", result.grad_status))
         if result.status in ("fail", "error") or result.grad_status in ("fail", "error"):

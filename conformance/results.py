@@ -7,6 +7,7 @@ import sys
 import threading
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import pandas as pd
@@ -111,6 +112,31 @@ class ResultsWriter:
         self._file.close()
 
 
+class ResultsTail:
+    """Reads the rows another process is appending to a ``results.jsonl``: each call to
+    :meth:`read` returns the complete rows written since the last one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._offset = 0
+        self._line = 0
+
+    def read(self) -> list[Result]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as stream:
+            stream.seek(self._offset)
+            chunk = stream.read()
+        complete = chunk[:chunk.rfind(b"\n") + 1]  # a row still being written waits for the next call
+        rows = []
+        for raw in complete.splitlines():
+            self._line += 1
+            if raw.strip():
+                rows.append(_result(json.loads(raw), f"{self.path}:{self._line}"))
+        self._offset += len(complete)
+        return rows
+
+
 def to_frame(results: list[Result]) -> pd.DataFrame:
     """Results as a DataFrame, sorted by case, binding and dtype."""
     columns = list(Result.__dataclass_fields__)
@@ -148,6 +174,64 @@ def read_results(path: str | Path) -> pd.DataFrame:
     if not parsed.results:
         raise ResultsFileError(f"{path}:1: empty file, no result rows")
     return to_frame(parsed.results)
+
+
+# What must agree for two rows with one key to be one evaluation (a shard read twice, a
+# row in two runs): the framework's version, the recipe run, the oracle, and the outcome.
+_SAME_EVALUATION = ("framework_version", "recipe", "oracle", "value", "status", "grad", "grad_status")
+
+
+class MergeConflict(ResultsFileError):
+    """Two results files hold different evaluations under one (case, binding, dtype, device)."""
+
+
+def results_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The results files named, a directory standing for every ``results*.jsonl`` under it
+    (the shards of a run, as CI artifacts are downloaded)."""
+    files: list[Path] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = sorted(given.rglob("results*.jsonl"))
+            if not found:
+                raise ResultsFileError(f"{given}: no results*.jsonl under this directory")
+            files += found
+        else:
+            files.append(given)
+    return files
+
+
+def merge_results(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """The rows of several results files (shards, or runs on other machines) as one run.
+
+    A row present in two files must be the same evaluation (the same framework version,
+    recipe, oracle and outcome): it is kept once. Two different evaluations under one key -
+    two framework versions, an edited case - raise :class:`MergeConflict`, since one report
+    cannot show both; merge runs of one configuration and compare others with ``diff``.
+    """
+    kept: dict[tuple[str, str, str, str], tuple[Result, Path]] = {}
+    for path in results_files(paths):
+        parsed = _parse(path)
+        if parsed.torn_line is not None:
+            raise ResultsFileError(f"{path}:{parsed.torn_line}: half-written last line (an interrupted "
+                                   "run; `conformance run --resume` completes it)")
+        for result in parsed.results:
+            key = row_key(result)
+            if key in kept:
+                other, where = kept[key]
+                differs = [f for f in _SAME_EVALUATION if getattr(other, f) != getattr(result, f)]
+                if differs:
+                    field = differs[0]
+                    raise MergeConflict(
+                        f"{path}: {result.case_id}[{result.binding}-{result.dtype}] on {result.device} is "
+                        f"also in {where}, as a different evaluation ({field}: "
+                        f"{str(getattr(other, field))[:60]!r} there, {str(getattr(result, field))[:60]!r} "
+                        "here); merge the shards of one run, and compare different runs with "
+                        "`conformance diff`")
+                continue
+            kept[key] = (result, path)
+    if not kept:
+        raise ResultsFileError("no result rows in " + ", ".join(map(str, paths)))
+    return to_frame([result for result, _ in kept.values()])
 
 
 def resume_results(path: Path) -> list[Result]:

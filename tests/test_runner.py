@@ -196,7 +196,7 @@ def test_a_bug_in_a_binding_becomes_an_error_row_and_the_rest_still_runs():
     evaluator = Evaluator()
     try:
         _run_serial([Evaluation(case, bad, "float32"), Evaluation(case, good, "float32")], evaluator,
-                    rows.append)
+                    lambda executed: rows.append(evaluator.judge(executed)))
     finally:
         evaluator.close()
     assert [r.status for r in rows] == ["error", "pass"]

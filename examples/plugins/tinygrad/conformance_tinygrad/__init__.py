@@ -175,7 +175,10 @@ CC = _compiler()
 # Set before tinygrad is imported: the device every recipe computes on (another device,
 # CONFORMANCE_TINYGRAD_DEV=PYTHON, CUDA..., runs the same recipes; expectations.yaml is
 # measured on CPU), and the compiler of its kernels.
-WORKER_ENV = {"DEV": DEVICE, **({"CC": CC} if CC else {})}
+# PARALLEL=0: tinygrad otherwise compiles in a pool of processes it respawns every 16 kernels
+# (each a fresh Python importing tinygrad); a worker computes on one core, as every
+# framework's worker does (conformance/process.py THREAD_ENV).
+WORKER_ENV = {"DEV": DEVICE, "PARALLEL": "0", **({"CC": CC} if CC else {})}
 # tinygrad's CPU device writes bfloat16 kernels with the C type __bf16. Debian 12's `clang`
 # (14) rejects it ("__bf16 is not supported on this target"); clang-15, -16 and -19 compile
 # them (measured). Without a clang-N there are no bfloat16 rows, with the reason.

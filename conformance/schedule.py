@@ -1,0 +1,111 @@
+"""How a run spreads its rows over worker processes ("lanes").
+
+Every framework gets a worker of its own, and the frameworks run side by side. But one
+framework's rows in one worker are a serial chain: if one framework costs more than the
+machine's share of the whole (the run's work divided by its cores), that chain alone
+sets the run's wall time. Such a framework gets more lanes - more workers of the same
+framework, which take its cases one at a time from a shared queue (so they finish
+together, and a case's rows stay in one worker, whose in-memory caches, e.g. JAX's
+compiled executables, serve its dtypes and bindings) - and the costliest lanes start first.
+
+A framework's cost per row is measured: each run records the seconds its lanes spent per
+row, and the next run plans with them (``~/.cache/loss-conformance/costs.json``, next to
+the oracle's cache). Without a record every row counts the same.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.evaluation import Evaluation
+from conformance.oracle_cache import default_path
+
+# More workers of one framework than this buys little: each imports the framework anew.
+MAX_LANES = 4
+SLACK = 0.25
+
+
+class Work:
+    """One framework's rows, in blocks of one case each, taken by its lanes as they go: the
+    lanes of a framework finish together, and a case's rows stay in one worker."""
+
+    def __init__(self, evaluations: Sequence[Evaluation]):
+        blocks: dict[str, list[Evaluation]] = {}
+        for evaluation in evaluations:
+            blocks.setdefault(evaluation.case.id, []).append(evaluation)
+        self._blocks = deque(blocks.values())
+        self._lock = threading.Lock()
+        self.size = len(evaluations)
+
+    def take(self) -> list[Evaluation]:
+        """The next case's rows ([] when none are left)."""
+        with self._lock:
+            return self._blocks.popleft() if self._blocks else []
+
+
+@dataclass(frozen=True)
+class Lane:
+    framework: str
+    index: int                 # 0 for the framework's first worker
+    work: Work                 # shared by the framework's lanes
+    cost: float                # expected seconds of this lane
+
+
+def costs_path() -> Path | None:
+    oracle = default_path()
+    return oracle.with_name("costs.json") if oracle is not None else None
+
+
+def read_costs(path: Path | None = None) -> dict[str, float]:
+    """Seconds per row by framework, as the last run measured them ({} if none)."""
+    path = path if path is not None else costs_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path else {}
+        return {str(k): float(v) for k, v in data.items() if float(v) > 0}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def write_costs(measured: dict[str, tuple[float, int]], path: Path | None = None) -> None:
+    """Record seconds per row of the frameworks this run measured (the others are kept)."""
+    path = path if path is not None else costs_path()
+    if path is None:
+        return
+    costs = read_costs(path)
+    costs.update({name: seconds / rows for name, (seconds, rows) in measured.items() if rows and seconds > 0})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(costs, indent=1, sort_keys=True), encoding="utf-8")
+        temporary.replace(path)
+    except OSError:
+        pass
+
+
+def plan_lanes(evaluations: Sequence[Evaluation], costs: dict[str, float] | None = None,
+               cores: int | None = None) -> list[Lane]:
+    """The lanes for ``evaluations``, costliest first."""
+    costs = read_costs() if costs is None else costs
+    cores = cores or os.cpu_count() or 1
+    by_framework: dict[str, list[Evaluation]] = defaultdict(list)
+    for evaluation in evaluations:
+        by_framework[evaluation.framework.name].append(evaluation)
+    default = sum(costs.values()) / len(costs) if costs else 1.0
+    cost = {name: len(rows) * costs.get(name, default) for name, rows in by_framework.items()}
+    share = sum(cost.values()) / cores
+    lanes = []
+    for name, rows in by_framework.items():
+        # A framework a little over its share (within SLACK) is not worth another worker: each
+        # new worker warms its own caches (measured: tinygrad in two workers costs 20 % more CPU).
+        wanted = math.ceil(cost[name] / share - SLACK) if share else 1
+        work = Work(rows)
+        count = max(1, min(MAX_LANES, cores, len({e.case.id for e in rows}), wanted))
+        lanes += [Lane(name, index, work, cost[name] / count) for index in range(count)]
+    return sorted(lanes, key=lambda lane: (-lane.cost, lane.framework, lane.index))
