@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
     run_cmd.add_argument("--out", default="reports/latest", metavar="DIR")
     run_cmd.add_argument("--timeout", type=float, default=60.0,
-                         help="per-evaluation time limit in seconds (default 60)")
+                         help="per-evaluation time limit in seconds, for the framework's worker and "
+                              "for the suite's own oracle and judging each (default 60)")
     run_cmd.add_argument("--startup-timeout", type=float, default=300.0, metavar="SECONDS",
                          help="how long a framework may take to import and start before its rows "
                               "are errors (default 300)")

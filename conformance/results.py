@@ -214,6 +214,8 @@ def merge_results(paths: Iterable[str | Path]) -> pd.DataFrame:
         if parsed.torn_line is not None:
             raise ResultsFileError(f"{path}:{parsed.torn_line}: half-written last line (an interrupted "
                                    "run; `conformance run --resume` completes it)")
+        if not parsed.results:
+            raise ResultsFileError(f"{path}:1: empty file, no result rows")
         for result in parsed.results:
             key = row_key(result)
             if key in kept:
@@ -229,8 +231,6 @@ def merge_results(paths: Iterable[str | Path]) -> pd.DataFrame:
                         "`conformance diff`")
                 continue
             kept[key] = (result, path)
-    if not kept:
-        raise ResultsFileError("no result rows in " + ", ".join(map(str, paths)))
     return to_frame([result for result, _ in kept.values()])
 
 

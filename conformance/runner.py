@@ -49,8 +49,9 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
       dtypes: dtypes to evaluate in.
       out: directory for ``results.jsonl`` (and, from the CLI, the reports);
         None writes nothing.
-      timeout: per-evaluation time limit in seconds; a hang past it becomes
-        an ``error`` row and the worker is restarted.
+      timeout: per-evaluation time limit in seconds, for the framework's worker
+        and, separately, for the suite's oracle and judging; a hang past it
+        becomes an ``error`` row and the worker is restarted.
       on_result: called with each result as it finishes.
       loaded: cases already loaded (skips loading ``cases``).
       startup_timeout: how long a framework's worker may take to import and
