@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from conformance.tolerance import Tolerance
 
 UNEXPLAINED = "unexplained"
+# The knob of the canonical reading computed in a lower precision (no other knob set).
+COMPUTED_IN = "computed_in"
 # The interpretation text names this many readings, then counts the rest.
 SHOWN = 3
 
@@ -74,9 +76,9 @@ class Interpretation:
 
     def structured(self) -> list[dict[str, Any]]:
         """The readings as knob settings (what a results row records); the canonical
-        reading is the empty setting."""
+        reading computed in a lower precision is ``{"computed_in": dtype}``."""
         if self.canonical_like is not None:
-            return [{}]
+            return [{COMPUTED_IN: self.canonical_like}]
         return [r.knobs() for r in self.readings]
 
 

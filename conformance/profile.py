@@ -16,7 +16,7 @@ import pandas as pd
 
 from conformance import families
 from conformance.families.base import Aspect, Rule
-from conformance.interpret import SHOWN
+from conformance.interpret import COMPUTED_IN, SHOWN
 
 
 def aspects() -> tuple[Aspect, ...]:
@@ -45,7 +45,7 @@ def label(aspect: Aspect, status: str, readings: list[Mapping[str, Any]], raised
     """
     if status == "pass":
         return aspect.canonical
-    if list(readings) == [{}]:
+    if [{k for k, v in r.items() if v is not None} for r in readings] == [{COMPUTED_IN}]:
         # The canonical loss in the lower precision the binding declares: at that precision
         # the probe cannot tell the readings apart, so the row's other dtypes tell.
         return LOWER_PRECISION

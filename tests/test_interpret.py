@@ -126,3 +126,18 @@ def test_the_canonical_reading_reproduces_the_oracle(case):
         oracle = evaluate(case, dtype).as_float()
         assert variant.shape == oracle.shape
         np.testing.assert_allclose(variant, oracle, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_the_canonical_reading_in_a_lower_precision_is_a_knob_parquet_can_store(tmp_path):
+    # An empty struct has no Parquet type: a run whose only interpretation is "the canonical
+    # loss, computed in float32" must still export.
+    import pandas as pd
+
+    from conformance.interpret import COMPUTED_IN, Interpretation
+    from conformance.report import export_frame
+
+    found = Interpretation(canonical_like="float32")
+    assert found.structured() == [{COMPUTED_IN: "float32"}] and found.explained
+    assert found.describe(None) == "the canonical loss, computed in float32"
+    frame = pd.DataFrame({"readings": [found.structured(), []]})
+    export_frame(frame).to_parquet(tmp_path / "r.parquet", index=False)
