@@ -122,7 +122,11 @@ class Batch:
             fcntl.flock(probe, fcntl.LOCK_UN)
             return False
 
-    def close(self) -> None:
+    def close(self, wait: bool) -> None:
+        """End of this process's session. The leader waits (``wait``) for its evaluations:
+        under xdist the other workers may still be waiting for rows it has not written."""
+        if wait and self._thread is not None and self._directory is not None:
+            self._thread.join()
         if self._lock_file is not None:
             self._lock_file.close()
 

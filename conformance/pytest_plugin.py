@@ -115,17 +115,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Collection is final (``-k``, ``-m`` applied): evaluate every selected matrix item in the
     background, in parallel, as ``conformance run`` does (:mod:`conformance.pytest_batch`)."""
     evaluations = [item.evaluation for item in session.items if isinstance(item, ConformanceItem)]
-    if not evaluations:
+    if not evaluations or session.config.option.collectonly:
         return
     from conformance.pytest_batch import Batch, run_id
 
     session.config.stash[_BATCH] = Batch(evaluations, _evaluator(session.config), run_id(session.config))
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    batch = config.stash.get(_BATCH, None)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    batch = session.config.stash.get(_BATCH, None)
     if batch is not None:
-        batch.close()
+        stopped = bool(session.shouldstop or session.shouldfail) or exitstatus == pytest.ExitCode.INTERRUPTED
+        batch.close(wait=not stopped)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
     evaluator = config.stash.get(_EVALUATOR, None)
     if evaluator is not None:
         evaluator.close()
