@@ -21,7 +21,6 @@ Run (the second run is the one to quote: the first fills the oracle and JAX cach
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -38,6 +37,7 @@ from conformance.dtypes import DEFAULT_DTYPES
 from conformance.evaluation import Evaluation, plan
 from conformance.loader import load_cases
 from conformance.process import WorkerFailure, WorkerProcess
+from conformance.results import ResultsTail
 
 
 def _children_cpu() -> float:
@@ -121,20 +121,11 @@ def whole_run(args: argparse.Namespace, out: Path) -> Whole:
 
 def _watch(path: Path, began: float, finished: dict[str, float], done: threading.Event) -> None:
     """When each framework's last row reached results.jsonl (rows are appended as they finish)."""
-    offset = 0
+    tail = ResultsTail(path)
     while True:
         stop = done.is_set()
-        if path.exists():
-            with path.open("rb") as stream:
-                stream.seek(offset)
-                for line in stream:
-                    if not line.endswith(b"\n"):
-                        break
-                    offset += len(line)
-                    try:
-                        finished[json.loads(line)["framework"]] = time.perf_counter() - began
-                    except (ValueError, KeyError):
-                        pass
+        for row in tail.read():
+            finished[row.framework] = time.perf_counter() - began
         if stop:
             return
         time.sleep(0.2)

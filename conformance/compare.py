@@ -61,16 +61,9 @@ class Judgement:
     expectation: Expectation | None = None
 
 
-def _pair_close(value: float, target: float, tol: Tolerance) -> bool:
-    if math.isnan(value) or math.isnan(target):
-        return math.isnan(value) and math.isnan(target)
-    if math.isinf(value) or math.isinf(target):
-        return value == target
-    return abs(value - target) <= tol.atol + tol.rtol * abs(target)
-
-
 def _close(value: np.ndarray, target: np.ndarray, tol: Tolerance) -> np.ndarray:
-    """:func:`_pair_close` element by element, in the same float64 arithmetic."""
+    """Element by element: NaN matches NaN only, an infinity only itself, anything else within
+    ``atol + rtol * |target|``."""
     value, target = np.asarray(value, dtype=np.float64), np.asarray(target, dtype=np.float64)
     nan = np.isnan(value) | np.isnan(target)
     infinite = np.isinf(value) | np.isinf(target)
@@ -80,20 +73,13 @@ def _close(value: np.ndarray, target: np.ndarray, tol: Tolerance) -> np.ndarray:
 
 
 def _abs_errors(value: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """:func:`_pair_abs` element by element."""
+    """Element by element |value - target|: 0 where both are NaN or the same infinity, inf
+    where one is not finite and they differ."""
     value, target = np.asarray(value, dtype=np.float64), np.asarray(target, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         errors = np.where(np.isfinite(value) & np.isfinite(target), np.abs(value - target), np.inf)
     agree = (np.isnan(value) & np.isnan(target)) | (np.isinf(target) & (value == target))
     return np.where(agree, 0.0, errors)
-
-
-def _pair_abs(value: float, target: float) -> float:
-    if (math.isnan(value) and math.isnan(target)) or (math.isinf(target) and value == target):
-        return 0.0
-    if not (math.isfinite(value) and math.isfinite(target)):
-        return math.inf
-    return abs(value - target)
 
 
 def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance) -> Errors:
@@ -102,17 +88,16 @@ def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance
     if value.shape != target.shape:
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
     exact = np.asarray(oracle.exact, dtype=object).reshape(target.shape)
+    close = bool(np.all(_close(value, target, tol)))
+    diffs = _abs_errors(value, target)
     abs_err = rel_err = ulp_err = scaled_err = 0.0
-    close = True
-    for index in np.ndindex(target.shape):
-        v, t = float(value[index]), float(target[index])
-        close &= _pair_close(v, t, tol)
-        diff = _pair_abs(v, t)
+    for index in np.ndindex(target.shape):  # ULPs need the exact oracle: element by element
+        v, t, diff = float(value[index]), float(target[index]), float(diffs[index])
         abs_err = max(abs_err, diff)
         rel_err = max(rel_err, diff / abs(t) if t and math.isfinite(diff) else (0.0 if diff == 0 else math.inf))
         ulp_err = max(ulp_err, _ulps(v, exact[index], t, dtype) if math.isfinite(diff) else diff)
         scaled_err = max(scaled_err, diff / (MACHINE_EPS[dtype] * max(1.0, abs(t))) if math.isfinite(diff) else diff)
-    return Errors(abs_err, rel_err, ulp_err, bool(close), scaled_err=scaled_err)
+    return Errors(abs_err, rel_err, ulp_err, close, scaled_err=scaled_err)
 
 
 def _ulps(value: float, exact: object, target: float, dtype: DType) -> float:

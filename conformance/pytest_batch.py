@@ -102,14 +102,11 @@ class Batch:
     def _follow(self, key: Key) -> Result | None:
         assert self._tail is not None and self._directory is not None
         while True:
+            ended = (self._directory / "done").exists() or not self._leader_alive()
+            # Read after looking at the leader: rows written just before it ended are seen.
             for row in self._tail.read():
                 self._rows[(row.case_id, row.binding, row.dtype)] = row
-            if key in self._rows:
-                return self._rows[key]
-            done = (self._directory / "done").exists()
-            if done or not self._leader_alive():
-                for row in self._tail.read():  # the rows written just before
-                    self._rows[(row.case_id, row.binding, row.dtype)] = row
+            if key in self._rows or ended:
                 return self._rows.get(key)
             time.sleep(POLL)
 

@@ -219,12 +219,9 @@ def _shard_keys(config: pytest.Config, frameworks: list, dtypes: tuple) -> set |
     if _SHARD_KEYS not in config.stash:
         from conformance.evaluation import plan
 
-        evaluations, unexpressible = plan(_suite(config).cases, frameworks, dtypes)
-        keys = {(e.case.id, e.binding.id, e.dtype) for e in shard.select(
-            evaluations, lambda e: e.framework.name, lambda e: (e.case.id, e.binding.id, e.dtype))}
-        keys |= {(r.case_id, r.binding, r.dtype) for r in shard.select(
-            unexpressible, lambda r: r.framework, lambda r: (r.case_id, r.binding, r.dtype))}
-        config.stash[_SHARD_KEYS] = keys
+        evaluations, unexpressible = shard.of_plan(*plan(_suite(config).cases, frameworks, dtypes))
+        config.stash[_SHARD_KEYS] = ({(e.case.id, e.binding.id, e.dtype) for e in evaluations}
+                                     | {(r.case_id, r.binding, r.dtype) for r in unexpressible})
     return config.stash[_SHARD_KEYS]
 
 

@@ -77,9 +77,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         chosen.append(adapter.framework())
     evaluations, planned = plan(loaded.cases, chosen, tuple(dtypes))
     if shard is not None:
-        evaluations = shard.select(evaluations, lambda e: e.framework.name,
-                                   lambda e: (e.case.id, e.binding.id, e.dtype))
-        planned = shard.select(planned, lambda r: r.framework, lambda r: (r.case_id, r.binding, r.dtype))
+        evaluations, planned = shard.of_plan(evaluations, planned)
     path = Path(out) / "results.jsonl" if out is not None else None
     rows = _previous_rows(path) if resume and path is not None else []
     done = _Done(rows)
@@ -176,13 +174,14 @@ def _write_run_info(out: Path, environment: dict[str, dict], started: str, resum
 def evaluate_in_parallel(evaluations: list[Evaluation], evaluator: Evaluator,
                          record: Callable[[Result], None], stop: threading.Event | None = None,
                          ) -> list[threading.Thread]:
-    """Start evaluating: one thread per framework, each feeding that framework's worker and
-    passing each result to ``record`` as it finishes; returns the (started) threads."""
+    """Start evaluating as a run does (:func:`_start_threads`), passing each result to
+    ``record`` as it is judged; returns the (started) threads."""
     return _start_threads(evaluations, evaluator, record, stop or threading.Event(), _Done([]))
 
 
 class _Costs:
-    """Seconds each framework's lanes spent per row in this run (:mod:`conformance.schedule`)."""
+    """The CPU seconds each framework's workers spent, and on how many rows, in this run
+    (:mod:`conformance.schedule` plans the next run with them)."""
 
     def __init__(self) -> None:
         self.measured: dict[str, tuple[float, int]] = {}
@@ -196,9 +195,8 @@ class _Costs:
 
 def _start_threads(evaluations: list[Evaluation], evaluator: Evaluator,
                    record: Callable[[Result], None], stop: threading.Event,
-                   done: _Done, costs: _Costs | None = None, slots: int | None = None,
-                   ) -> list[threading.Thread]:
-    """As many threads as cores ("slots"), each running lanes (:func:`conformance.schedule.
+                   done: _Done, costs: _Costs | None = None) -> list[threading.Thread]:
+    """As many threads as cores, each running lanes (:func:`conformance.schedule.
     plan_lanes`), costliest first, on the lane's own worker, and closing that worker when
     its lane is done; and one thread that judges what the workers return, so that no worker
     waits for the suite's own computation. More workers than cores at once would only take
@@ -207,7 +205,7 @@ def _start_threads(evaluations: list[Evaluation], evaluator: Evaluator,
     lanes = deque(plan_lanes(evaluations))
     lock = threading.Lock()
     judging = _Judging(evaluator, record, stop)
-    count = max(1, min(slots or os.cpu_count() or 1, len(lanes)))
+    count = max(1, min(os.cpu_count() or 1, len(lanes)))
     running = [count]
 
     def next_lane() -> Lane | None:
@@ -259,12 +257,12 @@ class _Judging:
             self.record(result)
 
 
-def _run_lane(lane: Lane, evaluator: Evaluator, record: Callable[[Result], None], stop: threading.Event,
+def _run_lane(lane: Lane, evaluator: Evaluator, hand_on: Callable[[Executed], None], stop: threading.Event,
               done: _Done, costs: _Costs | None) -> None:
     count, framework = 0, None
     while not stop.is_set() and (block := lane.work.take()):
         framework = block[0].framework
-        count += _run_serial(block, evaluator, record, stop, done, lane.index)
+        count += _run_serial(block, evaluator, hand_on, stop, done, lane.index)
     # The worker's own CPU time, not this thread's wall time: on a shared machine every lane
     # waits for the others, the cheap ones most.
     cpu = evaluator.worker_cpu(framework, lane.index) if framework is not None else None

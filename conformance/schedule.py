@@ -42,7 +42,6 @@ class Work:
             blocks.setdefault(evaluation.case.id, []).append(evaluation)
         self._blocks = deque(blocks.values())
         self._lock = threading.Lock()
-        self.size = len(evaluations)
 
     def take(self) -> list[Evaluation]:
         """The next case's rows ([] when none are left)."""

@@ -15,7 +15,11 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from conformance.evaluation import Evaluation
+    from conformance.results import Result
 
 Row = TypeVar("Row")
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -57,3 +61,9 @@ class Shard:
             start = sum(len(by_framework[n]) for n in sorted(by_framework) if n < name)
             chosen += [row for i, row in enumerate(ordered) if (start + i) % self.count == self.index - 1]
         return chosen
+
+    def of_plan(self, evaluations: list[Evaluation], planned: list[Result]) -> tuple[list[Evaluation], list[Result]]:
+        """This shard of a :func:`~conformance.evaluation.plan`: its evaluations and its
+        planned (skipped) rows, each keyed by (case, binding, dtype)."""
+        return (self.select(evaluations, lambda e: e.framework.name, lambda e: (e.case.id, e.binding.id, e.dtype)),
+                self.select(planned, lambda r: r.framework, lambda r: (r.case_id, r.binding, r.dtype)))
