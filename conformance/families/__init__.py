@@ -25,7 +25,10 @@ __all__ = ["Aspect", "Family", "Options", "Reading", "Rule", "array_elements", "
 GROUP = "loss_conformance.families"
 BUILT_IN = ("conformance.families.cross_entropy:FAMILY",
             "conformance.families.binary_cross_entropy:FAMILY",
-            "conformance.families.kl_divergence:FAMILY")
+            "conformance.families.kl_divergence:FAMILY",
+            *(f"conformance.families.{name}:FAMILY" for name in (
+                "squared_error", "absolute_error", "huber", "smooth_l1", "log_cosh", "squared_log_error",
+                "absolute_percentage_error", "poisson_nll", "gaussian_nll")))
 
 _registry: dict[str, Family] = {}
 # reference -> why it could not be registered (a broken plugin), for `conformance list`.
