@@ -33,8 +33,8 @@ class AbsolutePercentageError(shared.ElementwiseFamily):
     targets = {"values": Elements.FLOAT}
     asymmetric = True
     guards = (1e-7,)
-    aspects = (shared.factor_aspect("percentage or fraction", "percentage", {0.01: "fraction"}),
-               shared.eps_aspect("zero_target", "what it divides by", {
+    aspects = (shared.factor_aspect("mape_scale", "percentage or fraction", "percentage", {0.01: "fraction"}),
+               shared.eps_aspect("mape_guard", "what it divides by", {
                    1e-7: "max(|y|, 1e-7)", 2.0 ** -52: "max(|y|, float64 eps)"}),
                shared.SUM)
 

@@ -53,9 +53,9 @@ class GaussianNLL(shared.ElementwiseFamily):
     targets = {"values": Elements.FLOAT}
     options = GaussianOptions
     guards = (1e-6,)
-    aspects = (shared.eps_aspect("variance_guard", "what it does to a small variance",
+    aspects = (shared.eps_aspect("gaussian_guard", "what it does to a small variance",
                                  {1e-6: "clamped at 1e-6"}),
-               Aspect("constant", "1/2 log 2 pi with full: false", "left out",
+               Aspect("gaussian_constant", "1/2 log 2 pi with full: false", "left out",
                       (Rule(lambda k, kind: k.get("constant") is True, "added"),)))
 
     def check(self, case: Any) -> None:

@@ -52,7 +52,7 @@ class Huber(shared.ElementwiseFamily):
     options = HuberOptions
     # The probe uses delta = 2: 1/2 is smooth L1's convention (Huber / delta), 2 torch's
     # huber_loss read as smooth_l1_loss (delta x Huber).
-    aspects = (shared.factor_aspect("the loss at delta = 2 against Huber_delta", "Huber_delta",
+    aspects = (shared.factor_aspect("huber_scale", "the loss at delta = 2 against Huber_delta", "Huber_delta",
                                     {0.5: "Huber_delta / delta (smooth L1)", 2.0: "delta x Huber_delta"}),
                shared.WEIGHTED_MEAN, shared.SUM)
 

@@ -55,9 +55,10 @@ def _reads(knobs: Any, input_kind: str) -> str | None:
     return {"rates": "rates", "log_rates": "log-rates"}.get(knobs.get("reads") or "")
 
 
-INPUT = Aspect("input", "what it reads its input as", "rates",
-               (Rule(lambda k, kind: _reads(k, kind) == "log-rates", "log-rates"),),
-               kind_of=_reads, kinds=("log-rates", "rates"))
+# Not the probability families' "input" aspect (aspect names are the table's columns).
+INPUT = Aspect("rate_input", "what it reads a Poisson input as", "rates",
+               (Rule(lambda k, kind: _reads(k, kind) == "log-rates", "log-rates"),
+                Rule(lambda k, kind: _reads(k, kind) == "rates", "rates")))
 
 
 class PoissonNLL(shared.ElementwiseFamily):
@@ -69,8 +70,8 @@ class PoissonNLL(shared.ElementwiseFamily):
     asymmetric = True
     guards = (1e-8, 1e-7)
     aspects = (INPUT,
-               shared.eps_aspect("log_guard", "what it adds inside log(rate)", {1e-8: "+1e-8", 1e-7: "+1e-7"}),
-               Aspect("full", "the log y! term of full: true", "log y! (exact)",
+               shared.eps_aspect("poisson_guard", "what it adds inside log(rate)", {1e-8: "+1e-8", 1e-7: "+1e-7"}),
+               Aspect("poisson_full", "the log y! term of full: true", "log y! (exact)",
                       (Rule(lambda k, kind: k.get("stirling") == "le_1", "Stirling, 0 where y <= 1"),
                        Rule(lambda k, kind: k.get("stirling") == "zero_to_1", "Stirling, 0 where 0 <= y <= 1"),
                        Rule(lambda k, kind: k.get("stirling") == "omitted", "left out"))),

@@ -246,9 +246,10 @@ def _knob(name: str, test: Any, label: str) -> Rule:
     return Rule(lambda knobs, input_kind: name in knobs and test(knobs[name]), label)
 
 
-def factor_aspect(question: str, canonical: str, labels: Mapping[float, str]) -> Aspect:
-    """The constant in front of the loss (``scale``)."""
-    return Aspect("scale", question, canonical,
+def factor_aspect(name: str, question: str, canonical: str, labels: Mapping[float, str]) -> Aspect:
+    """The constant in front of the loss. Aspect names are global (the semantic table's
+    columns): each family names its own."""
+    return Aspect(name, question, canonical,
                   tuple(_knob("factor", lambda v, f=f: v == f, label) for f, label in labels.items()))
 
 

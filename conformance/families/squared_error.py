@@ -29,7 +29,7 @@ class SquaredError(shared.ElementwiseFamily):
     definition = "(x - y)^2 per element; a weighted mean divides by the summed weights"
     inputs = ("predictions",)
     targets = {"values": Elements.FLOAT}
-    aspects = (shared.factor_aspect("the factor in front of (x - y)^2", "1", {0.5: "1/2"}),
+    aspects = (shared.factor_aspect("squared_error_scale", "the factor in front of (x - y)^2", "1", {0.5: "1/2"}),
                shared.WEIGHTED_MEAN, shared.SUM)
 
     def element(self, case: Any, x: Any, y: Any) -> Any:

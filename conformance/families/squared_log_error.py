@@ -39,7 +39,7 @@ class SquaredLogError(shared.ElementwiseFamily):
     targets = {"values": Elements.FLOAT}
     asymmetric = False  # symmetric in x and y: swapping them changes nothing
     guards = (1e-7,)
-    aspects = (shared.eps_aspect("log_guard", "what it does before log(1 + v)",
+    aspects = (shared.eps_aspect("msle_guard", "what it does before log(1 + v)",
                                  {1e-7: "max(v, 1e-7)", 2.0 ** -52: "max(v, machine eps)"}),
                shared.SUM)
 
