@@ -104,7 +104,10 @@ class GaussianNLL(shared.ElementwiseFamily):
             v = np.maximum(v, knobs.eps)
         if knobs.eps_added is not None:
             v = v + knobs.eps_added
-        value = 0.5 * (np.log(v) + (x - y) ** 2 / v)
+        r2 = (x - y) ** 2
+        value = 0.5 * (np.log(v) + r2 / v)
+        limit = np.where(r2 == 0, -np.inf, np.where(np.isnan(r2), np.nan, np.inf))
+        value = np.where(v == 0, limit, value)  # the oracle's limits at v = 0
         constant = case.options.full if knobs.constant is None else knobs.constant
         return value + 0.5 * np.log(2 * np.pi) if constant else value
 
