@@ -90,7 +90,7 @@ def plan(cases: Iterable[Case], frameworks: Iterable[Framework], dtypes: tuple[D
             usable = [b for b in framework.bindings if b.cannot_express(case) is None]
             if not usable and case.mode == "faithful" and framework.complete:
                 reasons = "; ".join(b.cannot_express(case) for b in framework.bindings
-                                    if b.loss == case.loss)
+                                    if b.loss == case.loss) or f"{framework.name} has no API for {case.loss}"
                 for dtype in case.dtypes_in(dtypes):
                     unexpressible.append(base_result(case, f"{framework.name}.*", framework.name, dtype,
                                                "skipped", explanation=f"no {framework.name} binding "

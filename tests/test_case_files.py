@@ -53,6 +53,8 @@ def test_expected_check_catches_a_wrong_value():
 def test_every_framework_can_express_every_faithful_case(case_id):
     case = CASES[case_id]
     for framework in [f for f in registry.frameworks() if f.complete]:
+        if not any(b.loss == case.loss for b in framework.bindings):
+            continue  # it has no API for this loss at all: its rows are skipped, saying so
         reasons = [b.cannot_express(case) for b in framework.bindings]
         assert None in reasons, f"{framework.name}: {reasons}"
 

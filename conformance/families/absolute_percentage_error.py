@@ -3,7 +3,8 @@ r"""Absolute percentage error :math:`100\,|x - y| / |y|` per element (MAPE).
 Input ``predictions``, target ``values``, optional element ``weight``. It is
 a percentage, with no guard: a zero target gives inf (NaN where the prediction
 is 0 too). Keras divides by :math:`\max(|y|, 10^{-7})`; scikit-learn returns a
-fraction and divides by :math:`\max(|y|, \epsilon_{64})`.
+fraction and divides by :math:`\max(|y|, \epsilon_{64})` (cast to the input's dtype: 0 in
+float16, so no guard there).
 
 Example::
 

@@ -3,7 +3,7 @@ r"""Squared logarithmic error :math:`(\log(1 + x) - \log(1 + y))^2` per element 
 Input ``predictions``, target ``values``, optional element ``weight``. No
 clamp: a value below -1 makes the loss NaN and -1 makes it infinite. Keras
 clamps both at 1e-7 first (:math:`\log(\max(v, 10^{-7}) + 1)`), so negative
-values count as 0; scikit-learn refuses negative values.
+values count as 0; scikit-learn refuses values at or below -1.
 
 Example::
 
