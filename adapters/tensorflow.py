@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.adapters.tensorflow_regression import BINDINGS as REGRESSION
 from conformance.binding import Binding, Framework
 from conformance.recipe import ArrayOps, RecipeWriter
 
@@ -161,7 +162,7 @@ FRAMEWORK = Framework(
                 profile={"input": "logits",
                          "zero_probability": "n/a: reads logits",
                          "neg_inf": "NaN (0 * -inf)"}),
-    ),
+    ) + REGRESSION,
 )
 
 

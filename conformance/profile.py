@@ -31,13 +31,15 @@ def aspects() -> tuple[Aspect, ...]:
 LOWER_PRECISION = "n/a: computed in a lower precision"
 
 
-def _input_aspect() -> Aspect | None:
-    """The aspect that says how an API reads its input (the others defer to it)."""
-    return next((a for a in aspects() if a.kind_of is not None), None)
+def _input_aspect(loss: str | None = None) -> Aspect | None:
+    """The aspect that says how an API of ``loss`` reads its input (the others defer to it):
+    the family's own, or the first any family declares."""
+    known = families.family(loss).aspects if loss in families.names() else aspects()
+    return next((a for a in known if a.kind_of is not None), None)
 
 
 def label(aspect: Aspect, status: str, readings: list[Mapping[str, Any]], raised: str | None = None,
-          input_kind: str = "", input_reading: str | None = None) -> str:
+          input_kind: str = "", input_reading: str | None = None, loss: str | None = None) -> str:
     """The profile label of one probe row, from its structured interpretation.
 
     ``input_reading`` is the binding's measured input label: a reading that takes the
@@ -51,7 +53,7 @@ def label(aspect: Aspect, status: str, readings: list[Mapping[str, Any]], raised
         return LOWER_PRECISION
     if raised is not None:
         return aspect.raised or f"raises {raised}"
-    reads = _input_aspect()
+    reads = _input_aspect(loss)
     shown = list(readings)[:SHOWN]  # the readings the interpretation names
     if input_reading is not None and reads is not None:
         kept = [k for k in shown if reads.kind_of(k, input_kind) in (None, input_reading)]
@@ -85,13 +87,14 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict] = []
     readings: dict[str, str] = {}
     frame = frame[frame["dtype"].isin(PROFILE_DTYPES)]
-    for aspect in aspects():
+    # How a binding reads its input first: the other aspects set aside readings that contradict it.
+    for aspect in sorted(aspects(), key=lambda a: a.kind_of is None):
         tag = f"aspect:{aspect.name}"
         # An empty frame maps to an empty object Series, which pandas would read as columns.
         probes = frame[frame["tags"].map(lambda tags, tag=tag: tag in (tags or [])).astype(bool)]
         for binding, group in probes.groupby("binding", sort=True):
             labels = [label(aspect, r["status"], _readings(r), _raised(r), r.get("input_kind", ""),
-                            readings.get(binding)) for _, r in group.iterrows()]
+                            readings.get(binding), r.get("loss")) for _, r in group.iterrows()]
             if aspect.kind_of is not None:
                 readings[binding] = _combine(labels)
             evidence = sorted({f"{r['case_id']}[{r['dtype']}]" for _, r in group.iterrows()})

@@ -101,7 +101,7 @@ class GaussianNLL(shared.ElementwiseFamily):
     def element_float(self, case, dtype, x, y, knobs) -> np.ndarray:
         v = round_to(case.options.variance, dtype)
         if knobs.eps is not None:
-            v = np.maximum(v, knobs.eps)
+            v = np.maximum(v, float(round_to(knobs.eps, dtype)))  # 1e-6 is subnormal in float16
         if knobs.eps_added is not None:
             v = v + knobs.eps_added
         r2 = (x - y) ** 2

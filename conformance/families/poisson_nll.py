@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
-from conformance.exact import MP, NAN, ZERO, exp, log, mp_array, times_log
+from conformance.dtypes import round_to
+from conformance.exact import MP, NAN, exp, log, mp_array, times_log
 from conformance.families import regression as shared
 from conformance.families.base import Aspect, Rule
 from conformance.vocabulary import Elements
@@ -40,7 +41,8 @@ class PoissonOptions(shared.WeightedOptions):
 
 
 def _log_factorial(y: Any) -> Any:
-    if MP.isnan(y) or y <= -1 and y == int(y):
+    # Below -1 the gamma function is negative or infinite in places: no count, no log y!.
+    if MP.isnan(y) or y <= -1:
         return NAN
     return MP.loggamma(y + 1) if MP.isfinite(y) else (MP.inf if y > 0 else NAN)
 
@@ -51,6 +53,12 @@ def _stirling(y: np.ndarray, masked: str) -> np.ndarray:
     return np.where(mask, 0.0, term)
 
 
+def _times(y: np.ndarray, log_rate: np.ndarray, knobs: Any) -> np.ndarray:
+    """y log(rate), with 0 log 0 = 0 unless the reading says it is NaN."""
+    product = y * log_rate
+    return product if knobs.nan_zero_log else np.where((y == 0) & np.isneginf(log_rate), 0.0, product)
+
+
 def _reads(knobs: Any, input_kind: str) -> str | None:
     return {"rates": "rates", "log_rates": "log-rates"}.get(knobs.get("reads") or "")
 
@@ -58,7 +66,8 @@ def _reads(knobs: Any, input_kind: str) -> str | None:
 # Not the probability families' "input" aspect (aspect names are the table's columns).
 INPUT = Aspect("rate_input", "what it reads a Poisson input as", "rates",
                (Rule(lambda k, kind: _reads(k, kind) == "log-rates", "log-rates"),
-                Rule(lambda k, kind: _reads(k, kind) == "rates", "rates")))
+                Rule(lambda k, kind: _reads(k, kind) == "rates", "rates")),
+               kind_of=_reads, kinds=("log-rates", "rates"))
 
 
 class PoissonNLL(shared.ElementwiseFamily):
@@ -78,29 +87,46 @@ class PoissonNLL(shared.ElementwiseFamily):
                shared.SUM)
 
     def element(self, case: Any, x: Any, y: Any) -> Any:
-        if case.input.kind == "log_rates":
-            value = exp(x) - times_log(y, x) if not (MP.isinf(x) and x < 0) else (ZERO if y == 0 else
-                                                                                  MP.inf if y > 0 else -MP.inf)
+        rate = exp(x) if case.input.kind == "log_rates" else x
+        if MP.isnan(rate) or MP.isnan(y) or rate < 0:
+            value = NAN
+        elif rate == MP.inf:
+            value = MP.inf  # the rate outgrows y log(rate)
+        elif case.input.kind == "log_rates":
+            value = rate - times_log(y, -MP.inf if rate == 0 else x)
         else:
-            value = NAN if MP.isnan(x) or x < 0 else x - times_log(y, log(x))
+            value = rate - times_log(y, log(rate))
         return value + _log_factorial(y) if case.options.full else value
+
+    def _slope(self, case: Any, x: Any, y: Any) -> Any:
+        """1 - y / lambda for rates (1 at lambda = 0 with y = 0: the rate's own slope, one-sided
+        at the edge of the domain), e^x - y for log-rates."""
+        if not (MP.isfinite(x) and MP.isfinite(y)):
+            return NAN
+        if case.input.kind == "log_rates":
+            return exp(x) - y
+        if x < 0:
+            return NAN
+        if x == 0:
+            return MP.mpf(1) if y == 0 else -MP.sign(y) * MP.inf
+        return 1 - y / x
 
     def element_float(self, case, dtype, x, y, knobs) -> np.ndarray:
         kind = knobs.reads or case.input.kind
-        eps = knobs.eps or 0.0
-        if kind == "log_rates":
-            if knobs.eps is not None:
-                return None
-            value = np.exp(x) - np.where((y == 0) & np.isneginf(x), 0.0, y * x)
+        eps = float(round_to(knobs.eps or 0.0, dtype))  # 1e-8 is 0 in float16
+        if kind == "log_rates" and knobs.eps is None:
+            value = np.exp(x) - _times(y, x, knobs)
+        elif kind == "log_rates":  # an API of rates, given exp of the log-rates
+            value = np.exp(x) - _times(y, np.log(np.exp(x) + eps), knobs)
         else:
-            logs = np.log(x + eps)
-            value = x - np.where((y == 0) & np.isneginf(logs), 0.0, y * logs)
+            value = x - _times(y, np.log(x + eps), knobs)
         if case.options.full and knobs.stirling != "omitted":
             value = value + (_stirling(y, knobs.stirling) if knobs.stirling else gammaln(y + 1))
         return value
 
     def own_readings(self, case: Any, dtype: Any) -> list[shared.Knobs]:
         singles = [shared.Knobs(reads=k) for k in self.inputs if k != case.input.kind]
+        singles.append(shared.Knobs(nan_zero_log=True))
         if case.options.full:
             singles += [shared.Knobs(stirling=s) for s in ("le_1", "zero_to_1", "omitted")]
         return singles

@@ -57,6 +57,8 @@ class Knobs(Reading):
     stirling: str | None = None       # (Poisson) log Γ(y+1) as: le_1 | zero_to_1 | omitted
     constant: bool | None = None      # (Gaussian) ½ log 2π added (True) or left out (False)
     direct: bool = False              # (log-cosh) log(cosh r) computed directly (overflows)
+    nan_zero_log: bool = False        # (Poisson) 0 * log 0 evaluates to NaN
+    element_in: str | None = None     # each element's loss computed in this (half) dtype: overflows
 
     def describe(self, case: Case) -> str:
         family = case.family
@@ -89,6 +91,8 @@ _DESCRIBE = {
                            "omitted": "leaves out the log(y!) term"}[v],
     "constant": lambda v: "adds 1/2 log(2 pi)" if v else "leaves out 1/2 log(2 pi)",
     "direct": lambda v: "computes log(cosh r) directly, which overflows to inf for large |r|",
+    "nan_zero_log": lambda v: "evaluates 0 * log 0 as NaN (a zero count at a zero rate)",
+    "element_in": lambda v: f"computes each element's loss in {v}, where values beyond its range overflow to inf",
 }
 
 
@@ -186,10 +190,13 @@ class ElementwiseFamily(Family):
             singles += [Knobs(eps=e) for e in dict.fromkeys(self.guards + (MACHINE_EPS[dtype], 2.0 ** -52))]
         if self.asymmetric:
             singles.append(Knobs(swapped=True))
-        if case.ndim > 1:
+        if case.reduction != Reduction.MEAN or case.option("weight") is not None:
+            # Keras' functions average over the last axis: a 1-D input is one sample.
             singles.append(Knobs(row_reduce=True))
         if case.option("weight") is not None and case.reduction == Reduction.MEAN:
             singles.append(Knobs(denominator="elements"))
+        if dtype in ("float16", "bfloat16"):
+            singles.append(Knobs(element_in=dtype))
         return singles + self.own_readings(case, dtype)
 
     def factors(self, case: Case) -> tuple[float, ...]:
@@ -214,13 +221,15 @@ class ElementwiseFamily(Family):
                 return None
             if reading.factor is not None:
                 losses = losses * reading.factor
+            if reading.element_in is not None:
+                losses = round_to(losses, reading.element_in)
             return self._reduce_float(case, dtype, losses, reading)
 
     def _reduce_float(self, case: Case, dtype: DType, losses: np.ndarray, knobs: Knobs) -> np.ndarray | None:
         weight = case.option("weight")
         weights = round_to(weight, dtype) if weight is not None else None
         if knobs.row_reduce:
-            if weights is not None or losses.ndim < 2:
+            if weights is not None or losses.ndim < 1:
                 return None
             losses = losses.mean(axis=-1)
         if weights is not None:
