@@ -40,10 +40,11 @@ def _writer(function: str, factor: int | None = None, delta: bool = False):
 
     ``factor`` undoes a constant the API's documentation states as its definition
     (``l2_loss`` is half the squared error), faithful cases only; ``delta`` passes the
-    case's delta explicitly (faithful cases)."""
+    case's delta explicitly (as_is: only where the case sets it)."""
 
     def write(w: RecipeWriter) -> None:
-        options = f", delta={float(w.case.option('delta'))!r}" if delta and not w.as_is else ""
+        explicit = delta and (not w.as_is or "delta" in w.case.options_set())
+        options = f", delta={float(w.case.option('delta'))!r}" if explicit else ""
         call = f"optax.losses.{function}({w.input()}, {w.target()}{options})"
         if factor is not None and not w.as_is:
             call = f"{factor} * {call}"
@@ -67,7 +68,8 @@ BINDINGS = (
             reads="returns 0.5 * (predictions - targets)**2 per element, unreduced: half the squared "
                   "error by its definition (the faithful glue doubles it, exactly)",
             doc=DOCS.format("l2_loss"),
-            profile={"squared_error_scale": "1/2", **_GLUE_REDUCES}),
+            profile={"squared_error_scale": "1/2", "weighted_mean": "n/a: scales the loss",
+                     "sum": "n/a: scales the loss"}),
     Binding("jax.optax.huber_loss", "huber", _PREDICTIONS, _VALUES, _writer("huber_loss", delta=True),
             options=frozenset({"weight", "delta"}),
             reads="returns 0.5 min(|r|, delta)**2 + delta (|r| - min(|r|, delta)) per element with "

@@ -28,7 +28,9 @@ def _write_log_poisson(w: RecipeWriter) -> None:
     log_input = w.input()
     if not w.as_is and case.input.kind == "rates":
         log_input = w.converted("log_rates", f"tf.math.log({log_input})")
-    full = "" if w.as_is else f", compute_full_loss={bool(case.option('full'))}"
+    # The case's own options go in either way; as_is drops only the glue (and unset options).
+    given = not w.as_is or "full" in case.options_set()
+    full = f", compute_full_loss={bool(case.option('full'))}" if given else ""
     w.emit(f"per_element = tf.nn.log_poisson_loss({w.target()}, {log_input}{full})")
     if case.option("weight") is None:
         w.reduce("per_element", OPS)
@@ -52,7 +54,8 @@ BINDINGS = (
                   "log(z!) unless compute_full_loss=True, which adds Stirling's approximation, set to 0 "
                   "where 0 <= z <= 1",
             doc=DOCS.format("log_poisson_loss"),
-            profile={"rate_input": "log-rates", "poisson_guard": "none", "poisson_full": "Stirling, 0 where 0 <= y <= 1",
+            profile={"rate_input": "log-rates", "poisson_guard": "n/a: reads log-rates",
+                     "poisson_full": "Stirling, 0 where 0 <= y <= 1",
                      "sum": "every element"}),
     Binding("tensorflow.nn.l2_loss", "squared_error", frozenset({"predictions"}), frozenset({"values"}),
             _write_l2_loss, reductions=frozenset({"sum"}),
@@ -60,5 +63,5 @@ BINDINGS = (
                   "subtraction, one rounding as in any squared error), half the summed squared error "
                   "(the faithful glue doubles it, exactly); no weights, no mean, no per-element output",
             doc=DOCS.format("l2_loss"),
-            profile={"squared_error_scale": "1/2", "sum": "every element"}),
+            profile={"squared_error_scale": "1/2", "sum": "n/a: scales the loss"}),
 )

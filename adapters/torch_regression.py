@@ -121,7 +121,8 @@ _FUNCTIONAL = (
             reads="reads its input as log-rates (log_input=True: exp(x) - y x); with log_input=False, "
                   "x - y log(x + 1e-8); full=True adds Stirling's approximation of log y!, 0 where y <= 1",
             doc=DOCS.format("poisson_nll_loss"),
-            profile={"rate_input": "log-rates", "poisson_full": "Stirling, 0 where y <= 1", "sum": "every element"}),
+            profile={"rate_input": "log-rates", "poisson_guard": "n/a: reads log-rates",
+                     "poisson_full": "Stirling, 0 where y <= 1", "sum": "every element"}),
     Binding("torch.gaussian_nll_loss", "gaussian_nll", frozenset({"means"}), _VALUES, _write_gaussian,
             options=frozenset({"variance", "full"}),
             reads="1/2 (log var + (input - target)^2 / var) with var clamped at 1e-6 (refuses a negative "

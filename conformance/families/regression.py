@@ -264,10 +264,13 @@ def factor_aspect(name: str, question: str, canonical: str, labels: Mapping[floa
                   tuple(_knob("factor", lambda v, f=f: v == f, label) for f, label in labels.items()))
 
 
+# An API whose loss is a multiple of the canonical one (optax's l2_loss) answers the
+# reduction's questions only up to that factor.
+_SCALED = Rule(lambda knobs, input_kind: set(knobs) == {"factor"}, "n/a: scales the loss")
 WEIGHTED_MEAN = Aspect("weighted_mean", "what a weighted mean divides by", "the summed weights",
-                       (_knob("denominator", lambda v: v == "elements", "the element count"),))
+                       (_knob("denominator", lambda v: v == "elements", "the element count"), _SCALED))
 SUM = Aspect("sum", "what `sum` adds up", "every element",
-             (_knob("row_reduce", bool, "per-sample means (last axis)"),))
+             (_knob("row_reduce", bool, "per-sample means (last axis)"), _SCALED))
 
 
 def eps_aspect(name: str, question: str, labels: Mapping[float, str]) -> Aspect:
