@@ -95,12 +95,6 @@ def _function_writer(name: str) -> Callable[[RecipeWriter], None]:
 def _function_limits(case: Case) -> str | None:
     if case.mode == "as_is" and case.option("weight") is not None:
         return "the function forms take no weights, and an as_is call has no glue to apply them"
-    return _no_full(case)
-
-
-def _no_full(case: Case) -> str | None:
-    if case.option("full"):
-        return "keras.losses.Poisson has no log(y!) term (no `full` option)"
     return None
 
 
@@ -164,7 +158,8 @@ _CLASS_PROFILE = {loss: {"weighted_mean": "the element count"}
                   for loss in ("squared_error", "absolute_error", "huber")}
 _INPUTS = {"poisson_nll": frozenset({"rates", "log_rates"})}
 _TARGETS = {"poisson_nll": frozenset({"counts"})}
-_OPTIONS = {"huber": frozenset({"weight", "delta"}), "poisson_nll": frozenset({"weight", "full"})}
+# Poisson has no log(y!) term: no `full` (its cases are skipped, saying so).
+_OPTIONS = {"huber": frozenset({"weight", "delta"})}
 
 
 def _bindings() -> tuple[Binding, ...]:
@@ -174,7 +169,7 @@ def _bindings() -> tuple[Binding, ...]:
                       targets=_TARGETS.get(loss, frozenset({"values"})),
                       options=_OPTIONS.get(loss, frozenset({"weight"})), reads=reads)
         classes.append(Binding(
-            f"keras.{cls}", loss, write=_class_writer(cls), limits=_no_full,
+            f"keras.{cls}", loss, write=_class_writer(cls),
             doc=CLASS_DOCS.format(page=page, anchor=cls.lower()),
             profile={**profile, **_SUM, **_CLASS_PROFILE.get(loss, {})},
             deviations=(*extra, MEAN_IN_FLOAT32), **common))

@@ -419,7 +419,10 @@ def _with_options(family: Family, data: dict) -> dict:
             del data[key]  # `label_smoothing: 0` beside a loss without it says nothing: as before
             continue
         if elsewhere:
-            raise CaseRuleError(key, f"`{key}` applies to {' and '.join(elsewhere)} only")
+            own = ", ".join(f"`{name}`" for name in own) or "none"
+            where = " and ".join(elsewhere) if len(elsewhere) <= 3 else f"{len(elsewhere)} other losses"
+            raise CaseRuleError(key, f"{family.name} has no option `{key}` (it applies to {where}); "
+                                     f"the options of {family.name}: {own}")
     try:
         data["options"] = family.options.model_validate(given)
     except ValidationError as exc:

@@ -106,7 +106,7 @@ def test_the_family_brings_its_schema(family, write_cases):
     assert error.field == "input" and "squared_error_for_test takes input predictions, not 'logits'" in error.message
     weighted = write_cases(CASES.replace("reduction: sum", "reduction: sum\n    weight: [1.0]"), "w.yaml")
     (error,) = load_cases([weighted]).errors
-    assert error.field == "weight" and "`weight` applies to cross_entropy only" in error.message
+    assert error.field == "weight" and "squared_error_for_test has no option `weight`" in error.message
 
 
 def test_the_oracle_value_and_gradient_follow_from_the_definition(cases):
