@@ -40,6 +40,9 @@ class PoissonOptions(shared.WeightedOptions):
     full: bool = False
 
 
+GUARDS = (1e-8, 1e-7)  # torch's eps in log(rate + eps), Keras' epsilon
+
+
 def _log_factorial(y: Any) -> Any:
     # Below -1 the gamma function is negative or infinite in places: no count, no log y!.
     if MP.isnan(y) or y <= -1:
@@ -77,7 +80,7 @@ class PoissonNLL(shared.ElementwiseFamily):
     targets = {"counts": Elements.FLOAT}
     options = PoissonOptions
     asymmetric = True
-    guards = (1e-8, 1e-7)
+    guards = GUARDS
     aspects = (INPUT,
                shared.eps_aspect("poisson_guard", "what it adds inside log(rate)", {1e-8: "+1e-8", 1e-7: "+1e-7"}),
                Aspect("poisson_full", "the log y! term of full: true", "log y! (exact)",
@@ -98,11 +101,23 @@ class PoissonNLL(shared.ElementwiseFamily):
             value = rate - times_log(y, log(rate))
         return value + _log_factorial(y) if case.options.full else value
 
-    def _slope(self, case: Any, x: Any, y: Any) -> Any:
+    gradient_readings = {
+        **shared.ElementwiseFamily.gradient_readings,
+        **{f"log_guard_{eps:g}": f"the rate is guarded by +{eps:g} inside the log: 1 - y / (lambda + {eps:g}) "
+                                 f"for rates, e^x (1 - y / (e^x + {eps:g})) for log-rates given to an API of "
+                                 "rates as e^x" for eps in GUARDS},
+    }
+
+    def _slope(self, case: Any, x: Any, y: Any, reading: str | None = None) -> Any:
         """1 - y / lambda for rates (1 at lambda = 0 with y = 0: the rate's own slope, one-sided
         at the edge of the domain), e^x - y for log-rates."""
         if not (MP.isfinite(x) and MP.isfinite(y)):
             return NAN
+        if reading is not None and reading.startswith("log_guard_"):
+            eps = MP.mpf(reading.removeprefix("log_guard_"))
+            rate = exp(x) if case.input.kind == "log_rates" else x
+            slope = 1 - y / (rate + eps)
+            return rate * slope if case.input.kind == "log_rates" else slope
         if case.input.kind == "log_rates":
             return exp(x) - y
         if x < 0:

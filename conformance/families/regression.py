@@ -104,6 +104,11 @@ class ElementwiseFamily(Family):
     asymmetric: bool = False
     # The guard constants APIs are known to use, tried as readings (``eps``).
     guards: tuple[float, ...] = ()
+    gradient_readings = {
+        "left_slope_at_tie": "at a tie (x = y) the slope is the one from the left, e.g. -1 for |x - y|, not 0: "
+                             "JAX differentiates abs(t) as select(t >= 0, 1, -1), and Keras computes "
+                             "abs(y_true - y_pred)",
+    }
 
     # -- the element, exact and in float64 ------------------------------------------
     def element(self, case: Case, x: Any, y: Any) -> Any:
@@ -159,13 +164,14 @@ class ElementwiseFamily(Family):
         """Each element's derivative by central differences of the element alone (50
         digits; 0 at a kink such as |r| at r = 0, the mean of its one-sided slopes),
         times its weight, over the reduction's divisor."""
-        if reading is not None:
-            raise ValueError(f"{self.name} has no gradient reading {reading!r}")
+        if reading is not None and reading not in self.gradient_readings:
+            raise ValueError(f"{self.name} has no gradient reading {reading!r}; known: "
+                             f"{', '.join(self.gradient_readings)}")
         x = mp_array(case.input.values, dtype)
         y = mp_array(case.target.values, dtype)
         grad = np.empty(x.shape, dtype=object)
         for index in np.ndindex(x.shape):
-            grad[index] = self._slope(case, x[index], y[index])
+            grad[index] = self._slope(case, x[index], y[index], reading)
         weights = self.weights(case, dtype)
         if weights is not None:
             grad = grad * weights
@@ -174,14 +180,16 @@ class ElementwiseFamily(Family):
             return np.full(x.shape, NAN, dtype=object), NAN
         return grad / divisor, ONE / divisor
 
-    def _slope(self, case: Case, x: Any, y: Any) -> Any:
+    def _slope(self, case: Case, x: Any, y: Any, reading: str | None = None) -> Any:
         if not (MP.isfinite(x) and MP.isfinite(y)):
             return NAN
         step = MP.mpf("1e-20") * max(abs(x), ONE)
-        high, low = self.element(case, x + step, y), self.element(case, x - step, y)
+        left = reading == "left_slope_at_tie" and x == y
+        high = self.element(case, x if left else x + step, y)
+        low = self.element(case, x - step, y)
         if not (MP.isfinite(high) and MP.isfinite(low)):
             return NAN
-        return (high - low) / (2 * step)
+        return (high - low) / (step if left else 2 * step)
 
     # -- interpretation -----------------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:
