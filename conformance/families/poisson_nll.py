@@ -110,8 +110,9 @@ class PoissonNLL(shared.ElementwiseFamily):
 
     def _slope(self, case: Any, x: Any, y: Any, reading: str | None = None) -> Any:
         """1 - y / lambda for rates (1 at lambda = 0 with y = 0: the rate's own slope, one-sided
-        at the edge of the domain), e^x - y for log-rates."""
-        if not (MP.isfinite(x) and MP.isfinite(y)):
+        at the edge of the domain), e^x - y for log-rates (-y at x = -inf)."""
+        log_rate_at_zero = x == -MP.inf and case.input.kind == "log_rates"
+        if not MP.isfinite(y) or not (MP.isfinite(x) or log_rate_at_zero):
             return NAN
         if reading is not None and reading.startswith("log_guard_"):
             eps = MP.mpf(reading.removeprefix("log_guard_"))
