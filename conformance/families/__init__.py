@@ -28,7 +28,8 @@ BUILT_IN = ("conformance.families.cross_entropy:FAMILY",
             "conformance.families.kl_divergence:FAMILY",
             *(f"conformance.families.{name}:FAMILY" for name in (
                 "squared_error", "absolute_error", "huber", "smooth_l1", "log_cosh", "squared_log_error",
-                "absolute_percentage_error", "poisson_nll", "gaussian_nll")))
+                "absolute_percentage_error", "poisson_nll", "gaussian_nll",
+                "hinge", "squared_hinge", "perceptron", "soft_margin")))
 
 _registry: dict[str, Family] = {}
 # reference -> why it could not be registered (a broken plugin), for `conformance list`.

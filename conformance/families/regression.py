@@ -59,6 +59,7 @@ class Knobs(Reading):
     direct: bool = False              # (log-cosh) log(cosh r) computed directly (overflows)
     nan_zero_log: bool = False        # (Poisson) 0 * log 0 evaluates to NaN
     element_in: str | None = None     # each element's loss computed in this (half) dtype: overflows
+    labels: str | None = None         # (margin) labels read as: signs (as given) | binary ({0, 1} -> -1, +1)
 
     def describe(self, case: Case) -> str:
         family = case.family
@@ -92,6 +93,8 @@ _DESCRIBE = {
     "constant": lambda v: "adds 1/2 log(2 pi)" if v else "leaves out 1/2 log(2 pi)",
     "direct": lambda v: "computes log(cosh r) directly, which overflows to inf for large |r|",
     "nan_zero_log": lambda v: "evaluates 0 * log 0 as NaN (a zero count at a zero rate)",
+    "labels": lambda v: {"signs": "takes the {0, 1} labels as they are (a 0 label is no class: y s = 0)",
+                         "binary": "converts labels in {0, 1} to -1 and +1"}[v],
     "element_in": lambda v: f"computes each element's loss in {v}, where values beyond its range overflow to inf",
 }
 
