@@ -18,6 +18,7 @@ import os
 from functools import partial
 from typing import Any
 
+from conformance.adapters.jax_margin import BINDINGS as MARGIN
 from conformance.adapters.jax_regression import BINDINGS as REGRESSION
 from conformance.binding import Binding, Framework
 from conformance.recipe import ArrayOps, RecipeWriter
@@ -205,7 +206,7 @@ FRAMEWORK = Framework(
                 profile={"input": "log-probabilities",
                          "zero_probability": "n/a: reads log-probabilities",
                          "neg_inf": "NaN (0 * -inf)"}),
-    ) + REGRESSION,
+    ) + REGRESSION + MARGIN,
 )
 
 

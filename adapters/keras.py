@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from conformance.adapters.jax import WORKER_ENV as JAX_WORKER_ENV
+from conformance.adapters.keras_margin import BINDINGS as MARGIN_BINDINGS
 from conformance.adapters.keras_regression import BINDINGS as REGRESSION_BINDINGS
 from conformance.binding import Binding, Framework, Inherits
 from conformance.case import Case, Expectation
@@ -357,7 +358,8 @@ def on_backend(backend: str) -> Framework:
     ``keras_jax`` and ``keras_torch``, whose bindings share the ``keras.*`` entries
     of ``expect`` (an entry names ``backends`` when only some show it)."""
     name = "keras" if backend == "tensorflow" else f"keras_{backend}"
-    bindings = tuple(replace(b, variant=backend) for b in _CLASSES + _FUNCTIONS + REGRESSION_BINDINGS)
+    bindings = tuple(replace(b, variant=backend)
+                     for b in _CLASSES + _FUNCTIONS + REGRESSION_BINDINGS + MARGIN_BINDINGS)
     if backend != "tensorflow":
         overrides = _BACKEND_PROFILES.get(backend, {})
         # The same API: all of the keras.* binding's entries, before those it inherits.

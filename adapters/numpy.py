@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.adapters.numpy_margin import BINDINGS as MARGIN_BINDINGS
 from conformance.adapters.numpy_regression import BINDINGS as REGRESSION_BINDINGS
 from conformance.binding import Binding, Framework
 from conformance.case import Case
@@ -146,7 +147,7 @@ FRAMEWORK = Framework(
                 _write_kl_divergence, reductions=_ALL_REDUCTIONS,
                 reads="the canonical formula t (log t - log q)",
                 doc=DOCS.format("rel_entr"), limits=_faithful_only),
-    ) + REGRESSION_BINDINGS,
+    ) + REGRESSION_BINDINGS + MARGIN_BINDINGS,
 )
 
 
