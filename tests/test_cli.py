@@ -47,7 +47,7 @@ def test_run_exits_1_on_a_wrong_expected_value_and_names_it(write_cases, tmp_pat
 @needs("torch")
 def test_run_reports_malformed_cases_and_still_runs_the_rest(write_cases, tmp_path):
     write_cases(GOOD, "good.yaml")
-    write_cases("cases:\n  - id: bad\n    loss: hinge\n", "bad.yaml")
+    write_cases("cases:\n  - id: bad\n    loss: wasserstein\n", "bad.yaml")
     done = conformance("run", "--cases", str(write_cases.root), "--frameworks", "torch",
                        "--dtypes", "float32", "--out", str(tmp_path / "out"))
     assert done.returncode == 1

@@ -16,7 +16,7 @@ GOOD = """
 
 # (name, yaml body of one bad case, expected line, field, words in the message)
 MALFORMED = [
-    ("unknown-loss", "  - id: x\n    loss: hinge\n    input: {logits: [1.0]}\n    target: {index: 0}\n"
+    ("unknown-loss", "  - id: x\n    loss: wasserstein\n    input: {logits: [1.0]}\n    target: {index: 0}\n"
      "    expected: 1.0\n", 2, "loss", "cross_entropy"),
     ("two-input-keys", "  - id: x\n    loss: cross_entropy\n    input: {logits: [[1.0]], probs: [[1.0]]}\n"
      "    target: {index: [0]}\n    expected: 0.0\n", 3, "input", "exactly one of logits, probs, log_probs"),
