@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance.exact import MP, NAN
 from conformance.families import regression as shared
 from conformance.families.base import Aspect, Rule
 from conformance.vocabulary import Elements
@@ -58,6 +59,25 @@ class MarginFamily(shared.ElementwiseFamily):
     def own_readings(self, case: Any, dtype: Any) -> list[shared.Knobs]:
         other = "signs" if case.target.kind == "binary" else "binary"
         return [shared.Knobs(labels=other)]
+
+    gradient_readings = {
+        **shared.ElementwiseFamily.gradient_readings,
+        "loss_side_slope_at_kink": "at the kink (y s = 1 for the hinge, 0 for the perceptron) the slope is the "
+                                   "one on the side where the loss is positive, -y, not the mean of the two "
+                                   "sides, -y/2: TensorFlow's maximum gives a tie's whole gradient to its first "
+                                   "argument",
+    }
+
+    def _slope(self, case: Any, x: Any, y: Any, reading: str | None = None) -> Any:
+        if reading != "loss_side_slope_at_kink":
+            return super()._slope(case, x, y, reading)
+        if not (MP.isfinite(x) and MP.isfinite(y)):
+            return NAN
+        step = MP.mpf("1e-20") * max(abs(x), MP.mpf(1))
+        here = self.element(case, x, y)
+        left = (here - self.element(case, x - step, y)) / step
+        right = (self.element(case, x + step, y) - here) / step
+        return left if abs(left) >= abs(right) else right
 
     def kink_points(self, reading: Any) -> list[float]:
         return [-1.0, 0.0, 1.0]
