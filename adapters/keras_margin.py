@@ -22,12 +22,11 @@ for each backend. This module imports nothing of Keras.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
-from conformance.adapters.keras_regression import CLASS_DOCS, FUNCTION_DOCS, OPS, V
+from conformance.adapters.keras_regression import CLASS_DOCS, FUNCTION_DOCS, V, class_writer, function_writer
 from conformance.binding import Binding, Inherits
 from conformance.case import Case, Expectation
-from conformance.recipe import RecipeWriter, kwargs
+from conformance.recipe import RecipeWriter
 from conformance.tolerance import Bound
 
 # keras.backend.result_type maps float64 to float32 on the JAX and torch backends
@@ -43,11 +42,6 @@ MEAN_IN_FLOAT32 = Expectation(
            "to result_type(float64, float64, float) = float32).")
 
 
-def _elementwise(array: str) -> str:
-    """A trailing axis of size 1: the mean over the last axis is then the identity."""
-    return f"keras.ops.expand_dims({array}, -1)"
-
-
 def _arguments(w: RecipeWriter) -> tuple[str, str]:
     """(y_true, y_pred): ``binary`` targets as ±1 (faithful), so that the batch-wide test of
     ``convert_binary_labels_to_hinge`` has nothing to decide; as_is: as written."""
@@ -56,39 +50,6 @@ def _arguments(w: RecipeWriter) -> tuple[str, str]:
         w.emit(f"signs = 2 * {target} - 1")
         target = "signs"
     return target, w.input()
-
-
-def _class_writer(name: str) -> Callable[[RecipeWriter], None]:
-    def write(w: RecipeWriter) -> None:
-        case = w.case
-        target, x = _arguments(w)
-        weighted = case.option("weight") is not None
-        if not w.as_is and (case.reduction != "mean" or weighted):
-            # Each element its own sample (an unweighted mean of per-sample means over equal
-            # rows is the plain mean already).
-            target, x = _elementwise(target), _elementwise(x)
-        reduction = {"none": "None", "sum": '"sum"'}.get(case.reduction)
-        if reduction is None and weighted and not w.as_is:
-            reduction = '"mean_with_sample_weight"'  # the default divides by the element count
-        options = kwargs(reduction=reduction, dtype=repr(w.dtype)).removeprefix(", ")
-        sample_weight = f", sample_weight={w.weight()}" if weighted else ""
-        w.emit(f"loss = keras.losses.{name}({options})({target}, {x}{sample_weight})")
-    return write
-
-
-def _function_writer(name: str) -> Callable[[RecipeWriter], None]:
-    def write(w: RecipeWriter) -> None:
-        target, x = _arguments(w)
-        if not w.as_is:  # it averages over the last axis: make each element its own sample
-            target, x = _elementwise(target), _elementwise(x)
-        w.emit(f"per_element = keras.losses.{name}({target}, {x})")
-        per, denominator = "per_element", None
-        if w.case.option("weight") is not None:  # the functions take no weights: the glue applies them
-            w.emit(f"weighted = keras.ops.multiply(per_element, {w.weight()})")
-            # The summed weights in float64 (as the glue sums the weighted losses).
-            per, denominator = "weighted", OPS.total.format(OPS.widen.format(w.weight(), dtype="float64"))
-        w.reduce(per, OPS, denominator=denominator)
-    return write
 
 
 def _function_limits(case: Case) -> str | None:
@@ -114,10 +75,10 @@ def _bindings() -> tuple[Binding, ...]:
                       options=frozenset({"weight"}), reads=_READS.format(element), profile=_PROFILE,
                       deviations=(MEAN_IN_FLOAT32,))
         classes.append(Binding(
-            f"keras.{cls}", loss, write=_class_writer(cls),
+            f"keras.{cls}", loss, write=class_writer(cls, _arguments),
             doc=CLASS_DOCS.format(page="hinge", anchor=cls.lower()), **common))
         functions.append(Binding(
-            f"keras.losses.{function}", loss, write=_function_writer(function), limits=_function_limits,
+            f"keras.losses.{function}", loss, write=function_writer(function, _arguments), limits=_function_limits,
             doc=FUNCTION_DOCS.format(page="hinge", anchor=function.replace("_", "")),
             documented_by=(Inherits(f"keras.{cls}", shared_only=True),), **common))
     return tuple(classes + functions)

@@ -35,6 +35,9 @@ OPS = ArrayOps(total="keras.ops.sum({})", mean="keras.ops.divide(keras.ops.sum({
                widen="keras.ops.cast({}, {dtype!r})")
 
 
+Arguments = Callable[[RecipeWriter], tuple[str, str]]
+
+
 def _elementwise(array: str) -> str:
     """A trailing axis of size 1: the function's mean over the last axis is then the identity."""
     return f"keras.ops.expand_dims({array}, -1)"
@@ -60,10 +63,11 @@ def _options(w: RecipeWriter) -> dict[str, str | None]:
     return {"delta": repr(float(w.case.option("delta"))) if given else None}
 
 
-def _class_writer(name: str) -> Callable[[RecipeWriter], None]:
+def class_writer(name: str, arguments: Arguments | None = None) -> Callable[[RecipeWriter], None]:
+    """A loss class called on (y_true, y_pred) as ``arguments`` gives them."""
     def write(w: RecipeWriter) -> None:
         case = w.case
-        target, x = _arguments(w)
+        target, x = (arguments or _arguments)(w)
         weighted = _weighted(w)
         if not w.as_is and (case.reduction != "mean" or weighted):
             # The loss averages over the last axis: each element becomes its own sample (an
@@ -78,16 +82,18 @@ def _class_writer(name: str) -> Callable[[RecipeWriter], None]:
     return write
 
 
-def _function_writer(name: str) -> Callable[[RecipeWriter], None]:
+def function_writer(name: str, arguments: Arguments | None = None) -> Callable[[RecipeWriter], None]:
+    """A loss function called on (y_true, y_pred) as ``arguments`` gives them; the glue weighs and reduces."""
     def write(w: RecipeWriter) -> None:
-        target, x = _arguments(w)
+        target, x = (arguments or _arguments)(w)
         if not w.as_is:  # it averages over the last axis: make each element its own sample
             target, x = _elementwise(target), _elementwise(x)
         w.emit(f"per_element = keras.losses.{name}({target}, {x}{kwargs(**_options(w))})")
         per, denominator = "per_element", None
         if _weighted(w):  # the functions take no weights: the glue applies them
             w.emit(f"weighted = keras.ops.multiply(per_element, {w.weight()})")
-            per, denominator = "weighted", f"keras.ops.sum({w.weight()})"
+            # The summed weights in float64, as the glue sums the weighted losses.
+            per, denominator = "weighted", OPS.total.format(OPS.widen.format(w.weight(), dtype="float64"))
         w.reduce(per, OPS, denominator=denominator)
     return write
 
@@ -169,12 +175,12 @@ def _bindings() -> tuple[Binding, ...]:
                       targets=_TARGETS.get(loss, frozenset({"values"})),
                       options=_OPTIONS.get(loss, frozenset({"weight"})), reads=reads)
         classes.append(Binding(
-            f"keras.{cls}", loss, write=_class_writer(cls),
+            f"keras.{cls}", loss, write=class_writer(cls),
             doc=CLASS_DOCS.format(page=page, anchor=cls.lower()),
             profile={**profile, **_SUM, **_CLASS_PROFILE.get(loss, {})},
             deviations=(*extra, MEAN_IN_FLOAT32), **common))
         functions.append(Binding(
-            f"keras.losses.{function}", loss, write=_function_writer(function), limits=_function_limits,
+            f"keras.losses.{function}", loss, write=function_writer(function), limits=_function_limits,
             doc=FUNCTION_DOCS.format(page=page, anchor=function.replace("_", "")),
             profile={**profile, **_SUM}, deviations=(*extra, MEAN_IN_FLOAT32),
             documented_by=(Inherits(f"keras.{cls}", shared_only=True),), **common))

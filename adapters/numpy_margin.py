@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from conformance.adapters.numpy_regression import elementwise_writer, faithful_only
 from conformance.binding import Binding
-from conformance.case import Case
 from conformance.recipe import RecipeWriter
 
 DOCS = "https://numpy.org/doc/stable/reference/generated/numpy.{}.html"
@@ -50,39 +50,10 @@ def _soft_margin(w: RecipeWriter) -> str:
     return f"np.logaddexp(0, -{_margin(w)})"
 
 
-def _reduce(w: RecipeWriter, per: str, denominator: str | None) -> None:
-    """``loss`` from the elements' losses: summed in float64 and rounded to the dtype once;
-    ``mean`` divides by ``denominator`` or the count."""
-    if w.case.reduction == "none":
-        w.emit(f"loss = {per}")
-        return
-    total = f"np.sum({per}, dtype=np.float64)"
-    if w.case.reduction == "mean":
-        total = f"{total} / {denominator or f'{per}.size'}"
-    w.emit(f"loss = np.asarray({total}).astype({w.dtype!r})")
-
-
-def _writer(element: Callable[[RecipeWriter], str]) -> Callable[[RecipeWriter], None]:
-    def write(w: RecipeWriter) -> None:
-        per = element(w)
-        weighted = w.case.option("weight") is not None
-        if weighted:
-            per = f"({per}) * {w.weight()}"
-        w.emit(f"per_element = {per}")
-        _reduce(w, "per_element", f"np.sum({w.weight()}, dtype=np.float64)" if weighted else None)
-
-    write.__name__ = write.__qualname__ = f"_write_{element.__name__.lstrip('_')}"
-    return write
-
-
-def _faithful_only(case: Case) -> str | None:
-    return "the reference computes what the case declares; it has no as_is reading" \
-        if case.mode == "as_is" else None
-
-
 def _binding(family: str, element: Callable[[RecipeWriter], str], reads: str, doc: str) -> Binding:
     return Binding(f"numpy.{family}", family, frozenset({"scores"}), frozenset({"signs", "binary"}),
-                   _writer(element), options=frozenset({"weight"}), reads=reads, doc=doc, limits=_faithful_only)
+                   elementwise_writer(element), options=frozenset({"weight"}), reads=reads, doc=doc,
+                   limits=faithful_only)
 
 
 BINDINGS = (

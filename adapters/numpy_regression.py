@@ -111,7 +111,7 @@ def _gaussian_nll(w: RecipeWriter) -> str:
     return per
 
 
-def _reduce(w: RecipeWriter, per: str, denominator: str | None) -> None:
+def reduce_elements(w: RecipeWriter, per: str, denominator: str | None) -> None:
     """``loss`` from the elements' losses: summed in float64 and rounded to the dtype once (as
     :mod:`conformance.adapters.numpy` reduces); ``mean`` divides by ``denominator`` or the count."""
     if w.case.reduction == "none":
@@ -123,20 +123,20 @@ def _reduce(w: RecipeWriter, per: str, denominator: str | None) -> None:
     w.emit(f"loss = np.asarray({total}).astype({w.dtype!r})")
 
 
-def _writer(element: Callable[[RecipeWriter], str]) -> Callable[[RecipeWriter], None]:
+def elementwise_writer(element: Callable[[RecipeWriter], str]) -> Callable[[RecipeWriter], None]:
     def write(w: RecipeWriter) -> None:
         per = element(w)
         weighted = w.case.option("weight") is not None
         if weighted:
             per = f"({per}) * {w.weight()}"
         w.emit(f"per_element = {per}")
-        _reduce(w, "per_element", f"np.sum({w.weight()}, dtype=np.float64)" if weighted else None)
+        reduce_elements(w, "per_element", f"np.sum({w.weight()}, dtype=np.float64)" if weighted else None)
 
     write.__name__ = write.__qualname__ = f"_write_{element.__name__.lstrip('_')}"
     return write
 
 
-def _faithful_only(case: Case) -> str | None:
+def faithful_only(case: Case) -> str | None:
     return "the reference computes what the case declares; it has no as_is reading" \
         if case.mode == "as_is" else None
 
@@ -149,8 +149,8 @@ _PREDICTIONS = frozenset({"predictions"})
 def _binding(family: str, element: Callable[[RecipeWriter], str], reads: str, doc: str,
              inputs: frozenset[str] = _PREDICTIONS, targets: frozenset[str] = _VALUES,
              options: frozenset[str] = _WEIGHT) -> Binding:
-    return Binding(f"numpy.{family}", family, inputs, targets, _writer(element), options=options,
-                   reads=reads, doc=doc, limits=_faithful_only)
+    return Binding(f"numpy.{family}", family, inputs, targets, elementwise_writer(element), options=options,
+                   reads=reads, doc=doc, limits=faithful_only)
 
 
 BINDINGS = (

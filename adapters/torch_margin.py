@@ -20,14 +20,12 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from conformance.adapters.torch_regression import write_call
 from conformance.binding import Binding, Inherits
-from conformance.recipe import ArrayOps, RecipeWriter, kwargs
+from conformance.recipe import RecipeWriter
 
-F = "torch.nn.functional"
 DOCS = "https://pytorch.org/docs/stable/generated/torch.nn.functional.{}.html"
 MODULE_DOCS = "https://pytorch.org/docs/stable/generated/torch.nn.{}.html"
-
-OPS = ArrayOps(total="{}.sum()", mean="{}.mean()", widen="{}.to(torch.{dtype})")
 
 
 def _labels(w: RecipeWriter) -> str:
@@ -41,18 +39,7 @@ def _labels(w: RecipeWriter) -> str:
 
 
 def _write_soft_margin(w: RecipeWriter, module: str | None = None) -> None:
-    weighted = w.case.option("weight") is not None
-    reduction = "'none'" if weighted else (None if w.case.reduction == "mean" else repr(w.case.reduction))
-    given = kwargs(reduction=reduction)
-    args = f"{w.input()}, {_labels(w)}"
-    call = (f"{F}.soft_margin_loss({args}{given})" if module is None
-            else f"torch.nn.{module}({given.removeprefix(', ')})({args})")
-    if not weighted:
-        w.emit(f"loss = {call}")
-        return
-    weight = w.weight()
-    w.emit(f"per_element = {call} * {weight}")
-    w.reduce("per_element", OPS, denominator=OPS.total.format(OPS.widen.format(weight, dtype="float64")))
+    write_call(w, "soft_margin_loss", f"{w.input()}, {_labels(w)}", {}, module)
 
 
 SOFT_MARGIN = Binding(

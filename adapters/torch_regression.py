@@ -39,7 +39,7 @@ def _option(w: RecipeWriter, name: str, value: object) -> object:
     return value if not w.as_is or name in w.case.options_set() else None
 
 
-def _write(w: RecipeWriter, function: str, args: str, options: dict[str, object], module: str | None) -> None:
+def write_call(w: RecipeWriter, function: str, args: str, options: dict[str, object], module: str | None) -> None:
     """``F.function(args, options)`` or ``torch.nn.Module(options)(args)``, weighted natively
     where the function takes ``weight=``, else by the glue."""
     weighted = w.case.option("weight") is not None
@@ -59,34 +59,34 @@ def _write(w: RecipeWriter, function: str, args: str, options: dict[str, object]
 
 
 def _write_mse(w: RecipeWriter, module: str | None = None) -> None:
-    _write(w, "mse_loss", f"{w.input()}, {w.target()}", {}, module)
+    write_call(w, "mse_loss", f"{w.input()}, {w.target()}", {}, module)
 
 
 def _write_l1(w: RecipeWriter, module: str | None = None) -> None:
-    _write(w, "l1_loss", f"{w.input()}, {w.target()}", {}, module)
+    write_call(w, "l1_loss", f"{w.input()}, {w.target()}", {}, module)
 
 
 def _write_huber(w: RecipeWriter, module: str | None = None) -> None:
     options = {"delta": _option(w, "delta", w.case.option("delta"))}
-    _write(w, "huber_loss", f"{w.input()}, {w.target()}", options, module)
+    write_call(w, "huber_loss", f"{w.input()}, {w.target()}", options, module)
 
 
 def _write_smooth_l1(w: RecipeWriter, module: str | None = None) -> None:
     options = {"beta": _option(w, "beta", w.case.option("beta"))}
-    _write(w, "smooth_l1_loss", f"{w.input()}, {w.target()}", options, module)
+    write_call(w, "smooth_l1_loss", f"{w.input()}, {w.target()}", options, module)
 
 
 def _write_poisson(w: RecipeWriter, module: str | None = None) -> None:
     # The input kind chooses log_input (as_is: torch's default, log_input=True).
     log_input = None if w.as_is else w.case.input.kind == "log_rates"
     options = {"log_input": log_input, "full": _option(w, "full", w.case.option("full"))}
-    _write(w, "poisson_nll_loss", f"{w.input()}, {w.target()}", options, module)
+    write_call(w, "poisson_nll_loss", f"{w.input()}, {w.target()}", options, module)
 
 
 def _write_gaussian(w: RecipeWriter, module: str | None = None) -> None:
     variance = w.floats("variance", w.case.option("variance"))
     options = {"full": _option(w, "full", w.case.option("full"))}
-    _write(w, "gaussian_nll_loss", f"{w.input()}, {w.target()}, {variance}", options, module)
+    write_call(w, "gaussian_nll_loss", f"{w.input()}, {w.target()}, {variance}", options, module)
 
 
 _PREDICTIONS = frozenset({"predictions"})
