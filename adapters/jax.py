@@ -18,8 +18,13 @@ import os
 from functools import partial
 from typing import Any
 
+from conformance.adapters.jax_ctc import BINDINGS as CTC
+from conformance.adapters.jax_focal import BINDINGS as FOCAL
 from conformance.adapters.jax_margin import BINDINGS as MARGIN
+from conformance.adapters.jax_overlap import BINDINGS as OVERLAP
+from conformance.adapters.jax_multiclass import BINDINGS as MULTICLASS
 from conformance.adapters.jax_regression import BINDINGS as REGRESSION
+from conformance.adapters.jax_similarity import BINDINGS as SIMILARITY
 from conformance.binding import Binding, Framework
 from conformance.recipe import ArrayOps, RecipeWriter
 
@@ -206,7 +211,7 @@ FRAMEWORK = Framework(
                 profile={"input": "log-probabilities",
                          "zero_probability": "n/a: reads log-probabilities",
                          "neg_inf": "NaN (0 * -inf)"}),
-    ) + REGRESSION + MARGIN,
+    ) + CTC + REGRESSION + MARGIN + OVERLAP + SIMILARITY + MULTICLASS + FOCAL,
 )
 
 

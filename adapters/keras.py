@@ -17,8 +17,13 @@ from dataclasses import replace
 from typing import Any
 
 from conformance.adapters.jax import WORKER_ENV as JAX_WORKER_ENV
+from conformance.adapters.keras_ctc import BACKEND_PROFILES as CTC_BACKEND_PROFILES, BINDINGS as CTC_BINDINGS
+from conformance.adapters.keras_focal import BINDINGS as FOCAL_BINDINGS
 from conformance.adapters.keras_margin import BINDINGS as MARGIN_BINDINGS
+from conformance.adapters.keras_overlap import BINDINGS as OVERLAP_BINDINGS
+from conformance.adapters.keras_multiclass import BINDINGS as MULTICLASS_BINDINGS
 from conformance.adapters.keras_regression import BINDINGS as REGRESSION_BINDINGS
+from conformance.adapters.keras_similarity import BINDINGS as SIMILARITY_BINDINGS
 from conformance.binding import Binding, Framework, Inherits
 from conformance.case import Case, Expectation
 from conformance.recipe import ArrayOps, RecipeWriter, kwargs
@@ -350,6 +355,8 @@ _BACKEND_PROFILES = {
     "jax": {"SparseCategoricalCrossentropy": {"neg_inf": "n/a: reads probabilities"},
             "losses.sparse_categorical_crossentropy": {"neg_inf": "n/a: reads probabilities"}},
 }
+for _backend, _profiles in CTC_BACKEND_PROFILES.items():  # keras.ops.ctc_loss's log 0 is its backend's
+    _BACKEND_PROFILES.setdefault(_backend, {}).update(_profiles)
 
 
 def on_backend(backend: str) -> Framework:
@@ -359,7 +366,8 @@ def on_backend(backend: str) -> Framework:
     of ``expect`` (an entry names ``backends`` when only some show it)."""
     name = "keras" if backend == "tensorflow" else f"keras_{backend}"
     bindings = tuple(replace(b, variant=backend)
-                     for b in _CLASSES + _FUNCTIONS + REGRESSION_BINDINGS + MARGIN_BINDINGS)
+                     for b in _CLASSES + _FUNCTIONS + CTC_BINDINGS + REGRESSION_BINDINGS + MARGIN_BINDINGS
+                     + OVERLAP_BINDINGS + SIMILARITY_BINDINGS + MULTICLASS_BINDINGS + FOCAL_BINDINGS)
     if backend != "tensorflow":
         overrides = _BACKEND_PROFILES.get(backend, {})
         # The same API: all of the keras.* binding's entries, before those it inherits.

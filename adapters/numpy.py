@@ -16,8 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.adapters.numpy_ctc import BINDINGS as CTC_BINDINGS
+from conformance.adapters.numpy_focal import BINDINGS as FOCAL_BINDINGS
 from conformance.adapters.numpy_margin import BINDINGS as MARGIN_BINDINGS
+from conformance.adapters.numpy_overlap import BINDINGS as OVERLAP_BINDINGS
+from conformance.adapters.numpy_multiclass import BINDINGS as MULTICLASS_BINDINGS
 from conformance.adapters.numpy_regression import BINDINGS as REGRESSION_BINDINGS
+from conformance.adapters.numpy_similarity import BINDINGS as SIMILARITY_BINDINGS
 from conformance.binding import Binding, Framework
 from conformance.case import Case
 from conformance.recipe import RecipeWriter
@@ -147,7 +152,8 @@ FRAMEWORK = Framework(
                 _write_kl_divergence, reductions=_ALL_REDUCTIONS,
                 reads="the canonical formula t (log t - log q)",
                 doc=DOCS.format("rel_entr"), limits=_faithful_only),
-    ) + REGRESSION_BINDINGS + MARGIN_BINDINGS,
+    ) + CTC_BINDINGS + OVERLAP_BINDINGS + REGRESSION_BINDINGS + MARGIN_BINDINGS + SIMILARITY_BINDINGS
+    + MULTICLASS_BINDINGS + FOCAL_BINDINGS,
 )
 
 

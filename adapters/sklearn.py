@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.adapters.sklearn_margin import BINDINGS as MARGIN
+from conformance.adapters.sklearn_multiclass import BINDINGS as MULTICLASS
 from conformance.adapters.sklearn_regression import BINDINGS as REGRESSION
 from conformance.binding import Binding, Framework
 from conformance.case import Case
@@ -77,7 +78,7 @@ FRAMEWORK = Framework(
                          "unnormalised": "kept as given",
                          "zero_probability": "clipped at machine eps",
                          "neg_inf": "raises ValueError"}),
-    ) + REGRESSION + MARGIN,
+    ) + REGRESSION + MARGIN + MULTICLASS,
 )
 
 

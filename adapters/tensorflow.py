@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.adapters.tensorflow_ctc import BINDINGS as CTC
 from conformance.adapters.tensorflow_regression import BINDINGS as REGRESSION
 from conformance.binding import Binding, Framework
 from conformance.recipe import ArrayOps, RecipeWriter
@@ -162,7 +163,7 @@ FRAMEWORK = Framework(
                 profile={"input": "logits",
                          "zero_probability": "n/a: reads logits",
                          "neg_inf": "NaN (0 * -inf)"}),
-    ) + REGRESSION,
+    ) + REGRESSION + CTC,
 )
 
 

@@ -14,8 +14,11 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from conformance.adapters.torch_ctc import BINDINGS as CTC_BINDINGS
 from conformance.adapters.torch_margin import BINDINGS as MARGIN_BINDINGS
+from conformance.adapters.torch_multiclass import BINDINGS as MULTICLASS_BINDINGS
 from conformance.adapters.torch_regression import BINDINGS as REGRESSION_BINDINGS
+from conformance.adapters.torch_similarity import BINDINGS as SIMILARITY_BINDINGS
 from conformance.binding import Binding, Framework, Inherits
 from conformance.recipe import RecipeWriter, kwargs
 
@@ -169,7 +172,8 @@ FRAMEWORK = Framework(
     index_array="torch.tensor({data})",
     show="loss.tolist()",
     worker_module="conformance.adapters.torch",
-    bindings=_FUNCTIONAL + _MODULE_FORMS + REGRESSION_BINDINGS + MARGIN_BINDINGS,
+    bindings=_FUNCTIONAL + _MODULE_FORMS + CTC_BINDINGS + REGRESSION_BINDINGS + MARGIN_BINDINGS + SIMILARITY_BINDINGS
+    + MULTICLASS_BINDINGS,
     accelerators={"cuda": 'torch.set_default_device("cuda")'},
     gradient=("leaf = {x}.detach().requires_grad_(True)",
               "grad, = torch.autograd.grad(loss_of(leaf).sum(), leaf)",

@@ -21,6 +21,7 @@ from conformance import families
 from conformance.arrays import FloatArray, Integer, float_array, index_array, short as _short
 from conformance.case_rules import CaseRuleError, check_case
 from conformance.dtypes import DTYPES, DType
+from conformance.sequences import label_sequences
 from conformance.tolerance import MAX_TOLERANCE, Bound, Tolerance, default_tolerance
 from conformance.families.base import Options
 from conformance.generate import RandomDraw, RandomSpec
@@ -76,7 +77,8 @@ class Values:
                                 f"{', '.join(given) if given else 'none'}")
         kind = given[0]
         try:
-            array = (index_array if kinds[kind] == Elements.INDEX else float_array)(raw[kind])
+            parse = {Elements.INDEX: index_array, Elements.SEQUENCES: label_sequences}.get(kinds[kind], float_array)
+            array = parse(raw[kind])
         except ValueError as exc:
             raise CaseRuleError(f"{role}.{kind}", str(exc)) from None
         return cls(kind, array)

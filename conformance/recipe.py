@@ -124,7 +124,7 @@ class RecipeWriter:
 
     def target(self) -> str:
         target = self.case.target
-        if self.case.family.targets.get(target.kind) == Elements.INDEX:
+        if self.case.family.targets.get(target.kind) in (Elements.INDEX, Elements.SEQUENCES):
             return self.ints("target", target.values, role="target")
         return self.floats("target", target.values, role="target")
 

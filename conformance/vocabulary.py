@@ -53,6 +53,7 @@ class Elements(StrEnum):
 
     FLOAT = "float"     # real numbers (inf and nan allowed)
     INDEX = "index"     # class indices (integers)
+    SEQUENCES = "sequences"  # ragged label sequences, one per batch element (CTC), padded with -1
 
 
 class Category(StrEnum):

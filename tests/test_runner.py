@@ -171,7 +171,8 @@ def test_every_framework_declares_the_modules_its_worker_needs():
     assert built_in == {"torch": ("torch",), "keras": ("keras", "tensorflow"),
                                  "keras_jax": ("keras", "jax"), "keras_torch": ("keras", "torch"),
                                  "jax": ("jax", "optax"), "sklearn": ("ml_dtypes", "numpy", "scipy", "sklearn"),
-                                 "tensorflow": ("tensorflow",), "numpy": ("ml_dtypes", "numpy", "scipy")}
+                                 "tensorflow": ("tensorflow",), "numpy": ("ml_dtypes", "numpy", "scipy"),
+                        "kornia": ("torch", "kornia"), "monai": ("torch", "monai")}
 
 
 def test_unknown_binding_lookup_names_the_known_ones():
