@@ -71,8 +71,6 @@ def _writer(loss: str) -> Callable[[RecipeWriter], None]:
 
 def _limits(case: Case) -> str | None:
     if case.mode == "as_is":
-        if case.target.kind == "index" and "probe" in case.tags:
-            return "the probes of its defaults give per-channel targets; class indices go to the as_is pitfalls"
         return None
     if case.option("smooth_numerator") != case.option("smooth_denominator"):
         return "dice_loss adds one `smooth` to both the numerator and the denominator"

@@ -18,6 +18,8 @@ This module imports nothing of JAX; its recipes run in the jax worker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from conformance.adapters.jax_regression import OPS
 from conformance.binding import Binding
 from conformance.recipe import RecipeWriter, kwargs
@@ -25,7 +27,7 @@ from conformance.recipe import RecipeWriter, kwargs
 DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.{}"
 
 
-def _cosine_writer(function: str):
+def _cosine_writer(function: str) -> Callable[[RecipeWriter], None]:
     def write(w: RecipeWriter) -> None:
         axis = None if w.as_is else w.case.axis
         w.emit(f"per_position = optax.losses.{function}({w.input()}, {w.target()}{kwargs(axis=axis)})")

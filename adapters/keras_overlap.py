@@ -113,8 +113,6 @@ def _limits(case: Case) -> str | None:
     if case.mode == "faithful" and case.option("overlap_over") == "sample_channel" and case.ndim < 3:
         # axis=() sums nothing on NumPy-like backends and everything on torch.
         return "per (sample, channel) groups of a 2-d input would need axis=(), which the backends read differently"
-    if case.mode == "as_is" and case.target.kind == "index" and "probe" in case.tags:
-        return "the probes of its defaults give per-channel targets; class indices go to the as_is pitfalls"
     return None
 
 

@@ -72,8 +72,6 @@ def _writer(name: str) -> Callable[[RecipeWriter], None]:
 
 def _limits(case: Case) -> str | None:
     if case.mode == "as_is":
-        if case.target.kind == "index" and "probe" in case.tags:
-            return "the probes of its defaults give per-channel targets; class indices go to the as_is pitfalls"
         return None
     if case.option("overlap_over") not in ("sample_channel", "channel"):
         return f"MONAI takes one ratio per (sample, channel) or per channel, not per {case.option('overlap_over')}"

@@ -15,8 +15,8 @@ This module imports NumPy and SciPy only inside recipe strings.
 from __future__ import annotations
 
 from conformance.adapters.ctc_glue import input_length_vector, label_lengths
+from conformance.adapters.numpy_regression import faithful_only
 from conformance.binding import Binding
-from conformance.case import Case
 from conformance.families.ctc import extended, frame_count
 from conformance.recipe import RecipeWriter
 from conformance.sequences import unpadded
@@ -72,14 +72,9 @@ def _write(w: RecipeWriter) -> None:
     w.emit(f"loss = np.asarray(np.mean(per_sequence)).astype({w.dtype!r})")
 
 
-def _faithful_only(case: Case) -> str | None:
-    return "the reference computes what the case declares; it has no as_is reading" \
-        if case.mode == "as_is" else None
-
-
 BINDINGS = (
     Binding("numpy.ctc", "ctc", frozenset({"logits", "log_probs"}), frozenset({"labels"}), _write,
             options=frozenset({"blank", "input_lengths", "zero_infinity", "length_normalised", "time_major"}),
             reads="the canonical forward recursion in float64 (log_softmax of logits), rounded once",
-            doc=DOCS, limits=_faithful_only),
+            doc=DOCS, limits=faithful_only),
 )

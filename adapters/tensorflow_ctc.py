@@ -10,7 +10,8 @@ Dense labels: padded labels plus ``label_length``; blank 0 unless ``blank_index`
 forward writes log 0 as ``log(1e-307)`` in float32 (about -706.9) in its state
 masks, so a path may end short of the label at that cost: a label with no
 alignment costs about 707, not inf. float16 and bfloat16 logits are computed in
-float32; float64 logits raise (a float32 constant meets a float64 tensor).
+float32; float64 logits raise (the float64 log-probabilities are multiplied by a float32
+one-hot of the labels).
 Sparse labels (a ``SparseTensor``, which takes another kernel) have no binding yet.
 
 This module imports TensorFlow only inside recipe strings.
@@ -48,8 +49,10 @@ def _no_reduction_as_is(case: Case) -> str | None:
     return None
 
 
-_FLOAT64 = {"float64": "float64 logits raise InvalidArgumentError: the dense path multiplies them by a float32 "
-                       f"constant ({SOURCE}#L577-L578)"}
+# Measured (traceback): the Mul in _ilabel_to_state, float64 log-probabilities times the float32 one-hot of the labels.
+_FLOAT64 = {"float64": "float64 logits raise InvalidArgumentError (\"cannot compute Mul\"): the dense path "
+                       "multiplies the float64 log-probabilities by a float32 one-hot of the labels "
+                       f"({SOURCE}#L605-L608)"}
 _OPTIONS = frozenset({"blank", "input_lengths", "time_major", "left_padded"})
 
 BINDINGS = (

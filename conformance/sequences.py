@@ -16,6 +16,10 @@ import numpy as np
 from conformance.arrays import INT64, short
 
 PAD = -1
+# The most entries the padded array may hold (sequences x the longest): the rows are padded to the
+# longest, so a short file of many empty rows and one long row would otherwise allocate gigabytes
+# before any other check sees it.
+MAX_PADDED_LABELS = 1_000_000
 
 
 def label_sequences(value: Any) -> np.ndarray:
@@ -36,6 +40,10 @@ def label_sequences(value: Any) -> np.ndarray:
             if not 0 <= label <= INT64[1]:
                 raise ValueError(f"label [{i}][{j}] is {label}: labels are class indices >= 0")
     width = max(len(row) for row in value)
+    if len(value) * width > MAX_PADDED_LABELS:
+        raise ValueError(f"{len(value)} label sequences padded to the longest ({width} labels) make "
+                         f"{len(value) * width} entries; at most {MAX_PADDED_LABELS} (every row is padded "
+                         f"to the longest): use fewer or shorter sequences")
     padded = np.full((len(value), width), PAD, dtype=np.int64)
     for i, row in enumerate(value):
         padded[i, :len(row)] = row

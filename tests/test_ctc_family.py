@@ -188,3 +188,67 @@ def test_ragged_labels_are_padded_and_come_back():
     assert case.target.values.tolist() == [[1, 2], [-1, -1], [2, -1]]
     assert unpadded(case.target.values) == [[1, 2], [], [2]]
     assert lengths(case.target.values).tolist() == [2, 0, 1]
+
+
+# -- bounded time and memory: case files are untrusted ---------------------------------
+def test_a_lattice_past_the_cap_is_a_located_error_before_any_work(tmp_path):
+    # 30 KB of YAML: 20,000 random frames and a label of 9,999 ones would be 4e8 lattice cells.
+    path = tmp_path / "huge-lattice.yaml"
+    path.write_text("cases:\n  - id: huge\n    loss: ctc\n"
+                    "    input: {logits: {random: {shape: [1, 20000, 2], seed: 1}}}\n"
+                    f"    target: {{labels: [[{', '.join(['1'] * 9999)}]]}}\n"
+                    "    reduction: sum\n    expected: 0.0\n")
+    cases, errors = load_file(path)
+    assert not cases and len(errors) == 1, errors
+    (error,) = errors
+    assert error.field == "target" and f"at most {ctc.MAX_ALIGNMENT_CELLS}" in error.message, error
+    assert str(error).startswith(f"{path}:5:13: target: the alignment lattice"), str(error)
+    assert "\n" not in str(error)
+
+
+def test_a_lattice_at_the_cap_loads():
+    # T (2L + 1) = 20 * 5000 = 100,000 cells exactly: allowed (loading only; the oracle is not run).
+    frames, length = 20, (ctc.MAX_ALIGNMENT_CELLS // 20 - 1) // 2
+    case = make(input={"logits": {"random": {"shape": [1, frames, 2], "seed": 1}}},
+                target={"labels": [[1] * length]}, reduction="sum")
+    ctc.FAMILY.check(case)
+    with pytest.raises(ValueError, match="alignment lattice"):  # one frame more: past the cap
+        make(input={"logits": {"random": {"shape": [1, frames + 1, 2], "seed": 1}}},
+             target={"labels": [[1] * length]}, reduction="sum")
+
+
+def test_a_time_limit_interrupts_the_oracle_value_and_gradient():
+    import time
+
+    from conformance.deadline import TimeLimitExceeded, time_limit
+
+    logp = log_softmax(RNG.normal(size=(400, 3)))
+    ext = ctc.extended([1, 2] * 75, 0)  # T = 400, 150 labels: seconds of work without a limit
+    for work in (lambda: ctc._log_likelihood(logp, ext), lambda: ctc._occupation(logp, ext),
+                 lambda: ctc._float_log_likelihood(logp, ext, ctc.CtcKnobs())):
+        start = time.monotonic()
+        with pytest.raises(TimeLimitExceeded), time_limit(0.05):
+            work()
+        assert time.monotonic() - start < 1.0
+
+
+def test_ragged_labels_refuse_a_padded_blow_up_before_allocating():
+    from conformance.sequences import MAX_PADDED_LABELS, label_sequences
+
+    # 30,000 empty rows and one row of 30,000 labels: 9e8 padded entries from ~180 KB of YAML.
+    rows = [[] for _ in range(30_000)] + [[1] * 30_000]
+    with pytest.raises(ValueError, match="padded to the longest"):
+        label_sequences(rows)
+    assert label_sequences([[1] * 1000 for _ in range(MAX_PADDED_LABELS // 1000)]).shape == (1000, 1000)
+
+
+def test_a_padded_blow_up_in_a_file_is_a_located_error(tmp_path):
+    path = tmp_path / "ragged-bomb.yaml"
+    rows = ", ".join(["[]"] * 2000 + ["[" + ", ".join(["1"] * 1000) + "]"])
+    path.write_text("cases:\n  - id: ragged\n    loss: ctc\n"
+                    "    input: {logits: {random: {shape: [2001, 2, 2], seed: 1}}}\n"
+                    f"    target: {{labels: [{rows}]}}\n    reduction: sum\n    expected: 0.0\n")
+    cases, errors = load_file(path)
+    assert not cases and len(errors) == 1, errors
+    assert errors[0].field == "target.labels" and "padded to the longest" in errors[0].message, errors[0]
+    assert errors[0].line == 5

@@ -10,6 +10,7 @@ from conformance.exact import MP, total
 from conformance.families.similarity import SimilarityKnobs
 from conformance.loader import load_cases
 from conformance.oracle import evaluate, evaluate_gradient
+from tests.conftest import REPO
 
 X = [[1.0, 0.0], [3.0, 4.0], [1.0, 2.0], [-0.5, 2.5]]
 Y = [[1.0, 1.0], [4.0, 3.0], [-1.0, 2.0], [2.0, -1.5]]
@@ -175,3 +176,45 @@ def test_the_cosine_embedding_kink_takes_the_mean_of_the_two_sides(write_cases):
                               "    target: {pairs: [[-2.0, 1.0]]}\n    labels: [-1.0]\n    reduction: sum\n"
                               "    expected: 0.0\n")
     np.testing.assert_allclose(evaluate_gradient(case, "float64").as_float(), [[-0.2, 0.1]], rtol=1e-15)
+
+
+def _as_floats(grad: np.ndarray) -> np.ndarray:
+    return np.vectorize(float, otypes=[float])(grad)
+
+
+def _assert_analytic_is_numerical(case, dtype: str) -> None:
+    """The triplet family's analytic gradient against the base class's 50-digit central differences."""
+    from conformance.families.base import Family
+
+    analytic, analytic_scale = case.family.gradient(case, dtype)
+    numerical, numerical_scale = Family.gradient(case.family, case, dtype)
+    assert analytic_scale == numerical_scale
+    np.testing.assert_allclose(_as_floats(analytic), _as_floats(numerical), rtol=1e-14, atol=1e-15,
+                               err_msg=f"{case.id} [{dtype}]")
+
+
+@pytest.mark.parametrize(("p", "swap"), [(2.0, False), (1.0, False), (1.5, False), (3.0, True), (1.0, True)])
+def test_the_triplet_gradient_at_its_kinks_is_the_numerical_one(write_cases, p, swap):
+    # Row by row: a zero distance (anchor = positive), a zero coordinate difference, the hinge's
+    # kink exactly (1 - 2 + 1 = 0 under every p), a swap's tie (d(a, n) = d(p, n) = 1), a smooth row.
+    # The one-sided slopes matter where two kinks meet: a central difference sees both.
+    # The last row: under p = 1 a zero coordinate difference at the hinge's kink (1 - 2 + 1 = 0).
+    anchors = [[0.5, -1.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0], [0.3, 0.7], [0.0, 0.0]]
+    positives = [[0.5, -1.0], [1.0, 1.0], [1.0, 0.0], [2.0, 0.0], [-0.4, 1.1], [1.0, 0.0]]
+    negatives = [[1.5, 0.0], [-0.5, 1.5], [2.0, 0.0], [1.0, 0.0], [0.9, -0.2], [1.5, 0.5]]
+    for reduction, expected in (("none", [0] * len(anchors)), ("mean", 0)):
+        case = _load(write_cases, f"    loss: triplet_margin\n    input: {{anchors: {anchors}}}\n"
+                                  f"    target: {{positives: {positives}}}\n    negatives: {negatives}\n"
+                                  f"    p: {p}\n    swap: {str(swap).lower()}\n    reduction: {reduction}\n"
+                                  f"    expected: {expected}\n")
+        _assert_analytic_is_numerical(case, "float64")
+
+
+def test_the_triplet_gradient_of_every_case_is_the_numerical_one():
+    loaded = load_cases([REPO / "cases/similarity", REPO / "cases/probes/similarity.yaml",
+                         REPO / "cases/as_is/similarity.yaml"])
+    triplets = [c for c in loaded.cases if c.loss == "triplet_margin"]
+    assert triplets
+    for case in triplets:
+        for dtype in ("float16", "bfloat16", "float32", "float64"):
+            _assert_analytic_is_numerical(case, dtype)

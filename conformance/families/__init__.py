@@ -30,12 +30,11 @@ BUILT_IN = ("conformance.families.cross_entropy:FAMILY",
                 "squared_error", "absolute_error", "huber", "smooth_l1", "log_cosh", "squared_log_error",
                 "absolute_percentage_error", "poisson_nll", "gaussian_nll",
                 "hinge", "squared_hinge", "perceptron", "soft_margin",
-                "ctc",
-                "dice", "tversky",
                 "multiclass_hinge", "multiclass_perceptron", "multi_margin", "multilabel_margin",
                 "multilabel_soft_margin", "hinge_embedding",
                 "cosine_similarity", "cosine_distance", "cosine_embedding", "triplet_margin",
-                "binary_focal", "categorical_focal")))
+                "binary_focal", "categorical_focal", "dice", "tversky",
+                "ctc")))
 
 _registry: dict[str, Family] = {}
 # reference -> why it could not be registered (a broken plugin), for `conformance list`.

@@ -19,10 +19,14 @@ Gradient (analytic) with respect to ``x``: minus that of the cosine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.families import similarity as shared
 from conformance.families.cosine_similarity import CosineSimilarity
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.dtypes import DType
 
 
 class CosineDistance(CosineSimilarity):
@@ -34,7 +38,7 @@ class CosineDistance(CosineSimilarity):
     def of_cosine(self, c: Any) -> Any:
         return 1 - c
 
-    def own_readings(self, case: Any, dtype: Any) -> list:
+    def own_readings(self, case: Case, dtype: DType) -> list[shared.SimilarityKnobs]:
         return []
 
 

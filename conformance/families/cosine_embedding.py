@@ -29,7 +29,7 @@ Gradient (analytic) with respect to ``x_1``: :math:`-\partial\cos` where
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,10 @@ from conformance.exact import MP, mp_array
 from conformance.families import similarity as shared
 from conformance.families.base import Options
 from conformance.vocabulary import Elements
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.dtypes import DType
 
 
 class CosineEmbeddingOptions(Options):
@@ -55,7 +59,7 @@ class CosineEmbedding(shared.FeatureFamily):
     options = CosineEmbeddingOptions
     aspects = (shared.COSINE_GUARD,)
 
-    def check(self, case: Any) -> None:
+    def check(self, case: Case) -> None:
         if case.ndim > 2 or not case.class_axis_is_last:
             raise CaseRuleError("input", "cosine_embedding takes (N, D) or (D,) embeddings, features last")
         labels = case.options.labels
@@ -67,13 +71,13 @@ class CosineEmbedding(shared.FeatureFamily):
         if not np.isin(labels, (-1.0, 1.0)).all():
             raise CaseRuleError("labels", "labels are 1 (similar) or -1 (dissimilar)")
 
-    def row_loss(self, case: Any, dtype: Any, x: np.ndarray, y: np.ndarray, index: tuple[int, ...]) -> Any:
+    def row_loss(self, case: Case, dtype: DType, x: np.ndarray, y: np.ndarray, index: tuple[int, ...]) -> Any:
         c = shared.cosine(x, y)
         if case.options.labels[index] == 1:
             return 1 - c
         return shared.hinge(c - MP.mpf(case.options.margin))
 
-    def gradient(self, case: Any, dtype: Any, reading: str | None = None) -> tuple[np.ndarray, Any]:
+    def gradient(self, case: Case, dtype: DType, reading: str | None = None) -> tuple[np.ndarray, Any]:
         if reading is not None:
             raise ValueError(f"{self.name} has no gradient reading {reading!r}")
         xs = self.rows(case, dtype, mp_array(case.input.values, dtype))
@@ -88,7 +92,8 @@ class CosineEmbedding(shared.FeatureFamily):
                 grad[index] = slope * shared.hinge_slope(c - MP.mpf(case.options.margin))
         return self.scaled_rows(case, grad)
 
-    def rows_float(self, case, dtype, x, y, knobs) -> np.ndarray:
+    def rows_float(self, case: Case, dtype: DType, x: np.ndarray, y: np.ndarray,
+                   knobs: shared.SimilarityKnobs) -> np.ndarray:
         # As torch: the dot over the product of the norms (an overflowing row is inf / inf = NaN).
         xc, yc = shared.computed(x, knobs), shared.computed(y, knobs)
         products = (xc * yc).sum(axis=-1).astype(np.float64)

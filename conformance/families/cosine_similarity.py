@@ -27,13 +27,17 @@ Gradient (analytic) with respect to ``x``: :math:`y / (\lVert x\rVert \lVert y\r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from conformance.exact import mp_array
 from conformance.families import similarity as shared
 from conformance.vocabulary import Elements
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.dtypes import DType
 
 
 class CosineSimilarity(shared.FeatureFamily):
@@ -43,7 +47,7 @@ class CosineSimilarity(shared.FeatureFamily):
     targets = {"references": Elements.FLOAT}
     aspects = (shared.COSINE_SIGN, shared.COSINE_GUARD, shared.COSINE_AXIS)
 
-    def row_loss(self, case: Any, dtype: Any, x: np.ndarray, y: np.ndarray, index: tuple[int, ...]) -> Any:
+    def row_loss(self, case: Case, dtype: DType, x: np.ndarray, y: np.ndarray, index: tuple[int, ...]) -> Any:
         return self.of_cosine(shared.cosine(x, y))
 
     def of_cosine(self, c: Any) -> Any:
@@ -53,7 +57,7 @@ class CosineSimilarity(shared.FeatureFamily):
     # The derivative of of_cosine (-1 for the distance).
     sign = 1
 
-    def gradient(self, case: Any, dtype: Any, reading: str | None = None) -> tuple[np.ndarray, Any]:
+    def gradient(self, case: Case, dtype: DType, reading: str | None = None) -> tuple[np.ndarray, Any]:
         if reading is not None:
             raise ValueError(f"{self.name} has no gradient reading {reading!r}")
         xs = self.rows(case, dtype, mp_array(case.input.values, dtype))
@@ -63,10 +67,11 @@ class CosineSimilarity(shared.FeatureFamily):
             grad[index] = shared.cosine_slope(xs[index], ys[index]) * self.sign
         return self.scaled_rows(case, grad)
 
-    def own_readings(self, case: Any, dtype: Any) -> list[shared.SimilarityKnobs]:
+    def own_readings(self, case: Case, dtype: DType) -> list[shared.SimilarityKnobs]:
         return [shared.SimilarityKnobs(factor=-1.0)]
 
-    def rows_float(self, case, dtype, x, y, knobs) -> np.ndarray:
+    def rows_float(self, case: Case, dtype: DType, x: np.ndarray, y: np.ndarray,
+                   knobs: shared.SimilarityKnobs) -> np.ndarray:
         return self.of_cosine(shared.cosine_float(x, y, knobs))
 
 

@@ -42,6 +42,7 @@ sequence (the loss is the constant :math:`+\infty`), 0 under ``zero_infinity``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,9 +52,11 @@ from scipy.special import log_softmax as float_log_softmax
 
 from conformance.arrays import IndexArray, Integer
 from conformance.case_rules import CaseRuleError
+from conformance.deadline import check as check_time
 from conformance.dtypes import round_to
 from conformance.exact import INF, MP, NAN, ONE, ZERO, exp, log_q, mp_array, total
 from conformance.families.base import Aspect, Family, Options, Reading, Rule
+from conformance.families.regression import _knob  # regression's Rule-from-a-knob: one copy, not one per family
 from conformance.sequences import lengths as label_lengths, unpadded
 from conformance.vocabulary import Elements
 
@@ -65,6 +68,11 @@ if TYPE_CHECKING:
 TF_LOG_ZERO = float(np.float32(math.log(1e-307)))
 # optax's default log_epsilon.
 OPTAX_LOG_ZERO = -1e5
+# The most alignment-lattice cells, sum over the batch of T_n (2 L_n + 1), a case may need: the
+# exact forward-backward does a 50-digit log-sum-exp per cell (and keeps T x S of them for the
+# gradient), so a case file past this would take hours and gigabytes. About 4x the largest case
+# in cases/ctc (the speech batch: 27,315 cells).
+MAX_ALIGNMENT_CELLS = 100_000
 
 
 class CtcOptions(Options):
@@ -110,10 +118,6 @@ _DESCRIBE = {
     "first_entries": lambda v: ("reads each label as the first entries of its left-padded row (the padding "
                                 "becomes labels, the end of the label is lost)"),
 }
-
-
-def _knob(name: str, test: Any, label: str) -> Rule:
-    return Rule(lambda knobs, input_kind: name in knobs and test(knobs[name]), label)
 
 
 def _reads_kind(knobs: Any, input_kind: str) -> str | None:
@@ -177,6 +181,12 @@ class Ctc(Family):
         if options.left_padded and case.mode != "as_is":
             raise CaseRuleError("left_padded", "left_padded shows how an API reads left-padded labels: "
                                 "it needs mode: as_is")
+        cells = sum(frames_n * (2 * len(label) + 1) for frames_n, label in sequences(case))
+        if cells > MAX_ALIGNMENT_CELLS:
+            raise CaseRuleError("target", f"the alignment lattice, sum over the sequences of input length x "
+                                f"(2 x label length + 1), has {cells} cells; the exact oracle takes at most "
+                                f"{MAX_ALIGNMENT_CELLS}: use fewer frames (or input_lengths), shorter labels or "
+                                f"a smaller batch")
         if options.length_normalised and case.reduction != "mean":
             raise CaseRuleError("length_normalised", "length_normalised divides the losses of `mean`; "
                                 f"reduction is {case.reduction!r}")
@@ -331,22 +341,31 @@ def _predecessors(ext: list[int], s: int) -> list[int]:
     return found
 
 
-def _forward(logp: np.ndarray, ext: list[int]) -> list[list[Any]]:
+def _forward_rows(logp: np.ndarray, ext: list[int]) -> Iterator[list[Any]]:
+    """alpha_t, frame by frame (log P(frames ..t, in state s at t)); each row is a new list."""
     frames, states = logp.shape[0], len(ext)
-    alpha = [[-INF] * states for _ in range(frames)]
+    alpha = [-INF] * states
     for s in range(min(2, states)):
-        alpha[0][s] = logp[0][ext[s]]
+        alpha[s] = logp[0][ext[s]]
+    yield alpha
     for t in range(1, frames):
-        for s in range(states):
-            alpha[t][s] = _lse([alpha[t - 1][p] for p in _predecessors(ext, s)]) + logp[t][ext[s]]
-    return alpha
+        check_time()  # an untrusted case must not outlast the evaluation's time limit
+        alpha = [_lse([alpha[p] for p in _predecessors(ext, s)]) + logp[t][ext[s]] for s in range(states)]
+        yield alpha
+
+
+def _forward(logp: np.ndarray, ext: list[int]) -> list[list[Any]]:
+    """The whole T_n x S forward table (the gradient needs every row)."""
+    return list(_forward_rows(logp, ext))
 
 
 def _log_likelihood(logp: np.ndarray, ext: list[int]) -> Any:
     """log P(label | input) of one sequence (``logp``: its frames, (T_n, C))."""
     if logp.shape[0] == 0:
         return ZERO if len(ext) == 1 else -INF
-    last = _forward(logp, ext)[-1]
+    last: list[Any] = []
+    for last in _forward_rows(logp, ext):  # only the value: keep one row, not the table
+        pass
     return _lse(last[-2:])
 
 
@@ -362,11 +381,13 @@ def _occupation(logp: np.ndarray, ext: list[int]) -> np.ndarray | None:
     for s in range(max(0, states - 2), states):
         beta[-1][s] = ZERO
     for t in range(frames - 2, -1, -1):
+        check_time()
         for s in range(states):
             following = [q for q in (s, s + 1, s + 2) if q < states and s in _predecessors(ext, q)]
             beta[t][s] = _lse([beta[t + 1][q] + logp[t + 1][ext[q]] for q in following])
     gamma = np.full(logp.shape, ZERO, dtype=object)
     for t in range(frames):
+        check_time()
         for s in range(states):
             if alpha[t][s] != -INF and beta[t][s] != -INF:
                 gamma[t][ext[s]] += MP.exp(alpha[t][s] + beta[t][s] - log_total)
@@ -412,6 +433,7 @@ def _float_log_likelihood(logp: np.ndarray, ext: list[int], knobs: CtcKnobs) -> 
     alpha = np.full(states, start)
     alpha[0] = 0.0
     for t in range(logp.shape[0]):
+        check_time()
         new = np.full(states, -math.inf)
         for s in range(states):
             terms = [alpha[s]] + ([alpha[s - 1]] if s >= 1 else [])

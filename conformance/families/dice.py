@@ -27,10 +27,14 @@ Gradient: :math:`d/dp_i = (N - 2 y_i D) / D^2` per group (:math:`2 p_i N` in pla
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.families import overlap
 from conformance.families.overlap import OverlapKnobs, OverlapOptions, Sums
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.dtypes import DType
 
 
 class DiceOptions(OverlapOptions):
@@ -45,16 +49,16 @@ class Dice(overlap.OverlapFamily):
     aspects = (overlap.GROUPING, overlap.SMOOTHING)
     gradient_readings = overlap.GRADIENT_READINGS
 
-    def squared(self, case: Any) -> bool:
+    def squared(self, case: Case) -> bool:
         return case.options.squared
 
-    def ratio_parts(self, case: Any, sums: Sums, options: dict[str, Any]) -> tuple[Any, Any]:
+    def ratio_parts(self, case: Case, sums: Sums, options: dict[str, Any]) -> tuple[Any, Any]:
         return 2 * sums.intersection, sums.predicted + sums.target
 
-    def part_slopes(self, case: Any, p: Any, y: Any, options: dict[str, Any]) -> tuple[Any, Any]:
+    def part_slopes(self, case: Case, p: Any, y: Any, options: dict[str, Any]) -> tuple[Any, Any]:
         return 2 * y, (2 * p if options["squared"] else 1)
 
-    def own_readings(self, case: Any, dtype: Any) -> list[OverlapKnobs]:
+    def own_readings(self, case: Case, dtype: DType) -> list[OverlapKnobs]:
         return [OverlapKnobs(squared=not case.options.squared)]
 
 

@@ -204,6 +204,12 @@ def _smooth_rule(pair: tuple[float, float], label: str) -> Rule:
     return Rule(matches, label)
 
 
+# The probes with class-index targets are the only ones an overlap API raises on (the
+# per-channel-only APIs refuse the index map's shape): that says nothing of the aspect,
+# and the "n/a" label lets the probes it did compute speak (profile._combine).
+RAISES_ON_INDEX = "n/a: raises on class-index targets"
+
+
 def _group_rule(over: OverlapOver, label: str) -> Rule:
     return Rule(lambda knobs, input_kind: knobs.get("overlap_over") == over, label)
 
@@ -215,7 +221,8 @@ GROUPING = Aspect(
      _group_rule(OverlapOver.SAMPLE, "per sample"),
      _group_rule(OverlapOver.CHANNEL, "per channel"),
      # A reading that keeps the groups (another constant, say) answers: the probe's own.
-     Rule(lambda knobs, input_kind: not knobs.get("overlap_over"), "per (sample, channel)")))
+     Rule(lambda knobs, input_kind: not knobs.get("overlap_over"), "per (sample, channel)")),
+    raised=RAISES_ON_INDEX)
 
 
 # optax's smooth = 1 is 1 / 1 in the Tversky form and 2 / 2 in the Dice form (2I + 2) / (P + Y + 2).
@@ -224,7 +231,8 @@ SMOOTHING = Aspect(
     (_smooth_rule((0.0, 1e-7), "0 / 1e-7"), _smooth_rule((1e-5, 1e-5), "1e-5 / 1e-5"),
      _smooth_rule((0.0, 1e-8), "0 / 1e-8"), _smooth_rule((1.0, 1.0), "1 / 1"), _smooth_rule((2.0, 2.0), "2 / 2"),
      Rule(lambda knobs, input_kind: knobs.get("smooth_numerator") is None
-          and knobs.get("smooth_denominator") is None, "nothing")))
+          and knobs.get("smooth_denominator") is None, "nothing")),
+    raised=RAISES_ON_INDEX)
 
 
 class OverlapFamily(Family):

@@ -25,7 +25,7 @@ Gradient: :math:`d/dp_i = (N D'_i - y_i D) / D^2` per group with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -33,6 +33,10 @@ from conformance.arrays import Number
 from conformance.families import overlap
 from conformance.families.base import Aspect, Rule
 from conformance.families.overlap import OverlapKnobs, OverlapOptions, Sums
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.dtypes import DType
 
 
 class TverskyOptions(OverlapOptions):
@@ -42,7 +46,8 @@ class TverskyOptions(OverlapOptions):
 
 WEIGHTS = Aspect("tversky_weights", "which error alpha weighs", "false positives",
                  (Rule(lambda knobs, input_kind: bool(knobs.get("weights_swapped")), "false negatives"),
-                  Rule(lambda knobs, input_kind: not knobs.get("weights_swapped"), "false positives")))
+                  Rule(lambda knobs, input_kind: not knobs.get("weights_swapped"), "false positives")),
+                 raised=overlap.RAISES_ON_INDEX)
 
 
 class Tversky(overlap.OverlapFamily):
@@ -54,23 +59,23 @@ class Tversky(overlap.OverlapFamily):
     aspects = (overlap.GROUPING, overlap.SMOOTHING, WEIGHTS)
     gradient_readings = overlap.TVERSKY_GRADIENT_READINGS
 
-    def own_settings(self, case: Any) -> dict[str, Any]:
+    def own_settings(self, case: Case) -> dict[str, Any]:
         return {"alpha": case.options.alpha, "beta": case.options.beta, "weights_swapped": False}
 
     def _weights(self, options: dict[str, Any]) -> tuple[Any, Any]:
         alpha, beta = options["alpha"], options["beta"]
         return (beta, alpha) if options.get("weights_swapped") else (alpha, beta)
 
-    def ratio_parts(self, case: Any, sums: Sums, options: dict[str, Any]) -> tuple[Any, Any]:
+    def ratio_parts(self, case: Case, sums: Sums, options: dict[str, Any]) -> tuple[Any, Any]:
         alpha, beta = self._weights(options)
         i = sums.intersection
         return i, i + alpha * (sums.predicted - i) + beta * (sums.target - i)
 
-    def part_slopes(self, case: Any, p: Any, y: Any, options: dict[str, Any]) -> tuple[Any, Any]:
+    def part_slopes(self, case: Case, p: Any, y: Any, options: dict[str, Any]) -> tuple[Any, Any]:
         alpha, beta = self._weights(options)
         return y, y + alpha * (1 - y) - beta * y
 
-    def own_readings(self, case: Any, dtype: Any) -> list[OverlapKnobs]:
+    def own_readings(self, case: Case, dtype: DType) -> list[OverlapKnobs]:
         if case.options.alpha == case.options.beta:
             return []
         return [OverlapKnobs(weights_swapped=True)]
