@@ -12,10 +12,9 @@ functions at the end do.
 
 from __future__ import annotations
 
-from typing import Any
-
 from conformance.adapters.kornia_focal import BINDINGS as FOCAL_BINDINGS
 from conformance.adapters.kornia_overlap import BINDINGS as OVERLAP_BINDINGS
+from conformance.adapters.torch import device, result_dtype, to_numpy  # noqa: F401 - the worker calls them
 from conformance.binding import Framework
 
 FRAMEWORK = Framework(
@@ -41,16 +40,3 @@ def setup() -> None:
 
     torch.set_num_threads(1)
 
-
-def to_numpy(value: Any) -> Any:
-    import torch
-
-    return value.detach().to(device="cpu", dtype=torch.float64).numpy()
-
-
-def result_dtype(value: Any) -> str:
-    return str(value.dtype).removeprefix("torch.")
-
-
-def device() -> str:
-    return "cpu"

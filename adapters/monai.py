@@ -11,10 +11,9 @@ functions at the end do.
 
 from __future__ import annotations
 
-from typing import Any
-
 from conformance.adapters.monai_focal import BINDINGS as FOCAL_BINDINGS
 from conformance.adapters.monai_overlap import BINDINGS as OVERLAP_BINDINGS
+from conformance.adapters.torch import device, result_dtype, to_numpy  # noqa: F401 - the worker calls them
 from conformance.binding import Framework
 
 FRAMEWORK = Framework(
@@ -40,16 +39,3 @@ def setup() -> None:
 
     torch.set_num_threads(1)
 
-
-def to_numpy(value: Any) -> Any:
-    import torch
-
-    return value.detach().to(device="cpu", dtype=torch.float64).numpy()
-
-
-def result_dtype(value: Any) -> str:
-    return str(value.dtype).removeprefix("torch.")
-
-
-def device() -> str:
-    return "cpu"
