@@ -81,9 +81,7 @@ class BinaryCrossEntropy(shared.ProbabilityFamily):
         """Probabilities as logits, log p - log(1 - p) (exact; -inf at 0, inf at 1)."""
         if (case.input.kind, kind) != ("probs", "logits"):
             return super().converted_input(case, dtype, kind)
-        p = mp_array(case.input.values, dtype)
-        logits = [float(log(v) - log(ONE - v)) for v in p.flat]
-        return np.array(logits, dtype=np.float64).reshape(p.shape)
+        return probs_as_logits(case, dtype)
 
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:
         singles = shared.common_readings(case, dtype, {"logits", "probs"})
@@ -126,3 +124,10 @@ def _variant(case: Case, dtype: DType, knobs: Knobs, inputs: np.ndarray | None) 
 
 
 FAMILY = BinaryCrossEntropy()
+
+
+def probs_as_logits(case: Case, dtype: DType) -> np.ndarray:
+    """The case's probabilities as logits, log p - log(1 - p), exactly (-inf at 0, inf at 1)."""
+    p = mp_array(case.input.values, dtype)
+    logits = [float(log(v) - log(ONE - v)) for v in p.flat]
+    return np.array(logits, dtype=np.float64).reshape(p.shape)

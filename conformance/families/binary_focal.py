@@ -42,7 +42,8 @@ from scipy.special import expit, log_expit
 
 from conformance.arrays import Number
 from conformance.dtypes import round_to
-from conformance.exact import MP, NAN, ONE, log, mp_array
+from conformance.exact import MP, NAN, ONE, mp_array
+from conformance.families import binary_cross_entropy
 from conformance.families import focal as shared
 from conformance.families.base import reduce_exact, reduction_denominator
 from conformance.families.focal import FocalKnobs
@@ -90,9 +91,7 @@ class BinaryFocal(shared.FocalFamily):
         """Probabilities as logits, log p - log(1 - p) (exact; -inf at 0, inf at 1)."""
         if (case.input.kind, kind) != ("probs", "logits"):
             return super().converted_input(case, dtype, kind)
-        p = mp_array(case.input.values, dtype)
-        logits = [float(log(v) - log(ONE - v)) for v in p.flat]
-        return np.array(logits, dtype=np.float64).reshape(p.shape)
+        return binary_cross_entropy.probs_as_logits(case, dtype)
 
     # -- interpretation -----------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[FocalKnobs]:
