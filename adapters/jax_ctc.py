@@ -14,7 +14,7 @@ This module imports jax only inside recipe strings.
 
 from __future__ import annotations
 
-from conformance.adapters.ctc_glue import frame_paddings, label_paddings, padded_labels
+from conformance.adapters.ctc_glue import frame_paddings, label_paddings, padded_labels, reduce_sequences
 from conformance.adapters.jax_regression import OPS
 from conformance.binding import Binding
 from conformance.case import Case
@@ -30,7 +30,7 @@ def _write(w: RecipeWriter) -> None:
     blank = w.case.option("blank")
     w.emit(f"per_sequence = optax.ctc_loss({x}, {frame_paddings(w)}, {padded_labels(w)}, {label_paddings(w)}"
            f"{f', blank_id={blank}' if blank else ''})")
-    w.reduce("per_sequence", OPS)
+    reduce_sequences(w, "per_sequence", OPS)
 
 
 def _limits(case: Case) -> str | None:
@@ -42,6 +42,7 @@ def _limits(case: Case) -> str | None:
 BINDINGS = (
     Binding("jax.optax.ctc_loss", "ctc", frozenset({"logits", "log_probs"}), frozenset({"labels"}), _write,
             options=frozenset({"blank", "input_lengths", "time_major", "left_padded"}), limits=_limits, doc=DOCS,
+            reductions=frozenset({"mean", "sum", "none", "length_mean"}),
             reads="softmax of batch-major logits; paddings (1.0 = padded) for frames and labels; log 0 is "
                   "log_epsilon = -1e5, so no alignment costs about 1e5",
             grad_readings={"log_probs": "ctc_softmax_assumed"},

@@ -21,7 +21,7 @@ each backend. This module imports nothing of Keras.
 
 from __future__ import annotations
 
-from conformance.adapters.ctc_glue import input_length_vector, label_lengths, padded_labels
+from conformance.adapters.ctc_glue import input_length_vector, label_lengths, padded_labels, reduce_sequences
 from conformance.adapters.keras_regression import OPS, V
 from conformance.binding import Binding, Inherits
 from conformance.case import Case, Expectation
@@ -49,13 +49,20 @@ def _write_ops(w: RecipeWriter) -> None:
     blank = w.case.option("blank")
     w.emit(f"per_sequence = keras.ops.ctc_loss({padded_labels(w)}, {_batch_major(w)}, {label_lengths(w)}, "
            f"{input_length_vector(w)}{f', mask_index={blank}' if blank else ''})")
-    w.reduce("per_sequence", OPS)
+    reduce_sequences(w, "per_sequence", OPS)
 
 
 def _write_class(w: RecipeWriter) -> None:
-    reduction = {"none": "None", "sum": '"sum"', "mean": None}[w.case.reduction]
+    # length_mean is not a Keras reduction: the class returns the per-sequence losses and the glue
+    # divides them by their label lengths before the mean.
+    reduction = {"none": "None", "sum": '"sum"', "mean": None, "length_mean": "None"}[w.case.reduction]
     options = f"reduction={reduction}, " if reduction else ""
-    w.emit(f"loss = keras.losses.CTC({options}dtype={w.dtype!r})({padded_labels(w)}, {_batch_major(w)})")
+    call = f"keras.losses.CTC({options}dtype={w.dtype!r})({padded_labels(w)}, {_batch_major(w)})"
+    if w.case.reduction != "length_mean":
+        w.emit(f"loss = {call}")
+        return
+    w.emit(f"per_sequence = {call}")
+    reduce_sequences(w, "per_sequence", OPS)
 
 
 def _ops_limits(case: Case) -> str | None:
@@ -64,15 +71,24 @@ def _ops_limits(case: Case) -> str | None:
     return None
 
 
+REDUCTIONS = frozenset({"mean", "sum", "none", "length_mean"})
+def _class_limits(case: Case) -> str | None:
+    if case.mode == "as_is" and case.reduction == "length_mean":
+        return "keras.losses.CTC has no length-normalised mean: as_is, the glue may not divide by the label lengths"
+    return None
+
+
 _READS = "softmax of batch-major logits, padded labels with lengths; mask_index is the blank (0)"
 BINDINGS = (
     Binding("keras.ops.ctc_loss", "ctc", frozenset({"logits", "log_probs"}), frozenset({"labels"}), _write_ops,
             options=frozenset({"blank", "input_lengths", "time_major", "left_padded"}), limits=_ops_limits, doc=OPS_DOCS,
+            reductions=REDUCTIONS,
             reads=_READS + "; the backend's log 0 decides an infeasible label's loss (707, 1e5 or inf)",
             grad_readings={"log_probs": "ctc_softmax_assumed"}, deviations=(IN_FLOAT32,),
             profile={"ctc_input": "logits", "ctc_infeasible": "about 707 (log 0 = log 1e-307)"}),
     Binding("keras.CTC", "ctc", frozenset({"logits", "log_probs"}), frozenset({"labels"}), _write_class,
-            options=frozenset({"time_major", "left_padded"}), doc=CLASS_DOCS,
+            options=frozenset({"time_major", "left_padded"}), doc=CLASS_DOCS, reductions=REDUCTIONS,
+            limits=_class_limits,
             # It calls keras.ops.ctc_loss (mask_index 0): what that documents holds for it.
             documented_by=(Inherits("keras.ops.ctc_loss", shared_only=True),),
             reads="softmax of batch-major logits; 0 is both the blank and the label padding, every input "

@@ -67,14 +67,15 @@ def _write(w: RecipeWriter) -> None:
     if case.reduction == "sum":
         w.emit(f"loss = np.asarray(np.sum(per_sequence)).astype({w.dtype!r})")
         return
-    if case.option("length_normalised"):
+    if case.reduction == "length_mean":
         w.emit(f"per_sequence = per_sequence / np.maximum({label_lengths(w)}, 1)")
     w.emit(f"loss = np.asarray(np.mean(per_sequence)).astype({w.dtype!r})")
 
 
 BINDINGS = (
     Binding("numpy.ctc", "ctc", frozenset({"logits", "log_probs"}), frozenset({"labels"}), _write,
-            options=frozenset({"blank", "input_lengths", "zero_infinity", "length_normalised", "time_major"}),
+            options=frozenset({"blank", "input_lengths", "zero_infinity", "time_major"}),
+            reductions=frozenset({"mean", "sum", "none", "length_mean"}),
             reads="the canonical forward recursion in float64 (log_softmax of logits), rounded once",
             doc=DOCS, limits=faithful_only),
 )

@@ -3,8 +3,8 @@
 torch takes log-probabilities ``(T, N, C)`` (time-major), padded targets ``(N, S)``
 with ``input_lengths`` and ``target_lengths``, ``blank=0`` by default and
 ``zero_infinity``. Its ``'mean'`` divides each sequence's loss by its target length
-(clamped to 1) before the batch mean: that is the case option ``length_normalised``;
-a plain batch mean is ``reduction='none'`` reduced by the glue. The faithful glue
+(clamped to 1) before the batch mean: that is the case's reduction ``length_mean``;
+the case's ``mean`` (a plain batch mean) is ``reduction='none'`` reduced by the glue. The faithful glue
 gives logits to it as ``log_softmax`` over the classes (a converted input: the
 gradient is judged with respect to the log-probabilities torch receives) and
 transposes a batch-major input to ``(T, N, C)`` (data movement). ``as_is`` passes
@@ -43,9 +43,13 @@ def _log_probs(w: RecipeWriter) -> str:
 
 def _write_ctc(w: RecipeWriter, module: str | None = None) -> None:
     case = w.case
-    # torch's own 'mean' is the length-normalised one; as_is shows it, faithful uses it only when asked.
-    native = w.as_is or case.reduction != "mean" or case.option("length_normalised")
-    reduction = None if case.reduction == "mean" and native else repr(case.reduction if native else "none")
+    # torch's own 'mean' is the length-normalised one: the case's length_mean, and what as_is shows
+    # for the case's mean; the faithful plain mean reduces 'none'.
+    native = w.as_is or case.reduction != "mean"
+    if case.reduction in ("mean", "length_mean"):
+        reduction = None if native else "'none'"
+    else:
+        reduction = repr(str(case.reduction))
     options = kwargs(blank=case.option("blank") or None, reduction=reduction,
                      zero_infinity=True if case.option("zero_infinity") else None)
     args = f"{_log_probs(w)}, {padded_labels(w)}, {input_length_vector(w)}, {label_lengths(w)}"
@@ -63,7 +67,8 @@ _REFUSES = {d: f'"ctc_loss_cpu" not implemented for {d!r} (CPU kernels are float
 
 CTC = Binding(
     "torch.ctc_loss", "ctc", frozenset({"logits", "log_probs"}), frozenset({"labels"}), _write_ctc,
-    options=frozenset({"blank", "input_lengths", "zero_infinity", "length_normalised", "time_major", "left_padded"}),
+    options=frozenset({"blank", "input_lengths", "zero_infinity", "time_major", "left_padded"}),
+    reductions=frozenset({"mean", "sum", "none", "length_mean"}),
     reads="reads (T, N, C) log-probabilities (logits are not renormalised), padded targets with lengths, blank 0; "
           "'mean' divides each loss by its target length (at least 1) before the batch mean",
     doc=DOCS, refuses_dtypes=_REFUSES,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from conformance.vocabulary import Reduction
+
 if TYPE_CHECKING:
     from conformance.case import Case
     from conformance.families import Family
@@ -26,7 +28,7 @@ def check_case(case: Case) -> None:
     _check_kinds(case, family)
     if case.reduction not in family.reductions:
         raise CaseRuleError("reduction", f"{case.loss} has no reduction {case.reduction!r}; use "
-                            f"{', '.join(r for r in ('mean', 'sum', 'none', 'batchmean') if r in family.reductions)}")
+                            f"{', '.join(r for r in Reduction if r in family.reductions)}")
     _check_shapes(case, family)
     family.check(case)
     check_expected(case)

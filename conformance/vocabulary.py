@@ -20,6 +20,9 @@ class Reduction(StrEnum):
     SUM = "sum"
     NONE = "none"
     BATCHMEAN = "batchmean"   # the sum divided by the size of the first axis (KL divergence)
+    # each sequence's loss divided by its label length (at least 1), then the batch mean (CTC;
+    # PyTorch's 'mean')
+    LENGTH_MEAN = "length_mean"
 
 
 class Mode(StrEnum):

@@ -30,7 +30,7 @@ def test_suite_has_real_breadth():
     assert len(SUITE.cases) >= 60 and losses == set(families.names())  # every family has cases
     assert {c.input.kind for c in SUITE.cases} == {k for f in families.families() for k in f.inputs}
     assert {c.target.kind for c in SUITE.cases} == {k for f in families.families() for k in f.targets}
-    assert {c.reduction for c in SUITE.cases} == {"mean", "sum", "none", "batchmean"}
+    assert {c.reduction for c in SUITE.cases} == {"mean", "sum", "none", "batchmean", "length_mean"}
     assert any(c.class_axis == 1 and c.ndim == 4 for c in SUITE.cases)
     for family in families.families():  # every option of every family is exercised
         for option in family.options.model_fields:

@@ -102,7 +102,7 @@ GRADIENT_CASES = {
                                target={"labels": [[2], [1, 2]]}, input_lengths=[2, 3]),
     "length-normalised": dict(input={"logits": [[[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [-0.3, 0.2, 0.8]],
                                                 [[0.6, 0.0, -0.1], [0.2, 0.9, 0.3], [0.4, -0.5, 0.1]]]},
-                              target={"labels": [[], [1, 2]]}, length_normalised=True),
+                              target={"labels": [[], [1, 2]]}, reduction="length_mean"),
     "time-major-blank-2": dict(input={"logits": [[[0.3, -0.2, 0.5]], [[0.1, 0.4, -0.6]], [[-0.3, 0.2, 0.8]]]},
                                target={"labels": [[0, 1]]}, blank=2, time_major=True, reduction="none"),
 }
@@ -115,7 +115,7 @@ def test_forward_backward_gradient_matches_numerical_differentiation(name):
     numeric, numeric_scale = Family.gradient(ctc.FAMILY, case, "float64")  # central differences at 50 digits
     for a, n in zip(analytic.flat, numeric.flat):
         assert abs(a - n) < MP.mpf("1e-30"), (name, a, n)
-    if case.reduction != "mean" or not case.options.length_normalised:
+    if case.reduction != "length_mean":  # one divisor: the numeric gradient's scale is the same
         assert scale == numeric_scale
 
 
@@ -141,12 +141,24 @@ def test_readings_reproduce_the_measured_log_zero_conventions():
     assert optax == pytest.approx(100000.14009901721, rel=1e-12)
 
 
-def test_length_normalised_mean_divides_by_the_clamped_label_length():
+def test_length_mean_divides_by_the_clamped_label_length():
     base = dict(input={"logits": [[[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]], [[0.6, 0.0, -0.1], [0.2, 0.9, 0.3]]]},
                 target={"labels": [[], [1, 2]]})
     per = ctc.FAMILY.value(make(**base, reduction="none"), "float64")
-    value = ctc.FAMILY.value(make(**base, length_normalised=True), "float64")
+    value = ctc.FAMILY.value(make(**base, reduction="length_mean"), "float64")
     assert float(value) == pytest.approx(float((per[0] / 1 + per[1] / 2) / 2), rel=1e-15)
+
+
+def test_length_mean_is_a_reduction_of_sequence_losses_only(tmp_path):
+    import yaml
+
+    case = {"id": "bad", "loss": "cross_entropy", "input": {"logits": [[0.1, 0.5]]}, "target": {"index": [1]},
+            "reduction": "length_mean", "expected": 0.0}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"cases": [case]}, default_flow_style=None))
+    cases, errors = load_file(path)
+    assert not cases and errors[0].field == "reduction"
+    assert "use mean, sum, none" in errors[0].message, errors[0]
 
 
 @pytest.mark.parametrize("fields,where,message", [
@@ -158,7 +170,6 @@ def test_length_normalised_mean_divides_by_the_clamped_label_length():
     (dict(target={"labels": [[1]]}, blank=3), "blank", "not a class"),
     (dict(target={"labels": [[-1]]}), "target.labels", "labels are class indices >= 0"),
     (dict(target={"labels": [1, 2]}), "target.labels", "not a list of labels"),
-    (dict(target={"labels": [[1]]}, reduction="sum", length_normalised=True), "length_normalised", "mean"),
     (dict(target={"labels": [[1]]}, left_padded=True), "left_padded", "as_is"),
 ])
 def test_malformed_sequence_cases_name_the_field(fields, where, message, tmp_path):

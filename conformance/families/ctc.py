@@ -17,10 +17,10 @@ with the classes last (``time_major: true``: written ``(T, N, C)``); target
 ``labels``, a list of ``N`` label lists (ragged, lengths implied; see
 :mod:`conformance.sequences`). Options: ``blank`` (the blank's class index,
 default 0; a label may not contain it), ``input_lengths`` (frames used per
-sequence, default all ``T``), ``zero_infinity``, ``length_normalised`` (with
-``mean``: each loss divided by its label length, at least 1, before the batch
-mean - PyTorch's ``'mean'``), ``time_major``. Reductions: ``none`` (one loss
-per sequence), ``sum``, ``mean`` (the plain batch mean).
+sequence, default all ``T``), ``zero_infinity``, ``time_major``. Reductions:
+``none`` (one loss per sequence), ``sum``, ``mean`` (the plain batch mean) and
+``length_mean`` (each loss divided by its label length, at least 1, before the
+batch mean: PyTorch's ``'mean'``).
 
 Example::
 
@@ -58,7 +58,7 @@ from conformance.exact import INF, MP, NAN, ONE, ZERO, exp, log_q, mp_array, tot
 from conformance.families.base import Aspect, Family, Options, Reading, Rule
 from conformance.families.regression import _knob  # regression's Rule-from-a-knob: one copy, not one per family
 from conformance.sequences import lengths as label_lengths, unpadded
-from conformance.vocabulary import Elements
+from conformance.vocabulary import Elements, Reduction
 
 if TYPE_CHECKING:
     from conformance.case import Case
@@ -79,7 +79,6 @@ class CtcOptions(Options):
     blank: Integer = Field(default=0, ge=0)
     input_lengths: IndexArray | None = None
     zero_infinity: bool = False
-    length_normalised: bool = False
     time_major: bool = False
     # as_is only: the labels reach the API padded on the left (with 0), as a pipeline that pads that
     # way hands them over; the loss is still that of the labels (every API here reads from the left).
@@ -93,7 +92,7 @@ class CtcKnobs(Reading):
     reads: str | None = None              # the input read as logits | log_probs
     masked_state_log: float | None = None  # (TF dense) log 0 of the final-state mask is this number
     forbidden_step_log: float | None = None  # (optax) a later start and a repeat without blank cost this log
-    mean_by: str | None = None             # mean divided by: batch | label_lengths
+    mean_by: str | None = None             # a mean (or length_mean) divided by: batch | label_lengths
     blank: int | None = None               # the blank read at this class index
     zero_infinity: bool | None = None      # an infinite loss read as 0 (True) or kept (False)
     first_entries: bool = False            # a left-padded label read as the first L entries of its row
@@ -130,7 +129,7 @@ CTC_INFEASIBLE = Aspect(
     "ctc_infeasible", "a label too long for its input (no alignment)", "inf",
     (_knob("masked_state_log", lambda v: v is not None, "about 707 (log 0 = log 1e-307)"),
      _knob("forbidden_step_log", lambda v: v is not None, "about 1e5 (log 0 = -1e5)")))
-CTC_MEAN = Aspect("ctc_mean", "what `mean` divides the summed sequence losses by", "batch size",
+CTC_MEAN = Aspect("ctc_mean", "what a batch mean divides the sequence losses by", "batch size",
                   (_knob("mean_by", lambda v: v == "label_lengths", "each loss by its label length, then batch"),))
 
 
@@ -140,6 +139,7 @@ class Ctc(Family):
     inputs = ("logits", "log_probs")
     targets = {"labels": Elements.SEQUENCES}
     options = CtcOptions
+    reductions = frozenset({Reduction.MEAN, Reduction.SUM, Reduction.NONE, Reduction.LENGTH_MEAN})
     class_axis = True
     aspects = (CTC_INPUT, CTC_INFEASIBLE, CTC_MEAN)
     gradient_readings = {
@@ -187,9 +187,6 @@ class Ctc(Family):
                                 f"(2 x label length + 1), has {cells} cells; the exact oracle takes at most "
                                 f"{MAX_ALIGNMENT_CELLS}: use fewer frames (or input_lengths), shorter labels or "
                                 f"a smaller batch")
-        if options.length_normalised and case.reduction != "mean":
-            raise CaseRuleError("length_normalised", "length_normalised divides the losses of `mean`; "
-                                f"reduction is {case.reduction!r}")
 
     def output_shape(self, case: Case) -> tuple[int, ...]:
         return (batch_size(case),)
@@ -213,17 +210,17 @@ class Ctc(Family):
         return total([loss * w for loss, w in zip(losses, weights)])
 
     def _weights(self, case: Case) -> list[Any]:
-        """Each sequence's factor in ``mean``: 1/N, or 1/(N max(L_n, 1)) length-normalised."""
+        """Each sequence's factor in ``mean`` (1/N) or ``length_mean`` (1/(N max(L_n, 1)))."""
         batch = MP.mpf(batch_size(case))
-        if not case.options.length_normalised:
+        if case.reduction != Reduction.LENGTH_MEAN:
             return [ONE / batch] * int(batch)
         return [ONE / (batch * max(int(length), 1)) for length in label_lengths(case.target.values)]
 
     def divisor(self, case: Case, dtype: DType) -> Any:
+        """What the summed losses are divided by; for ``length_mean`` the losses are those the
+        glue has already divided by their label lengths (a product per sequence, like class weights)."""
         if case.reduction in ("none", "sum"):
             return ONE
-        if case.options.length_normalised:
-            raise ValueError("a length-normalised mean is not one division of the summed losses")
         return MP.mpf(batch_size(case))
 
     def scale(self, case: Case, shape: tuple[int, ...]) -> Any:
@@ -234,7 +231,7 @@ class Ctc(Family):
             raise ValueError(f"ctc has no gradient reading {reading!r}")
         x = batch_major(case, mp_array(case.input.values, dtype))
         logp = log_q(x, case.input.kind)
-        weights = (self._weights(case) if case.reduction == "mean"
+        weights = (self._weights(case) if case.reduction in ("mean", "length_mean")
                    else [ONE] * batch_size(case))
         grad = np.full(x.shape, ZERO, dtype=object)
         for n, (frames, label) in enumerate(sequences(case)):
@@ -264,8 +261,8 @@ class Ctc(Family):
         other = "log_probs" if case.input.kind == "logits" else "logits"
         singles = [CtcKnobs(reads=other), CtcKnobs(masked_state_log=TF_LOG_ZERO),
                    CtcKnobs(forbidden_step_log=OPTAX_LOG_ZERO), CtcKnobs(zero_infinity=not options.zero_infinity)]
-        if case.reduction == "mean":
-            singles.append(CtcKnobs(mean_by="batch" if options.length_normalised else "label_lengths"))
+        if case.reduction in ("mean", "length_mean"):
+            singles.append(CtcKnobs(mean_by="batch" if case.reduction == "length_mean" else "label_lengths"))
         if options.left_padded:
             singles.append(CtcKnobs(first_entries=True))
         classes = case.input.values.shape[-1]
@@ -416,7 +413,7 @@ def _variant(case: Case, dtype: DType, knobs: CtcKnobs, inputs: np.ndarray | Non
         return losses
     if case.reduction == "sum":
         return np.asarray(losses.sum())
-    by_length = case.options.length_normalised if knobs.mean_by is None else knobs.mean_by == "label_lengths"
+    by_length = case.reduction == "length_mean" if knobs.mean_by is None else knobs.mean_by == "label_lengths"
     if by_length:
         losses = losses / np.maximum(label_lengths(case.target.values), 1)
     return np.asarray(losses.mean())
