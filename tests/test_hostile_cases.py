@@ -134,7 +134,7 @@ EXPECTED = {
     "value-pos-weight-enlarges.yaml": (6, 17, 'pos_weight', 'pos_weight shape (2, 1) does not broadcast to'),
     "value-quoted-number.yaml": (4, 21, 'input.logits', "element[0][0] is '1.0', not a number (numbers,"),
     "value-ragged.yaml": (4, 21, 'input.logits', 'ragged array: rows of one level must all have'),
-    "value-reduction-code.yaml": (7, 16, 'reduction', "Input should be 'mean', 'sum', 'none' or"),
+    "value-reduction-code.yaml": (7, 16, 'reduction', "Input should be 'mean', 'sum', 'none', 'batchmean' or"),
     "value-scalar-input.yaml": (4, 12, 'input', 'input must be an array with at least one axis,'),
     "value-tolerance-infinite.yaml": (7, 23, 'tolerance.rtol', 'Input should be a finite number'),
     "value-tolerance-loose.yaml": (7, 16, 'tolerance', "a case's tolerance may be at most 0.0625 (rtol"),

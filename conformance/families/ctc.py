@@ -37,6 +37,10 @@ probability that the alignment emits ``k`` at frame ``t``),
 :math:`\partial\ell/\partial z_t(k) = \mathrm{softmax}(z_t)_k - \gamma_t(k)`
 for frames inside the input length, 0 beyond it; NaN for an infeasible
 sequence (the loss is the constant :math:`+\infty`), 0 under ``zero_infinity``.
+A component's error is judged at the size :math:`\max_n w_n (1 + \ell_n)`
+(:math:`w_n`: the sequence's factor in the reduction): its exponent is a
+difference of log-space sums as large as the loss, so a correct
+implementation's rounding grows with the loss (see ``_conditioned_scale``).
 """
 
 from __future__ import annotations
@@ -234,8 +238,10 @@ class Ctc(Family):
         weights = (self._weights(case) if case.reduction in ("mean", "length_mean")
                    else [ONE] * batch_size(case))
         grad = np.full(x.shape, ZERO, dtype=object)
+        losses: list[Any] = []
         for n, (frames, label) in enumerate(sequences(case)):
-            gamma = _occupation(logp[n, :frames], extended(label, case.options.blank))
+            gamma, log_total = _occupation(logp[n, :frames], extended(label, case.options.blank))
+            losses.append(-log_total)
             if gamma is None:  # no alignment: a constant +inf (or 0 under zero_infinity)
                 grad[n, :frames] = ZERO if case.options.zero_infinity else NAN
                 continue
@@ -246,7 +252,7 @@ class Ctc(Family):
             else:
                 grad[n, :frames] = -gamma * weights[n]
         grad = np.swapaxes(grad, 0, 1) if case.options.time_major else grad
-        return grad, self.scale(case, x.shape)
+        return grad, _conditioned_scale(weights, losses)
 
     def converted_input(self, case: Case, dtype: DType, kind: str) -> np.ndarray:
         """Logits as log-probabilities (exact log_softmax over the classes)."""
@@ -277,6 +283,18 @@ class Ctc(Family):
             reading = CtcKnobs()  # any family's canonical reading is the canonical loss
         with np.errstate(all="ignore"):
             return _variant(case, dtype, reading, inputs)
+
+
+def _conditioned_scale(weights: list[Any], losses: list[Any]) -> Any:
+    """The size a gradient component's error is measured against: max_n w_n (1 + loss_n).
+
+    A component is gamma = sum exp(alpha + beta - log P): the exponent is a difference of
+    log-space sums as large as the sequence's loss, so a correct implementation's rounding
+    there, a few ULPs of |loss_n|, is an absolute error of about gamma |loss_n| ULPs in the
+    component (hundreds at T = 200). The conditioning of the problem, not an API's deviation:
+    the tolerance's atol scales with it, as it scales with 1/N under a mean."""
+    sizes = [w * (ONE + abs(loss)) for w, loss in zip(weights, losses) if MP.isfinite(loss)]
+    return max(sizes, default=max(weights))
 
 
 # -- the case's shapes ----------------------------------------------------------------
@@ -366,14 +384,14 @@ def _log_likelihood(logp: np.ndarray, ext: list[int]) -> Any:
     return _lse(last[-2:])
 
 
-def _occupation(logp: np.ndarray, ext: list[int]) -> np.ndarray | None:
-    """gamma_t(k), (T_n, C): the probability that the alignment emits class k at frame t;
-    None where the label has no alignment."""
+def _occupation(logp: np.ndarray, ext: list[int]) -> tuple[np.ndarray | None, Any]:
+    """(gamma_t(k), (T_n, C): the probability that the alignment emits class k at frame t;
+    log P of the label). gamma is None where the label has no alignment."""
     frames, states = logp.shape[0], len(ext)
     alpha = _forward(logp, ext)
     log_total = _lse(alpha[-1][-2:])
     if log_total == -INF or MP.isnan(log_total):
-        return None
+        return None, log_total
     beta = [[-INF] * states for _ in range(frames)]  # log P(frames t+1.. | state s at t), emission at t excluded
     for s in range(max(0, states - 2), states):
         beta[-1][s] = ZERO
@@ -388,7 +406,7 @@ def _occupation(logp: np.ndarray, ext: list[int]) -> np.ndarray | None:
         for s in range(states):
             if alpha[t][s] != -INF and beta[t][s] != -INF:
                 gamma[t][ext[s]] += MP.exp(alpha[t][s] + beta[t][s] - log_total)
-    return gamma
+    return gamma, log_total
 
 
 # -- float64 readings ------------------------------------------------------------------
