@@ -1,5 +1,5 @@
-"""Command line: ``conformance run``, ``validate``, ``explain``, ``profile``, ``report``, ``diff``, ``list``,
-``audit``."""
+"""Command line: ``conformance run``, ``validate``, ``explain``, ``compare``, ``profile``, ``report``, ``diff``,
+``list``, ``audit``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from conformance.results import (ResultsFileError, failing, merge_results, read_
                                  results_files)
 from conformance.runner import run
 from conformance.shard import Shard, ShardSpecError
+from conformance.side_by_side import UnknownBinding, compare_bindings, format_comparison
 from conformance.listing import format_listing
 from conformance.user_adapter import AdapterSpecError, UserAdapter
 from conformance.validation import expected_errors
@@ -90,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
     explain.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
     explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    versus = commands.add_parser("compare", help="two bindings side by side on the cases both can express: "
+                                 "where they disagree with each other, by how much, and why")
+    versus.add_argument("binding_a", metavar="A", help="a binding id, e.g. keras.CategoricalCrossentropy")
+    versus.add_argument("binding_b", metavar="B", help="a binding id of the same loss, e.g. torch.cross_entropy")
+    versus.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
+    versus.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    versus.add_argument("--all", action="store_true", help="every disagreeing case, not the first 20")
+    versus.add_argument("--csv", default=None, metavar="FILE", help="write every paired row to FILE")
     report = commands.add_parser("report", help="render report.html (+ CSV, Parquet) from results files; "
                                  "several files (or a directory of shards) are merged into one report")
     report.add_argument("results", nargs="*", default=["reports/latest/results.jsonl"], metavar="RESULTS",
@@ -175,6 +184,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _explain(args)
     if args.command == "profile":
         return _profile(args)
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "report":
         return _report(args)
     if args.command == "list":
@@ -210,6 +221,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or broken or failing(frame).any() else 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    loaded = load_cases(args.cases)
+    for error in loaded.errors:
+        print(error, file=sys.stderr)
+    try:
+        frame = compare_bindings(args.binding_a, args.binding_b, dtypes=tuple(args.dtypes), loaded=loaded)
+    except UnknownBinding as exc:
+        print(f"conformance compare: {exc}", file=sys.stderr)
+        return 2
+    print(format_comparison(frame, args.binding_a, args.binding_b, limit=10**9 if args.all else 20))
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 1 if not frame.empty and (~frame.agree | (frame.grad_agree == False)).any() else 0  # noqa: E712
 
 
 def _audit(args: argparse.Namespace) -> int:
