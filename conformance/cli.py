@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -26,6 +27,9 @@ from conformance.results import (ResultsFileError, failing, merge_results, read_
 from conformance.runner import run
 from conformance.shard import Shard, ShardSpecError
 from conformance.side_by_side import UnknownBinding, compare_bindings, format_comparison
+
+if TYPE_CHECKING:
+    from conformance.fuzz.search import SearchReport
 from conformance.listing import format_listing
 from conformance.user_adapter import AdapterSpecError, UserAdapter
 from conformance.validation import expected_errors
@@ -99,6 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     versus.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
     versus.add_argument("--all", action="store_true", help="every disagreeing case, not the first 20")
     versus.add_argument("--csv", default=None, metavar="FILE", help="write every paired row to FILE")
+    fuzz_cmd = commands.add_parser("fuzz", help="let hypothesis search bindings for discrepancies no case "
+                                   "covers; each finding, shrunk to a minimal example, becomes a case file")
+    fuzz_cmd.add_argument("--binding", action="append", default=[], metavar="ID",
+                          help="a binding to search (repeat for more), e.g. torch.binary_cross_entropy")
+    fuzz_cmd.add_argument("--loss", default=None, help="search every binding of this loss family")
+    fuzz_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=["float32", "float64"])
+    fuzz_cmd.add_argument("--budget", default="200", help="per binding: a number of examples (200) or a "
+                          "time (90s, 2m)")
+    fuzz_cmd.add_argument("--out", default="fuzz-findings", metavar="DIR",
+                          help="where each finding is written as a case file (default fuzz-findings)")
+    fuzz_cmd.add_argument("--seed", type=int, default=0, help="hypothesis' seed: the same seed, budget and "
+                          "versions replay the same search")
+    fuzz_cmd.add_argument("--known", default="reports/latest/results.jsonl", metavar="RESULTS",
+                          help="a run's results: findings its documented rows already show are known, not new")
+    fuzz_cmd.add_argument("--properties", action="store_true",
+                          help="check the metamorphic relations (shift, permutation, sum = mean x count...) "
+                               "in depth instead")
     report = commands.add_parser("report", help="render report.html (+ CSV, Parquet) from results files; "
                                  "several files (or a directory of shards) are merged into one report")
     report.add_argument("results", nargs="*", default=["reports/latest/results.jsonl"], metavar="RESULTS",
@@ -186,6 +207,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _profile(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "fuzz":
+        return _fuzz(args)
     if args.command == "report":
         return _report(args)
     if args.command == "list":
@@ -221,6 +244,46 @@ def _dispatch(args: argparse.Namespace) -> int:
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or broken or failing(frame).any() else 0
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    # Imported here: the fuzz package imports hypothesis, which no other command needs.
+    from conformance.fuzz import Budget, chosen_bindings, fuzz
+    from conformance.fuzz.search import progress_line
+
+    try:
+        budget = Budget.parse(args.budget)
+        chosen_bindings(args.binding, args.loss)
+    except (LookupError, ValueError) as exc:
+        print(f"conformance fuzz: {exc}", file=sys.stderr)
+        return 2
+    if args.properties:
+        from conformance.fuzz.properties import check_properties, format_violations
+
+        violations = check_properties(args.binding, args.loss, tuple(args.dtypes), budget, args.seed,
+                                      progress=progress_line)
+        print("\n" + format_violations(violations))
+        return 1 if violations else 0
+    reports = fuzz(args.binding, args.loss, tuple(args.dtypes), budget, args.out, args.seed, args.known,
+                   progress=progress_line)
+    print()
+    for report in reports:
+        print(format_search(report))
+    return 1 if any(not f.known_by for r in reports for f in r.findings) else 0
+
+
+def format_search(report: SearchReport) -> str:
+    """A binding's search in a few lines: counts, then each finding, new first."""
+    if report.unsupported:
+        return f"{report.binding}: not searched: {report.unsupported}"
+    new = sum(not f.known_by for f in report.findings)
+    lines = [f"{report.binding}: {report.examples} examples in {report.seconds:.0f} s: "
+             f"{len(report.findings)} findings ({new} new, {len(report.findings) - new} known)"]
+    for f in sorted(report.findings, key=lambda f: (bool(f.known_by), f.quantity, -f.hits)):
+        where = f"documented by {f.known_by}" if f.known_by else f"-> {f.file}" if f.file else ""
+        lines.append(f"  {'known' if f.known_by else 'new':5}  {f.quantity:5}  {f.summary} "
+                     f"({f.hits} examples, {f.dtype}) {where}")
+    return "\n".join(lines)
 
 
 def _compare(args: argparse.Namespace) -> int:

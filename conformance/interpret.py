@@ -142,7 +142,8 @@ def variant_gradient(case: Case, dtype: DType, reading: Reading) -> np.ndarray |
         high, low = family.variant(case, dtype, reading, up), family.variant(case, dtype, reading, down)
         if high is None or low is None:
             return None
-        grad[index] = (high.sum() - low.sum()) / (up[index] - down[index])
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, a gradient no reading gives
+            grad[index] = (high.sum() - low.sum()) / (up[index] - down[index])
     return grad
 
 

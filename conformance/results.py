@@ -167,13 +167,19 @@ def read_results(path: str | Path) -> pd.DataFrame:
     file, a half-written or non-JSON line, missing or unknown keys, or a status
     that is not one of :data:`STATUSES`.
     """
+    return to_frame(read_result_rows(path))
+
+
+def read_result_rows(path: str | Path) -> list[Result]:
+    """The rows of a ``results.jsonl`` file as :class:`Result` objects; the errors of
+    :func:`read_results`."""
     parsed = _parse(Path(path))
     if parsed.torn_line is not None:
         raise ResultsFileError(f"{path}:{parsed.torn_line}: half-written last line (an interrupted "
                                "run; `conformance run --resume` drops it and goes on)")
     if not parsed.results:
         raise ResultsFileError(f"{path}:1: empty file, no result rows")
-    return to_frame(parsed.results)
+    return parsed.results
 
 
 # What must agree for two rows with one key to be one evaluation (a shard read twice, a
