@@ -248,8 +248,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _fuzz(args: argparse.Namespace) -> int:
     # Imported here: the fuzz package imports hypothesis, which no other command needs.
-    from conformance.fuzz import Budget, chosen_bindings, fuzz
-    from conformance.fuzz.search import progress_line
+    try:
+        from conformance.fuzz import Budget, chosen_bindings, fuzz
+        from conformance.fuzz.search import progress_line
+    except ModuleNotFoundError as exc:
+        if exc.name != "hypothesis":
+            raise
+        print("conformance fuzz needs hypothesis: pip install 'loss-conformance[fuzz]'", file=sys.stderr)
+        return 2
 
     try:
         budget = Budget.parse(args.budget)
@@ -260,9 +266,8 @@ def _fuzz(args: argparse.Namespace) -> int:
     if args.properties:
         from conformance.fuzz.properties import check_properties, format_violations
 
-        violations = check_properties(args.binding, args.loss, tuple(args.dtypes), budget, args.seed,
-                                      progress=progress_line)
-        print("\n" + format_violations(violations))
+        violations = check_properties(args.binding, args.loss, tuple(args.dtypes), budget, args.seed)
+        print(format_violations(violations))
         return 1 if violations else 0
     reports = fuzz(args.binding, args.loss, tuple(args.dtypes), budget, args.out, args.seed, args.known,
                    progress=progress_line)

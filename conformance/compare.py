@@ -131,10 +131,10 @@ def gradient_tolerance(tol: Tolerance, oracle_grad: np.ndarray, scale: object = 
     A mean over many elements makes every component small (1/N); an absolute
     ``atol`` of 1e-5 would then accept any gradient at all.
     """
-    return Tolerance(rtol=tol.rtol, atol=tol.atol * _gradient_size(oracle_grad, scale))
+    return Tolerance(rtol=tol.rtol, atol=tol.atol * gradient_size(oracle_grad, scale))
 
 
-def _gradient_size(target: np.ndarray, scale: object) -> float:
+def gradient_size(target: np.ndarray, scale: object) -> float:
     finite = np.abs(target[np.isfinite(target)])
     size = float(finite.max()) if finite.size else 0.0
     if scale is not None and math.isfinite(float(scale)):
@@ -149,7 +149,7 @@ def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, t
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
     close = bool(np.all(_close(grad, target, tol)))
     abs_err = float(_abs_errors(grad, target).max(initial=0.0))
-    size = _gradient_size(target, oracle_grad.scale)
+    size = gradient_size(target, oracle_grad.scale)
     if not math.isfinite(abs_err):
         return Errors(abs_err, abs_err, abs_err, bool(close), scaled_err=abs_err)
     return Errors(abs_err, abs_err / size, abs_err / spacing(size, dtype), bool(close),

@@ -65,17 +65,20 @@ _INFINITE = st.sampled_from([float("inf"), float("-inf")])
 _UNIT_EXTREMES = st.sampled_from([0.0, 1.0, 1e-7, 1 - 1e-7, 1e-30, 5e-324, 0.5, 1e-45])
 
 
-def scalars(domain: Domain, extremes: bool = True) -> st.SearchStrategy[float]:
-    """One number of ``domain``; with ``extremes``, the edges of its range as often as ordinary values."""
+def scalars(domain: Domain, extremes: bool = True, infinite: bool = True) -> st.SearchStrategy[float]:
+    """One number of ``domain``; with ``extremes``, the edges of its range as often as ordinary
+    values (and, with ``infinite``, the infinities)."""
     if domain == Domain.REAL:
-        return st.one_of(_ORDINARY, _EXTREMES, _INFINITE) if extremes else _ORDINARY
+        if not extremes:
+            return _ORDINARY
+        return st.one_of(_ORDINARY, _EXTREMES, _INFINITE) if infinite else st.one_of(_ORDINARY, _EXTREMES)
     if domain == Domain.UNIT:
         ordinary = st.floats(0.0, 1.0).map(lambda v: round(v, 4))
         return st.one_of(ordinary, _UNIT_EXTREMES) if extremes else ordinary
     if domain == Domain.NONPOSITIVE:
-        return scalars(Domain.REAL, extremes).map(lambda v: -abs(v))
+        return scalars(Domain.REAL, extremes, infinite).map(lambda v: -abs(v))
     if domain == Domain.NONNEGATIVE:
-        return scalars(Domain.REAL, extremes).map(abs)
+        return scalars(Domain.REAL, extremes, infinite).map(abs)
     if domain == Domain.SIGNS:
         return st.sampled_from([-1.0, 1.0])
     if domain == Domain.BINARY:
@@ -85,7 +88,7 @@ def scalars(domain: Domain, extremes: bool = True) -> st.SearchStrategy[float]:
 
 @st.composite
 def arrays(draw: st.DrawFn, domain: Domain, shape: tuple[int, ...], classes: int = 2,
-           extremes: bool = True) -> list:
+           extremes: bool = True, infinite: bool = True) -> list:
     """A nested list of ``shape``; index and one-hot domains hold classes of ``classes``."""
     size = int(np.prod(shape))
     if domain == Domain.INDEX:
@@ -94,7 +97,7 @@ def arrays(draw: st.DrawFn, domain: Domain, shape: tuple[int, ...], classes: int
         rows = draw(st.lists(st.integers(0, classes - 1), min_size=size // classes, max_size=size // classes))
         flat = [float(c == r) for r in rows for c in range(classes)]
     else:
-        flat = draw(st.lists(scalars(domain, extremes), min_size=size, max_size=size))
+        flat = draw(st.lists(scalars(domain, extremes, infinite), min_size=size, max_size=size))
         if domain == Domain.REAL and size >= 2 and draw(st.booleans()):
             flat[1] = flat[0]  # a near-tie: two equal logits
     return np.asarray(flat, dtype=object).reshape(shape).tolist()
@@ -129,8 +132,11 @@ def _option(name: str, field: Any, classes: int, shape: tuple[int, ...]) -> st.S
 
 @st.composite
 def case_dicts(draw: st.DrawFn, family: Family, inputs: frozenset[str] | None = None,
-               targets: frozenset[str] | None = None) -> dict:
-    """The dictionary of one case of ``family`` (restricted to the kinds a binding takes)."""
+               targets: frozenset[str] | None = None, reductions: frozenset[str] | None = None,
+               infinite: bool = True, extremes: bool = True) -> dict:
+    """The dictionary of one case of ``family``, restricted to the input and target kinds and the
+    reductions given (those a binding takes, or a property needs); ``extremes``: the edges of each
+    kind's range among the values, ``infinite``: ±inf too."""
     input_kind = draw(st.sampled_from(sorted(k for k in (inputs or family.inputs) if k in family.inputs
                                              and k in KIND_DOMAINS)))
     target_kind = draw(st.sampled_from(sorted(k for k in (targets or family.targets) if k in family.targets
@@ -143,9 +149,9 @@ def case_dicts(draw: st.DrawFn, family: Family, inputs: frozenset[str] | None = 
     target_shape = without_classes if target_domain == Domain.INDEX else shape
     fields: dict[str, Any] = {
         "id": "fuzz", "loss": family.name,
-        "input": {input_kind: draw(arrays(KIND_DOMAINS[input_kind], shape))},
-        "target": {target_kind: draw(arrays(target_domain, target_shape, classes))},
-        "reduction": draw(st.sampled_from(sorted(family.reductions))),
+        "input": {input_kind: draw(arrays(KIND_DOMAINS[input_kind], shape, extremes=extremes, infinite=infinite))},
+        "target": {target_kind: draw(arrays(target_domain, target_shape, classes, extremes, infinite))},
+        "reduction": draw(st.sampled_from(sorted(r for r in family.reductions if not reductions or r in reductions))),
         "expected": 0.0,
     }
     if class_axis != -1:
@@ -157,24 +163,36 @@ def case_dicts(draw: st.DrawFn, family: Family, inputs: frozenset[str] | None = 
     return fields
 
 
-def build(fields: dict) -> Case | None:
-    """The case of ``fields`` with the oracle's float64 value as ``expected``, or None where the
-    rules of a case file refuse it."""
-    try:
-        case = Case.model_validate(fields).model_copy(update={"expected": None})
-        check_case(case)
-    except ValueError:  # pydantic's ValidationError and CaseRuleError: what a file would be told
-        return None
+def validated(fields: dict) -> Case:
+    """The case of ``fields`` (whatever their ``expected``) with the oracle's float64 value as
+    ``expected``; raises ValueError (a CaseRuleError, pydantic's ValidationError) where the rules
+    of a case file refuse it."""
+    fields = {**fields, "expected": 0.0}
+    if fields.get("reduction") == "none":  # `expected` has the loss's shape: a case to ask it of
+        shaped = Case.model_validate({**fields, "reduction": "sum"})
+        fields["expected"] = np.zeros(shaped.family.output_shape(shaped)).tolist()
+    case = Case.model_validate(fields).model_copy(update={"expected": None})
+    check_case(case)
     oracle = evaluate(case, "float64").as_float()
     return case.model_copy(update={"expected": np.array(oracle, dtype=np.float64)})
 
 
-def cases(family: Family, inputs: frozenset[str] | None = None,
-          targets: frozenset[str] | None = None) -> st.SearchStrategy[Case]:
-    """Valid cases of ``family``; draws the case rules refuse are rejected."""
+def build(fields: dict) -> Case | None:
+    """:func:`validated`, or None where the rules of a case file refuse ``fields``."""
+    try:
+        return validated(fields)
+    except ValueError:
+        return None
+
+
+def cases(family: Family, inputs: frozenset[str] | None = None, targets: frozenset[str] | None = None,
+          reductions: frozenset[str] | None = None, infinite: bool = True,
+          extremes: bool = True) -> st.SearchStrategy[Case]:
+    """Valid cases of ``family`` (of the kinds and reductions given); draws the case rules refuse
+    are rejected."""
     def valid(fields: dict) -> Case:
         case = build(fields)
         assume(case is not None)
         return case
 
-    return case_dicts(family, inputs, targets).map(valid)
+    return case_dicts(family, inputs, targets, reductions, infinite, extremes).map(valid)
