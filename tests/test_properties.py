@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 
 from conformance import families
@@ -13,6 +14,7 @@ from conformance.fuzz.properties import PROPERTIES, PropertyCheck, Relation, _ke
 from conformance.fuzz.search import Budget
 from conformance.fuzz.strategies import KIND_DOMAINS, cases
 from conformance.oracle import evaluate, evaluate_gradient
+from tests.conftest import REPO
 
 EXACT = 64 * np.finfo(np.float64).eps
 DRAWABLE = [f for f in families.families()
@@ -75,3 +77,35 @@ def test_the_reference_keeps_its_properties(check, binding_id):
         if applies(prop, binding):
             run = check.run(prop, binding, ("float64",), Budget(15))
             assert run.examples > 0 and run.violation is None, (prop.name, run)
+
+
+KNOWN = yaml.safe_load((REPO / "tests" / "property_known_failures.yaml").read_text())
+NOT_DRAWN = KNOWN.pop("not_drawn")
+
+
+@pytest.mark.parametrize("framework", sorted(registry.names()))
+def test_every_binding_keeps_its_properties(framework):
+    """Every applicable property of every binding of ``framework``, a few examples each (the
+    depth is `conformance fuzz --properties`); what breaks must be listed, with its case."""
+    bindings = [b for b in registry.all_bindings().values() if b.framework.name == framework]
+    found, unchecked = {}, set()
+    check = PropertyCheck(extremes=False)
+    try:
+        for binding in bindings:
+            for prop in PROPERTIES:
+                if applies(prop, binding):
+                    run = check.run(prop, binding, ("float64",), Budget(3))
+                    if run.examples == 0:
+                        unchecked.add((binding.id, prop.name))
+                    elif run.violation is not None:
+                        found[(binding.id, prop.name)] = run.violation.line()
+    finally:
+        check.close()
+    known = {(b, p) for b, props in KNOWN.items() for p in props if b in {x.id for x in bindings}}
+    repro = "reproduce: conformance fuzz --properties --binding {} --dtypes float64 --budget 3"
+    new = [f"{line}\n  {repro.format(key[0])}" for key, line in found.items() if key not in known]
+    stale = [f"{b} {p}: listed in tests/property_known_failures.yaml, no longer broken"
+             for b, p in known - set(found)]
+    not_drawn = {(b, p) for b, props in NOT_DRAWN.items() for p in props}
+    blind = [f"{b} {p}: no example could be drawn" for b, p in unchecked - not_drawn]
+    assert not (new or stale or blind), "\n".join(new + stale + blind)

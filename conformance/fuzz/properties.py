@@ -81,6 +81,7 @@ class Property:
     # What the second case is (a one-hot target is probabilities): the binding must take it too.
     second_input: str | None = None
     second_target: str | None = None
+    second_reduction: str | None = None
 
     def drawable(self, binding: Binding) -> bool:
         """Whether ``binding`` takes cases this property can transform, and their transforms."""
@@ -88,7 +89,8 @@ class Property:
                 and (self.targets is None or bool(self.targets & binding.targets))
                 and (self.reductions is None or bool(self.reductions & binding.reductions))
                 and (self.second_input is None or self.second_input in binding.inputs)
-                and (self.second_target is None or self.second_target in binding.targets))
+                and (self.second_target is None or self.second_target in binding.targets)
+                and (self.second_reduction is None or self.second_reduction in binding.reductions))
 
 
 def _with(case: Case, **update: Any) -> Case | None:
@@ -188,8 +190,10 @@ PROPERTIES: tuple[Property, ...] = (
              second_target="probs",
              description="an index target equals its one-hot probability target"),
     Property("sum_is_mean_times_count", frozenset(), Relation.TIMES_DIVISOR, _reduced("sum", "mean"), reductions=_MEAN,
+             second_reduction="sum",
              description="sum equals mean times the mean's divisor (the weighted count with weights)"),
     Property("none_sums_to_sum", frozenset(), Relation.SUM, _reduced("sum", "none"), reductions=frozenset({"none"}),
+             second_reduction="sum",
              description="the unreduced losses sum to sum"),
     Property("gibbs", _CE, Relation.NO_SMALLER, _self_target, inputs=_PROBS, targets=_PROBS,
              description="CE(t, q) >= CE(t, t): cross-entropy is the entropy plus a KL divergence >= 0"),
@@ -197,7 +201,7 @@ PROPERTIES: tuple[Property, ...] = (
              inputs=_LOGITS, second_input="probs",
              description="BCE of logits equals BCE of their sigmoid where both are finite"),
     Property("mean_gradient_is_sum_gradient_over_count", frozenset(), Relation.GRAD_OVER_DIVISOR,
-             _reduced("sum", "mean"), reductions=_MEAN,
+             _reduced("sum", "mean"), reductions=_MEAN, second_reduction="sum",
              description="the gradient of mean is that of sum over the divisor"),
     Property("homogeneity_squared", frozenset({"squared_error"}), Relation.SCALED, _doubled(None), 4.0,
              "doubling predictions and targets quadruples the squared error"),
