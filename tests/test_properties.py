@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from conformance import families
 from conformance import frameworks as registry
-from conformance.fuzz.properties import PROPERTIES, PropertyCheck, Relation, _kept, applies
+from conformance.fuzz.properties import PROPERTIES, PropertyCheck, Relation, _kept, applies, factor, holds_for
 from conformance.fuzz.search import Budget
 from conformance.fuzz.strategies import KIND_DOMAINS, cases
 from conformance.oracle import evaluate, evaluate_gradient
@@ -19,7 +19,10 @@ from tests.conftest import REPO
 EXACT = 64 * np.finfo(np.float64).eps
 DRAWABLE = [f for f in families.families()
             if any(k in KIND_DOMAINS for k in f.inputs) and any(k in KIND_DOMAINS for k in f.targets)]
-PAIRS = [(p, f) for p in PROPERTIES for f in DRAWABLE if not p.losses or f.name in p.losses]
+PAIRS = [(p, f) for p in PROPERTIES for f in DRAWABLE if holds_for(p, f)]
+# The sigmoid rounded to float64 perturbs -log(1 - p) by eps p / (1 - p): up to about 1e-9 at the
+# logits drawn (|x| <= 16); the binding check rejects such draws, this meta test allows them.
+ROUNDED_TRANSFORM = {"logits_are_sigmoid_probs": 1e-8}
 
 
 @pytest.mark.parametrize("prop,family", PAIRS, ids=[f"{p.name}-{f.name}" for p, f in PAIRS])
@@ -35,8 +38,8 @@ def test_the_definition_keeps_every_property(prop, family):
         truth = [(evaluate_gradient(c) if gradient else evaluate(c)).as_float() for c in (first, second)]
         if not all(np.isfinite(t).all() for t in truth):
             return
-        divisor = float(first.family.divisor(first, "float64"))
-        assert _kept(prop, truth[0], truth[1], divisor, EXACT), (first, truth)
+        assert _kept(prop, truth[0], truth[1], factor(prop, first, "float64"),
+                     ROUNDED_TRANSFORM.get(prop.name, EXACT)), (first, truth)
 
     kept()
 
@@ -49,7 +52,7 @@ def test_relations():
     assert _kept(by_name["sum_is_mean_times_count"], np.array(1.5), b, 2.0, EXACT)
     assert _kept(by_name["gibbs"], np.array(2.0), np.array(1.0), 1.0, EXACT)
     assert not _kept(by_name["gibbs"], np.array(1.0), np.array(2.0), 1.0, EXACT)
-    assert _kept(by_name["homogeneity_squared"], np.array(1.0), np.array(4.0), 1.0, EXACT)
+    assert _kept(by_name["homogeneity"], np.array(1.0), np.array(4.0), 4.0, EXACT)
     assert _kept(by_name["logit_shift"], np.array(np.nan), np.array(np.nan), 1.0, EXACT)
     assert not _kept(by_name["logit_shift"], np.array(np.inf), np.array(1.0), 1.0, EXACT)
 

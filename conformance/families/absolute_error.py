@@ -24,6 +24,7 @@ from conformance.vocabulary import Elements
 
 class AbsoluteError(shared.ElementwiseFamily):
     name = "absolute_error"
+    homogeneity = (1, None)
     definition = "|x - y| per element; a weighted mean divides by the summed weights"
     inputs = ("predictions",)
     targets = {"values": Elements.FLOAT}

@@ -121,6 +121,12 @@ class Family:
     aspects: ClassVar[tuple[Aspect, ...]] = ()
     # Gradient readings by name -> the mechanism in words (see :meth:`gradient`).
     gradient_readings: ClassVar[Mapping[str, str]] = {}
+    # The metamorphic relations of conformance.fuzz.properties that hold for this family beyond
+    # those every family keeps (of its reductions and gradients), by name (e.g. "logit_shift").
+    properties: ClassVar[frozenset[str]] = frozenset()
+    # (k, option): doubling the input and the target (and the option, a scale such as Huber's
+    # delta) multiplies the loss by 2**k; None where no such degree exists.
+    homogeneity: ClassVar[tuple[int, str | None] | None] = None
 
     # -- the case schema ----------------------------------------------------------
     def check(self, case: Case) -> None:

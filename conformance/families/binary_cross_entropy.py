@@ -36,6 +36,7 @@ class BinaryCrossEntropyOptions(Options):
 
 
 class BinaryCrossEntropy(shared.ProbabilityFamily):
+    properties = frozenset({"logits_are_sigmoid_probs"})
     name = "binary_cross_entropy"
     definition = "-(w+ y log p + (1-y) log(1-p)) per element; mean over every element"
     inputs = ("logits", "probs")

@@ -50,6 +50,7 @@ class CategoricalFocalOptions(shared.FocalOptions):
 
 
 class CategoricalFocal(shared.FocalFamily):
+    properties = frozenset({"class_permutation", "index_is_one_hot"})
     name = "categorical_focal"
     definition = ("-sum_c alpha_c y_c (1-q_c)^g log q_c per position, q = softmax over the class axis; "
                   "mean over positions")

@@ -51,6 +51,7 @@ class _Target:
 
 
 class CrossEntropy(shared.ProbabilityFamily):
+    properties = frozenset({"logit_shift", "class_permutation", "index_is_one_hot", "gibbs"})
     name = "cross_entropy"
     definition = "-sum_c w_c t_c log q_c per position; mean over the weights of the counted targets"
     inputs = ("logits", "probs", "log_probs")

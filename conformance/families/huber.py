@@ -46,6 +46,7 @@ def huber(r: Any, delta: Any) -> Any:
 
 class Huber(shared.ElementwiseFamily):
     name = "huber"
+    homogeneity = (2, "delta")
     definition = "1/2 r^2 where |r| <= delta, else delta (|r| - delta/2); r = x - y"
     inputs = ("predictions",)
     targets = {"values": Elements.FLOAT}

@@ -36,6 +36,7 @@ class SmoothL1Options(shared.WeightedOptions):
 
 class SmoothL1(shared.ElementwiseFamily):
     name = "smooth_l1"
+    homogeneity = (1, "beta")
     definition = "1/2 r^2 / beta where |r| < beta, else |r| - beta/2 (= Huber_beta / beta; beta = 0 is |r|)"
     inputs = ("predictions",)
     targets = {"values": Elements.FLOAT}

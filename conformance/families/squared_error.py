@@ -26,6 +26,7 @@ from conformance.vocabulary import Elements
 
 class SquaredError(shared.ElementwiseFamily):
     name = "squared_error"
+    homogeneity = (2, None)
     definition = "(x - y)^2 per element; a weighted mean divides by the summed weights"
     inputs = ("predictions",)
     targets = {"values": Elements.FLOAT}

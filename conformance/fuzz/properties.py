@@ -25,8 +25,11 @@ The relations, each one declaration in :data:`PROPERTIES`:
   sigmoid, where both are finite;
 * ``mean_gradient_is_sum_gradient_over_count``: the gradient of ``mean`` is that
   of ``sum`` divided by the divisor;
-* ``homogeneity``: squared error scales by 4 when predictions and targets double;
-  absolute error by 2; Huber and smooth L1 likewise with delta (beta) doubled.
+* ``homogeneity``: doubling predictions and targets multiplies the loss by 2**k - squared
+  error by 4, absolute error by 2, Huber (delta doubled too) by 4, smooth L1 (beta too) by 2.
+
+Which family keeps which is the family's declaration (``Family.properties``,
+``Family.homogeneity``); the reductions' and gradients' relations hold for every family.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from conformance.binding import Binding
 from conformance.case import Case
 from conformance.dtypes import DType, MACHINE_EPS, decode
 from conformance.evaluation import Evaluation, Evaluator
+from conformance.families import Family
 from conformance.fuzz.search import Budget, fuzzable
 from conformance.fuzz.strategies import build, cases
 from conformance.oracle import evaluate, evaluate_gradient
@@ -68,11 +72,10 @@ class Relation(StrEnum):
 @dataclass(frozen=True)
 class Property:
     name: str
-    losses: frozenset[str]
+    universal: bool           # kept by every family; otherwise by those naming it (Family.properties)
     relation: Relation
-    # The second case, from the first (None: the first does not fit); the factor of SCALED.
+    # The second case, from the first (None: the first does not fit).
     transform: Callable[[Case], Case | None]
-    factor: float = 1.0
     description: str = ""
     # What the first case must be for the transform to apply: drawn that way, not rejected.
     inputs: frozenset[str] | None = None
@@ -169,56 +172,65 @@ def _sigmoid_probs(case: Case) -> Case | None:
     return _with(case, input={"probs": probs.tolist()})
 
 
-def _doubled(option: str | None) -> Callable[[Case], Case | None]:
-    def transform(case: Case) -> Case | None:
-        update: dict[str, Any] = {"input": {case.input.kind: (2 * case.input.values).tolist()},
-                                  "target": {case.target.kind: (2 * case.target.values).tolist()}}
-        if option is not None:
-            update[option] = 2 * float(case.option(option))
-        return _with(case, **update)
-    return transform
+def _doubled(case: Case) -> Case | None:
+    """Input and target doubled, and the family's scale option with them (``Family.homogeneity``)."""
+    degree = case.family.homogeneity
+    if degree is None:
+        return None
+    update: dict[str, Any] = {"input": {case.input.kind: (2 * case.input.values).tolist()},
+                              "target": {case.target.kind: (2 * case.target.values).tolist()}}
+    if degree[1] is not None:
+        update[degree[1]] = 2 * float(case.option(degree[1]))
+    return _with(case, **update)
 
 
-_CE = frozenset({"cross_entropy"})
 _LOGITS, _PROBS, _MEAN = frozenset({"logits"}), frozenset({"probs"}), frozenset({"mean"})
+# Every family keeps the reductions' and the gradients' relations (universal); the others
+# hold for the families that name them (``Family.properties``, ``Family.homogeneity``).
 PROPERTIES: tuple[Property, ...] = (
-    Property("logit_shift", _CE, Relation.EQUAL, _shifted, inputs=_LOGITS,
+    Property("logit_shift", False, Relation.EQUAL, _shifted, inputs=_LOGITS,
              description="adding 3 to every logit leaves softmax cross-entropy unchanged"),
-    Property("class_permutation", _CE | {"categorical_focal"}, Relation.EQUAL, _permuted,
+    Property("class_permutation", False, Relation.EQUAL, _permuted,
              description="rolling the classes of input, target and per-class options leaves the loss unchanged"),
-    Property("index_is_one_hot", _CE | {"categorical_focal"}, Relation.EQUAL, _one_hot, targets=frozenset({"index"}),
-             second_target="probs",
-             description="an index target equals its one-hot probability target"),
-    Property("sum_is_mean_times_count", frozenset(), Relation.TIMES_DIVISOR, _reduced("sum", "mean"), reductions=_MEAN,
+    Property("index_is_one_hot", False, Relation.EQUAL, _one_hot, targets=frozenset({"index"}),
+             second_target="probs", description="an index target equals its one-hot probability target"),
+    Property("sum_is_mean_times_count", True, Relation.TIMES_DIVISOR, _reduced("sum", "mean"), reductions=_MEAN,
              second_reduction="sum",
              description="sum equals mean times the mean's divisor (the weighted count with weights)"),
-    Property("none_sums_to_sum", frozenset(), Relation.SUM, _reduced("sum", "none"), reductions=frozenset({"none"}),
-             second_reduction="sum",
-             description="the unreduced losses sum to sum"),
-    Property("gibbs", _CE, Relation.NO_SMALLER, _self_target, inputs=_PROBS, targets=_PROBS,
+    Property("none_sums_to_sum", True, Relation.SUM, _reduced("sum", "none"), reductions=frozenset({"none"}),
+             second_reduction="sum", description="the unreduced losses sum to sum"),
+    Property("gibbs", False, Relation.NO_SMALLER, _self_target, inputs=_PROBS, targets=_PROBS,
              description="CE(t, q) >= CE(t, t): cross-entropy is the entropy plus a KL divergence >= 0"),
-    Property("logits_are_sigmoid_probs", frozenset({"binary_cross_entropy"}), Relation.EQUAL, _sigmoid_probs,
-             inputs=_LOGITS, second_input="probs",
-             description="BCE of logits equals BCE of their sigmoid where both are finite"),
-    Property("mean_gradient_is_sum_gradient_over_count", frozenset(), Relation.GRAD_OVER_DIVISOR,
+    Property("logits_are_sigmoid_probs", False, Relation.EQUAL, _sigmoid_probs, inputs=_LOGITS,
+             second_input="probs", description="BCE of logits equals BCE of their sigmoid where both are finite"),
+    Property("mean_gradient_is_sum_gradient_over_count", True, Relation.GRAD_OVER_DIVISOR,
              _reduced("sum", "mean"), reductions=_MEAN, second_reduction="sum",
              description="the gradient of mean is that of sum over the divisor"),
-    Property("homogeneity_squared", frozenset({"squared_error"}), Relation.SCALED, _doubled(None), 4.0,
-             "doubling predictions and targets quadruples the squared error"),
-    Property("homogeneity_absolute", frozenset({"absolute_error"}), Relation.SCALED, _doubled(None), 2.0,
-             "doubling predictions and targets doubles the absolute error"),
-    Property("homogeneity_huber", frozenset({"huber"}), Relation.SCALED, _doubled("delta"), 4.0,
-             "doubling predictions, targets and delta quadruples Huber"),
-    Property("homogeneity_smooth_l1", frozenset({"smooth_l1"}), Relation.SCALED, _doubled("beta"), 2.0,
-             "doubling predictions, targets and beta doubles smooth L1"),
+    Property("homogeneity", False, Relation.SCALED, _doubled,
+             description="doubling input, target (and the scale option) multiplies the loss by 2**k"),
 )
 
 
+def factor(prop: Property, case: Case, dtype: DType) -> float:
+    """What multiplies the first loss in the relation: the mean's divisor, 2**k, or 1."""
+    if prop.relation in (Relation.TIMES_DIVISOR, Relation.GRAD_OVER_DIVISOR):
+        return float(case.family.divisor(case, dtype))
+    if prop.relation == Relation.SCALED and case.family.homogeneity is not None:
+        return 2.0 ** case.family.homogeneity[0]
+    return 1.0
+
+
+def holds_for(prop: Property, family: Family) -> bool:
+    """Whether the definition of ``family`` keeps ``prop``."""
+    if prop.name == "homogeneity":
+        return family.homogeneity is not None
+    return prop.universal or prop.name in family.properties
+
+
 def applies(prop: Property, binding: Binding) -> bool:
-    """Whether ``prop`` is about ``binding``'s loss (an empty ``losses``: every loss) and the
-    binding takes cases it can transform."""
+    """Whether ``binding``'s family keeps ``prop`` and the binding takes cases it can transform."""
     differentiable = prop.relation != Relation.GRAD_OVER_DIVISOR or binding.framework.gradient
-    return (not prop.losses or binding.loss in prop.losses) and prop.drawable(binding) \
+    return holds_for(prop, families.family(binding.loss)) and prop.drawable(binding) \
         and fuzzable(binding) is None and differentiable
 
 
@@ -255,7 +267,8 @@ def _kept(prop: Property, a: np.ndarray, b: np.ndarray, divisor: float, toleranc
           size: float = 1.0) -> bool:
     """Whether ``b`` follows from ``a`` by the relation. Each value may be off by ``tolerance``
     (relative, at max(1, |value|); a gradient at ``size``, the largest component of the
-    definition's, as the judgement measures it); what multiplies ``a`` multiplies its error too."""
+    definition's, as the judgement measures it); what multiplies ``a`` multiplies its error too.
+    ``divisor``: the mean's divisor, or the factor of a SCALED relation (2**k)."""
     if a.shape != b.shape and prop.relation != Relation.SUM:
         return False
     if prop.relation == Relation.GRAD_OVER_DIVISOR:  # the sum's gradient over the divisor is the mean's
@@ -271,7 +284,7 @@ def _kept(prop: Property, a: np.ndarray, b: np.ndarray, divisor: float, toleranc
         return bool(np.all(a >= b - slack_a - slack_b))
     want, slack = {Relation.EQUAL: (a, slack_a), Relation.SUM: (np.asarray(a.sum()), np.asarray(slack_a.sum())),
                    Relation.TIMES_DIVISOR: (a * divisor, slack_a * divisor),
-                   Relation.SCALED: (a * prop.factor, slack_a * prop.factor)}[prop.relation]
+                   Relation.SCALED: (a * divisor, slack_a * divisor)}[prop.relation]
     same = (np.isnan(want) & np.isnan(b)) | (np.isinf(want) & (want == b))
     with np.errstate(invalid="ignore"):
         near = np.abs(want - b) <= slack + slack_b
@@ -322,8 +335,7 @@ class PropertyCheck:
         if second is None or binding.cannot_express(first) or binding.cannot_express(second):
             reject()
         gradient = prop.relation == Relation.GRAD_OVER_DIVISOR
-        divisor = float(first.family.divisor(first, dtype)) if prop.relation in (
-            Relation.TIMES_DIVISOR, Relation.GRAD_OVER_DIVISOR) else 1.0
+        divisor = factor(prop, first, dtype)
         oracles = ((evaluate_gradient(first, dtype), evaluate_gradient(second, dtype)) if gradient
                    else (evaluate(first, dtype), evaluate(second, dtype)))
         truth = (oracles[0].as_float(), oracles[1].as_float())
