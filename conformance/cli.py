@@ -1,5 +1,5 @@
-"""Command line: ``conformance run``, ``validate``, ``explain``, ``compare``, ``profile``, ``report``, ``diff``,
-``list``, ``audit``."""
+"""Command line: ``conformance run``, ``validate``, ``explain``, ``compare``, ``fuzz``, ``profile``, ``report``,
+``diff``, ``list``, ``audit``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import argparse
 import os
 import shlex
 import sys
+import time
+from importlib import metadata
 from pathlib import Path
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -54,10 +56,22 @@ def _shard(text: str) -> Shard:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conformance", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="conformance", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run loss functions of several frameworks on the same cases and compare them with "
+                    "the mathematics: value and gradient, in every dtype.",
+        epilog="examples:\n"
+               "  conformance run                                   # every case, every framework\n"
+               "  conformance run --cases my.yaml --frameworks torch,keras\n"
+               "  conformance explain ce-probs-zero-on-target       # why one case differs\n"
+               "  conformance compare keras.CategoricalCrossentropy torch.cross_entropy\n"
+               "  conformance fuzz --binding torch.binary_cross_entropy\n"
+               "`conformance COMMAND --help` says more about each.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="run cases x bindings x dtypes and write reports")
-    run_cmd.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
+    run_cmd.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH",
+                         help="case files or directories of them (default: cases)")
     run_cmd.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"), default=None,
                          help="comma-separated frameworks (default: every installed one; with "
                               "--adapter, none but the adapter)")
@@ -69,8 +83,11 @@ def _parser() -> argparse.ArgumentParser:
                               "mean) or cross_entropy[logits,probs,sum]")
     run_cmd.add_argument("--on", dest="adapter_on", default="torch", metavar="FRAMEWORK",
                          help="whose arrays --adapter takes (default torch)")
-    run_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
-    run_cmd.add_argument("--out", default="reports/latest", metavar="DIR")
+    run_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES),
+                         help=f"comma-separated dtypes (default: {','.join(DEFAULT_DTYPES)})")
+    run_cmd.add_argument("--out", default="reports/latest", metavar="DIR",
+                         help="where results.jsonl, the CSV, Parquet and report.html go (default: "
+                              "reports/latest; replaced)")
     run_cmd.add_argument("--timeout", type=float, default=60.0,
                          help="per-evaluation time limit in seconds, for the framework's worker and "
                               "for the suite's own oracle and judging each (default 60)")
@@ -239,11 +256,47 @@ def _dispatch(args: argparse.Namespace) -> int:
     for problem in broken:
         print(problem, file=sys.stderr)
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
-                resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter, shard=args.shard)
+                resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter, shard=args.shard,
+                on_result=Progress(sys.stderr))
+    Progress.clear(sys.stderr)
     write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or broken or failing(frame).any() else 0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("loss-conformance")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "(not installed)"
+
+
+class Progress:
+    """``run``'s progress on stderr while it runs: rows done, failing so far, elapsed time;
+    rewritten in place on a terminal, a line every 30 s otherwise (a CI log)."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.done, self.failing = stream, 0, 0
+        self.started = self.shown = time.monotonic()
+        self.tty = stream.isatty()
+
+    def __call__(self, result) -> None:
+        self.done += 1
+        self.failing += result.status in ("fail", "error") or result.grad_status in ("fail", "error")
+        now = time.monotonic()
+        if now - self.shown < (0.5 if self.tty else 30.0):
+            return
+        self.shown = now
+        line = f"{self.done} rows evaluated, {self.failing} failing, {now - self.started:.0f} s"
+        self.stream.write(f"\r{line}   " if self.tty else line + "\n")
+        self.stream.flush()
+
+    @staticmethod
+    def clear(stream) -> None:
+        if stream.isatty():
+            stream.write("\r" + " " * 60 + "\r")
+            stream.flush()
 
 
 def _fuzz(args: argparse.Namespace) -> int:

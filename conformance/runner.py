@@ -36,7 +36,7 @@ from conformance.results import (Result, ResultsWriter, read_run_info, resume_re
 
 
 def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | None = None,
-        dtypes: Sequence[DType] = DEFAULT_DTYPES, out: str | Path | None = "reports/latest",
+        dtypes: Sequence[DType] = DEFAULT_DTYPES, out: str | Path | None = None,
         timeout: float = 60.0, on_result: Callable[[Result], None] | None = None,
         loaded: LoadResult | None = None, resume: bool = False,
         startup_timeout: float = 300.0, adapter: UserAdapter | None = None,
@@ -48,7 +48,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
       frameworks: names (``torch``, ``keras``, ``jax``); default all.
       dtypes: dtypes to evaluate in.
       out: directory for ``results.jsonl`` (and, from the CLI, the reports);
-        None writes nothing.
+        None (the default) writes nothing - ``conformance run`` writes ``reports/latest``.
       timeout: per-evaluation time limit in seconds, for the framework's worker
         and, separately, for the suite's oracle and judging; a hang past it
         becomes an ``error`` row and the worker is restarted.

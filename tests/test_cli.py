@@ -106,3 +106,39 @@ def test_diff_of_a_missing_results_file_is_a_clear_error(tmp_path):
     done = conformance("diff", str(tmp_path / "old.jsonl"), str(tmp_path / "new.jsonl"))
     assert done.returncode == 2
     assert done.stderr.startswith("conformance diff: [Errno 2] No such file or directory")
+
+
+def test_version_and_a_help_in_plain_words():
+    version = subprocess.run([sys.executable, "-m", "conformance", "--version"], capture_output=True, text=True,
+                             cwd=REPO)
+    assert version.returncode == 0 and version.stdout.startswith("conformance 0.")
+    helped = subprocess.run([sys.executable, "-m", "conformance", "--help"], capture_output=True, text=True,
+                            cwd=REPO)
+    assert "``" not in helped.stdout and "examples:" in helped.stdout
+    run_help = subprocess.run([sys.executable, "-m", "conformance", "run", "--help"], capture_output=True,
+                              text=True, cwd=REPO).stdout
+    for option in ("--cases PATH", "--dtypes DTYPES", "--out DIR"):
+        words = run_help.split(option, 1)[1].split("\n  --", 1)[0]
+        assert len(words.split()) > 3, f"{option} has no help"
+
+
+def test_progress_is_a_line_on_a_terminal_and_rare_in_a_log():
+    import io
+
+    from conformance.cli import Progress
+    from conformance.results import Result
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    row = Result(case_id="c", loss="l", binding="b", framework="f", dtype="float32", mode="faithful",
+                 status="fail")
+    terminal, log = Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        progress = Progress(stream)
+        progress.shown -= 60  # as if the last line were a minute old
+        progress(row)
+        progress(row)  # within the interval: not written again
+    assert terminal.getvalue().count("rows evaluated") == 1 and terminal.getvalue().startswith("\r1 rows")
+    assert log.getvalue() == "1 rows evaluated, 1 failing, 0 s\n"

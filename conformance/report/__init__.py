@@ -265,8 +265,10 @@ def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 
         columns=[s for s in STATUSES if s in set(frame["status"])])
     lines.append(table.to_string())
     if "grad_status" in frame and frame["grad_status"].notna().any():
-        grads = frame["grad_status"].fillna("none").value_counts()
-        lines.append("gradients: " + ", ".join(f"{grads[s]} {s}" for s in (*STATUSES, "none") if s in grads))
+        grads = frame["grad_status"].fillna("not taken").value_counts()
+        lines.append("gradients: " + ", ".join(f"{grads[s]} {s}" for s in (*STATUSES, "not taken") if s in grads)
+                     + (" (as_is rows, `gradient: false` cases, a framework without autodiff)"
+                        if "not taken" in grads else ""))
     bad = frame[failing(frame)]
     for _, row in bad.head(limit).iterrows():
         grad_bad = row.get("grad_status") in ("fail", "error") and row["status"] not in ("fail", "error")
