@@ -257,8 +257,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
                 resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter, shard=args.shard,
-                on_result=Progress(sys.stderr))
-    Progress.clear(sys.stderr)
+                on_result=(progress := Progress(sys.stderr)))
+    progress.clear()
     write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     print(summary(frame, loaded.errors))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
@@ -272,38 +272,46 @@ def _version() -> str:
         return "(not installed)"
 
 
-class Progress:
-    """``run``'s progress on stderr while it runs: rows done, failing so far, elapsed time;
-    rewritten in place on a terminal, a line every 30 s otherwise (a CI log)."""
+class StatusLine:
+    """A line of progress on ``stream`` while a command runs: rewritten in place on a terminal at
+    most twice a second, a new line every 30 s otherwise (a CI log)."""
 
     def __init__(self, stream) -> None:
-        self.stream, self.done, self.failing = stream, 0, 0
+        self.stream = stream
         self.started = self.shown = time.monotonic()
         self.tty = stream.isatty()
 
-    def __call__(self, result) -> None:
-        self.done += 1
-        self.failing += result.status in ("fail", "error") or result.grad_status in ("fail", "error")
+    def show(self, text: str) -> None:
         now = time.monotonic()
         if now - self.shown < (0.5 if self.tty else 30.0):
             return
         self.shown = now
-        line = f"{self.done} rows evaluated, {self.failing} failing, {now - self.started:.0f} s"
-        self.stream.write(f"\r{line}   " if self.tty else line + "\n")
+        self.stream.write(f"\r{text}   " if self.tty else text + "\n")
         self.stream.flush()
 
-    @staticmethod
-    def clear(stream) -> None:
-        if stream.isatty():
-            stream.write("\r" + " " * 60 + "\r")
-            stream.flush()
+    def clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 72 + "\r")
+            self.stream.flush()
+
+
+class Progress(StatusLine):
+    """``run``'s progress: rows done, failing so far, elapsed time."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.done = self.failing = 0
+
+    def __call__(self, result) -> None:
+        self.done += 1
+        self.failing += result.status in ("fail", "error") or result.grad_status in ("fail", "error")
+        self.show(f"{self.done} rows evaluated, {self.failing} failing, {time.monotonic() - self.started:.0f} s")
 
 
 def _fuzz(args: argparse.Namespace) -> int:
     # Imported here: the fuzz package imports hypothesis, which no other command needs.
     try:
         from conformance.fuzz import Budget, chosen_bindings, fuzz
-        from conformance.fuzz.search import progress_line
     except ModuleNotFoundError as exc:
         if exc.name != "hypothesis":
             raise
@@ -322,9 +330,11 @@ def _fuzz(args: argparse.Namespace) -> int:
         violations = check_properties(args.binding, args.loss, tuple(args.dtypes), budget, args.seed)
         print(format_violations(violations))
         return 1 if violations else 0
+    status = StatusLine(sys.stderr)
     reports = fuzz(args.binding, args.loss, tuple(args.dtypes), budget, args.out, args.seed, args.known,
-                   progress=progress_line)
-    print()
+                   progress=lambda r: status.show(f"{r.binding}: {r.examples} examples, "
+                                                  f"{len(r.findings)} findings, {r.seconds:.0f} s"))
+    status.clear()
     for report in reports:
         print(format_search(report))
     return 1 if any(not f.known_by for r in reports for f in r.findings) else 0

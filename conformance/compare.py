@@ -72,7 +72,7 @@ def _close(value: np.ndarray, target: np.ndarray, tol: Tolerance) -> np.ndarray:
     return np.where(nan, np.isnan(value) & np.isnan(target), np.where(infinite, value == target, near))
 
 
-def _abs_errors(value: np.ndarray, target: np.ndarray) -> np.ndarray:
+def abs_errors(value: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Element by element |value - target|: 0 where both are NaN or the same infinity, inf
     where one is not finite and they differ."""
     value, target = np.asarray(value, dtype=np.float64), np.asarray(target, dtype=np.float64)
@@ -89,7 +89,7 @@ def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
     exact = np.asarray(oracle.exact, dtype=object).reshape(target.shape)
     close = bool(np.all(_close(value, target, tol)))
-    diffs = _abs_errors(value, target)
+    diffs = abs_errors(value, target)
     abs_err = rel_err = ulp_err = scaled_err = 0.0
     for index in np.ndindex(target.shape):  # ULPs need the exact oracle: element by element
         v, t, diff = float(value[index]), float(target[index]), float(diffs[index])
@@ -148,7 +148,7 @@ def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, t
     if grad.shape != target.shape:
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
     close = bool(np.all(_close(grad, target, tol)))
-    abs_err = float(_abs_errors(grad, target).max(initial=0.0))
+    abs_err = float(abs_errors(grad, target).max(initial=0.0))
     size = gradient_size(target, oracle_grad.scale)
     if not math.isfinite(abs_err):
         return Errors(abs_err, abs_err, abs_err, bool(close), scaled_err=abs_err)

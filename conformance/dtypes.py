@@ -89,3 +89,17 @@ def decode(value: Any) -> Any:
     if isinstance(value, str):
         return NONFINITE_NAMES[value.strip().lower()]
     return value
+
+
+def decoded_array(value: Any) -> np.ndarray | None:
+    """:func:`decode` as a float64 array; None stays None (nothing was computed)."""
+    return None if value is None else np.asarray(decode(value), dtype=np.float64)
+
+
+def brief(value: Any) -> str:
+    """Numbers in a line of text: 8 significant digits, the first four of an array."""
+    array = decoded_array(value)
+    if array is None:
+        return "-"
+    flat = [f"{v:.8g}" for v in array.flat]
+    return flat[0] if array.ndim == 0 else "[" + ", ".join(flat[:4]) + (", ...]" if len(flat) > 4 else "]")

@@ -28,7 +28,8 @@ import pandas as pd
 from conformance import frameworks as registry
 from conformance.binding import Binding
 from conformance.case import Case
-from conformance.dtypes import DEFAULT_DTYPES, MACHINE_EPS, DType, decode
+from conformance.compare import abs_errors
+from conformance.dtypes import DEFAULT_DTYPES, MACHINE_EPS, DType, brief, decoded_array
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.loader import LoadResult, load_cases
 from conformance.results import Result
@@ -128,32 +129,22 @@ def _evaluate(evaluations: list[Evaluation], timeout: float) -> dict[tuple[str, 
     return rows
 
 
-def _numbers(value: object) -> np.ndarray | None:
-    if value is None:
-        return None
-    return np.asarray(decode(value), dtype=np.float64)
-
-
 def _apart(x: np.ndarray | None, y: np.ndarray | None, scale: np.ndarray, dtype: str) -> float:
     """max |x - y| in epsilons of ``dtype`` at ``scale``: 0 where both are the same non-finite
     value, inf where only one is finite or they are different non-finite values."""
     if x is None or y is None or x.shape != y.shape:
         return math.inf
-    same = (np.isnan(x) & np.isnan(y)) | (np.isinf(x) & (x == y))
-    finite = np.isfinite(x) & np.isfinite(y)
-    with np.errstate(invalid="ignore"):
-        gaps = np.where(same, 0.0, np.where(finite, np.abs(x - y) / (MACHINE_EPS[dtype] * scale), np.inf))
-    return float(gaps.max(initial=0.0))
+    return float((abs_errors(x, y) / (MACHINE_EPS[dtype] * scale)).max(initial=0.0))
 
 
 def _pair(ra: Result, rb: Result) -> Pair:
     dtype = ra.dtype
-    oracle = _numbers(ra.oracle)
+    oracle = decoded_array(ra.oracle)
     scale = np.maximum(1.0, np.abs(np.nan_to_num(oracle, nan=0.0, posinf=0.0, neginf=0.0))) if oracle is not None \
         else np.asarray(1.0)
     both_raised = ra.raised is not None and rb.raised is not None
-    apart = 0.0 if both_raised else _apart(_numbers(ra.value), _numbers(rb.value), scale, dtype)
-    grad_a, grad_b = _numbers(ra.grad), _numbers(rb.grad)
+    apart = 0.0 if both_raised else _apart(decoded_array(ra.value), decoded_array(rb.value), scale, dtype)
+    grad_a, grad_b = decoded_array(ra.grad), decoded_array(rb.grad)
     grad_apart = grad_agree = None
     # A gradient is with respect to the input its API received: torch given probabilities via the
     # glue's log differentiates log p, another API p itself; only the same input compares.
@@ -192,14 +183,6 @@ def grad_why(result: Result) -> str:
     return result.grad_interpretation or result.grad_explanation or result.grad_status
 
 
-def _shown(value: object) -> str:
-    numbers = _numbers(value)
-    if numbers is None:
-        return "-"
-    flat = [f"{v:.8g}" for v in numbers.flat]
-    return flat[0] if numbers.ndim == 0 else "[" + ", ".join(flat[:4]) + (", ...]" if len(flat) > 4 else "]")
-
-
 def format_comparison(frame: pd.DataFrame, a: str, b: str, limit: int = 20) -> str:
     """What a porter reads: how often the two agree, then each disagreement with both
     values, the oracle, the distance and each side's why - largest first, grouped by case."""
@@ -218,8 +201,8 @@ def format_comparison(frame: pd.DataFrame, a: str, b: str, limit: int = 20) -> s
         for _, row in rows.iterrows():
             value = bool(row["agree"]) is False
             gap = row["apart_eps"] if value else row["grad_apart_eps"]
-            lines.append(f"  {row['dtype']}: {a} {_shown(row['value_a'])} vs {b} {_shown(row['value_b'])} "
-                         f"(oracle {_shown(row['oracle'])}; {'value' if value else 'gradient'} {gap:.3g} eps apart)")
+            lines.append(f"  {row['dtype']}: {a} {brief(row['value_a'])} vs {b} {brief(row['value_b'])} "
+                         f"(oracle {brief(row['oracle'])}; {'value' if value else 'gradient'} {gap:.3g} eps apart)")
             whys = (row["why_a"], row["why_b"]) if value else (row["grad_why_a"], row["grad_why_b"])
             if whys != said:  # said once for the dtypes that share it
                 lines += [f"    {a}: {whys[0]}", f"    {b}: {whys[1]}"]

@@ -12,7 +12,8 @@ Importing this package imports hypothesis; the rest of the suite does not import
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import groupby
 from pathlib import Path
 
 from conformance import families
@@ -24,11 +25,12 @@ from conformance.fuzz.case_file import write_findings
 from conformance.fuzz.search import Budget, Finding, SearchReport, documented_mechanisms, known_by, search
 from conformance.oracle_cache import OracleCache
 
-__all__ = ["Budget", "Finding", "SearchReport", "chosen_bindings", "fuzz"]
+__all__ = ["Budget", "Finding", "SearchReport", "by_framework", "chosen_bindings", "fuzz"]
 
 
 def chosen_bindings(binding_ids: Sequence[str] = (), loss: str | None = None) -> list[Binding]:
-    """The bindings named, or every binding of ``loss``; raises LookupError naming what is unknown."""
+    """The bindings named, and every binding of ``loss``, grouped by framework (one worker each at a
+    time); raises LookupError naming what is unknown."""
     every = registry.all_bindings()
     unknown = [b for b in binding_ids if b not in every]
     if unknown:
@@ -40,7 +42,13 @@ def chosen_bindings(binding_ids: Sequence[str] = (), loss: str | None = None) ->
         chosen += [b for b in every.values() if b.loss == loss and b.id not in binding_ids]
     if not chosen:
         raise LookupError("name a binding (--binding) or a loss family (--loss)")
-    return chosen
+    return sorted(chosen, key=lambda b: b.framework.name)  # stable: the order given within a framework
+
+
+def by_framework(bindings: Sequence[Binding]) -> Iterator[list[Binding]]:
+    """``bindings`` (grouped as :func:`chosen_bindings` returns them), one framework's at a time."""
+    for _, group in groupby(bindings, key=lambda b: b.framework.name):
+        yield list(group)
 
 
 def fuzz(binding_ids: Sequence[str] = (), loss: str | None = None,
@@ -61,12 +69,13 @@ def fuzz(binding_ids: Sequence[str] = (), loss: str | None = None,
     evaluator = Evaluator(oracle_cache=OracleCache(None))
     reports = []
     try:
-        for binding in chosen_bindings(binding_ids, loss):
-            report = search(binding, dtypes, budget, seed, evaluator, progress)
-            for finding in report.findings:
-                finding.known_by = known_by(finding, documented)
-            reports.append(report)
-            evaluator.retire(binding.framework)  # one framework's worker at a time
+        for group in by_framework(chosen_bindings(binding_ids, loss)):
+            for binding in group:
+                report = search(binding, dtypes, budget, seed, evaluator, progress)
+                for finding in report.findings:
+                    finding.known_by = known_by(finding, documented)
+                reports.append(report)
+            evaluator.retire(group[0].framework)  # its bindings are done: one worker at a time
     finally:
         evaluator.close()
     if out is not None:

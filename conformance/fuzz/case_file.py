@@ -19,39 +19,24 @@ import yaml
 
 from conformance.dtypes import encode
 from conformance.fuzz.search import Finding
+from conformance.fuzz.strategies import written
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
-def _plain(values: np.ndarray) -> Any:
-    """An array as case-file numbers: ints for index arrays, floats with inf/nan spelled out."""
-    if values.dtype.kind in "iu":
-        return values.tolist()
-    return encode(np.asarray(values, dtype=np.float64))
-
-
 def case_fields(finding: Finding, case_id: str, replay: str) -> dict[str, Any]:
     """The case file entry of ``finding``."""
-    case = finding.case
     fields: dict[str, Any] = {
         "id": case_id,
         "title": f"{finding.binding} ({finding.dtype}): {finding.summary}",
         "source": replay,
         "tags": ["fuzz", "known" if finding.known_by else "new"],
-        "loss": case.loss,
-        "input": {case.input.kind: _plain(case.input.values)},
-        "target": {case.target.kind: _plain(case.target.values)},
+        **written(finding.case),
+        "dtypes": [finding.dtype],
     }
-    if case.class_axis != -1:
-        fields["class_axis"] = case.class_axis
-    for name in sorted(case.options_set()):
-        value = case.option(name)
-        fields[name] = _plain(value) if isinstance(value, np.ndarray) else getattr(value, "value", value)
-    fields["reduction"] = str(case.reduction)
-    fields["dtypes"] = [finding.dtype]
     if finding.quantity == "value":
         fields["gradient"] = False  # the finding is about the value; its gradient is another question
-    fields["expected"] = _plain(np.asarray(case.expected))
+    fields["expected"] = encode(np.asarray(finding.case.expected, dtype=np.float64))
     return fields
 
 

@@ -46,11 +46,12 @@ from hypothesis import strategies as st
 from conformance import families
 from conformance.binding import Binding
 from conformance.case import Case
-from conformance.dtypes import DType, MACHINE_EPS, decode
+from conformance.dtypes import DType, MACHINE_EPS, brief, decoded_array
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.families import Family
+from conformance.fuzz import by_framework, chosen_bindings
 from conformance.fuzz.search import Budget, fuzzable
-from conformance.fuzz.strategies import build, cases
+from conformance.fuzz.strategies import build, cases, written
 from conformance.oracle import evaluate, evaluate_gradient
 from conformance.oracle_cache import OracleCache
 from conformance.compare import gradient_size
@@ -98,18 +99,7 @@ class Property:
 
 def _with(case: Case, **update: Any) -> Case | None:
     """``case`` with fields replaced, validated as a case file is; None where that is refused."""
-    return build({**_fields(case), **update})
-
-
-def _fields(case: Case) -> dict[str, Any]:
-    fields: dict[str, Any] = {"id": case.id, "loss": case.loss, "class_axis": case.class_axis,
-                              "reduction": str(case.reduction), "expected": 0.0,
-                              "input": {case.input.kind: case.input.values.tolist()},
-                              "target": {case.target.kind: case.target.values.tolist()}}
-    for name in case.options_set():
-        value = case.option(name)
-        fields[name] = value.tolist() if isinstance(value, np.ndarray) else getattr(value, "value", value)
-    return fields
+    return build({"id": case.id, **written(case), **update})
 
 
 def _shifted(case: Case) -> Case | None:
@@ -249,18 +239,8 @@ class Violation:
 
     def line(self) -> str:
         return (f"{self.binding} breaks {self.prop.name} in {self.dtype} ({self.prop.description}): "
-                f"it gave {_short(self.values[0])} and {_short(self.values[1])}, the definition "
-                f"{_short(self.oracle[0])} and {_short(self.oracle[1])} ({self.hits} examples)")
-
-
-def _short(value: Any) -> str:
-    array = np.asarray(value, dtype=np.float64)
-    flat = [f"{v:.8g}" for v in array.flat]
-    return flat[0] if array.ndim == 0 else "[" + ", ".join(flat[:4]) + (", ...]" if len(flat) > 4 else "]")
-
-
-def _numbers(value: Any) -> np.ndarray | None:
-    return None if value is None else np.asarray(decode(value), dtype=np.float64)
+                f"it gave {brief(self.values[0])} and {brief(self.values[1])}, the definition "
+                f"{brief(self.oracle[0])} and {brief(self.oracle[1])} ({self.hits} examples)")
 
 
 def _kept(prop: Property, a: np.ndarray, b: np.ndarray, divisor: float, tolerance: float,
@@ -327,7 +307,7 @@ class PropertyCheck:
         executed = self.evaluator.execute(Evaluation(case, binding, dtype))
         reply = executed.reply
         part = None if reply is None else (reply.grad if gradient else reply.value)
-        return (_numbers(part.value) if isinstance(part, Computed) else None), executed.version
+        return (decoded_array(part.value) if isinstance(part, Computed) else None), executed.version
 
     def example(self, prop: Property, binding: Binding, dtype: DType, first: Case) -> Violation | None:
         """Check one drawn case; rejects (hypothesis) a draw the property cannot use."""
@@ -404,20 +384,19 @@ class PropertyCheck:
 
 def check_properties(binding_ids: Sequence[str] = (), loss: str | None = None,
                      dtypes: Sequence[DType] = ("float64",), budget: Budget = Budget(50), seed: int = 0,
-                     progress: Callable[[Any], None] | None = None) -> list[Violation]:
+                     ) -> list[Violation]:
     """Every applicable property of every chosen binding; the violations found."""
-    from conformance.fuzz import chosen_bindings
-
     check = PropertyCheck()
     violations = []
     try:
-        for binding in chosen_bindings(binding_ids, loss):
-            for prop in PROPERTIES:
-                if applies(prop, binding):
-                    violation = check.run(prop, binding, dtypes, budget, seed).violation
-                    if violation is not None:
-                        violations.append(violation)
-            check.evaluator.retire(binding.framework)
+        for group in by_framework(chosen_bindings(binding_ids, loss)):
+            for binding in group:
+                for prop in PROPERTIES:
+                    if applies(prop, binding):
+                        violation = check.run(prop, binding, dtypes, budget, seed).violation
+                        if violation is not None:
+                            violations.append(violation)
+            check.evaluator.retire(group[0].framework)  # its bindings are done
     finally:
         check.close()
     return violations

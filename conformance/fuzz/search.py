@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from hypothesis.errors import HypothesisException
 from conformance import families
 from conformance.binding import Binding
 from conformance.case import Case
-from conformance.dtypes import DType, decode
+from conformance.dtypes import DType, decode, decoded_array
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.fuzz.strategies import KIND_DOMAINS, cases
 from conformance.oracle_cache import OracleCache
@@ -160,8 +159,7 @@ def mechanisms_of(result: Result, quantity: str) -> list[str]:
 
 
 def _failure_kind(result: Result) -> FailureKind:
-    value = np.asarray(decode(result.value), dtype=np.float64) if result.value is not None else None
-    oracle = np.asarray(decode(result.oracle), dtype=np.float64) if result.oracle is not None else None
+    value, oracle = decoded_array(result.value), decoded_array(result.oracle)
     if value is None or oracle is None or value.shape != oracle.shape:
         return FailureKind.BEYOND_TOLERANCE
     finite = np.isfinite(oracle)
@@ -259,8 +257,7 @@ class _Search:
     def run(self) -> SearchReport:
         family = families.family(self.binding.loss)
         strategy = st.tuples(cases(family, self.binding.inputs, self.binding.targets), st.sampled_from(self.dtypes))
-        rounds_without_news = 0
-        while not self._spent() and rounds_without_news < 1:
+        while not self._spent():  # a round per batch of new findings, until one finds none
             self.report.rounds += 1
             self.known_before_round = set(self.found)
             remaining = None if self.budget.examples is None else self.budget.examples - self.report.examples
@@ -273,7 +270,8 @@ class _Search:
                 test()
             except (_Found, HypothesisException, ExceptionGroup):
                 pass  # the findings are recorded as they are met; hypothesis has shrunk them
-            rounds_without_news = 0 if set(self.found) - self.known_before_round else rounds_without_news + 1
+            if not set(self.found) - self.known_before_round:
+                break
         self.report.findings = sorted(self.found.values(), key=lambda f: (f.quantity, -f.hits))
         self.report.seconds = time.monotonic() - self.started
         return self.report
@@ -327,16 +325,3 @@ def known_by(finding: Finding, documented: dict[tuple[str, str, str], str]) -> s
         if case_id is not None:
             return case_id
     return None
-
-
-_LAST_LINE = [0.0]
-
-
-def progress_line(report: SearchReport) -> None:
-    """One line on stderr, rewritten in place at most twice a second."""
-    if time.monotonic() - _LAST_LINE[0] < 0.5:
-        return
-    _LAST_LINE[0] = time.monotonic()
-    sys.stderr.write(f"\r{report.binding}: {report.examples} examples, {len(report.findings)} findings, "
-                     f"{report.seconds:.0f} s   ")
-    sys.stderr.flush()

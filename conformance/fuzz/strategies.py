@@ -27,6 +27,7 @@ from hypothesis import assume, strategies as st
 
 from conformance.case import Case
 from conformance.case_rules import check_case
+from conformance.dtypes import encode
 from conformance.families import Family
 from conformance.oracle import evaluate
 
@@ -160,6 +161,23 @@ def case_dicts(draw: st.DrawFn, family: Family, inputs: frozenset[str] | None = 
         option = _option(name, field, classes, shape)
         if option is not None and draw(st.booleans()):
             fields[name] = draw(option)
+    return fields
+
+
+def written(case: Case) -> dict[str, Any]:
+    """The fields of ``case`` as a case file writes them (no id, no ``expected``): the loss, its
+    arrays (index arrays as integers, inf and nan spelled out), class axis, options, reduction."""
+    def plain(values: np.ndarray) -> Any:
+        return values.tolist() if values.dtype.kind in "iu" else encode(np.asarray(values, dtype=np.float64))
+
+    fields: dict[str, Any] = {"loss": case.loss, "input": {case.input.kind: plain(case.input.values)},
+                              "target": {case.target.kind: plain(case.target.values)}}
+    if case.class_axis != -1:
+        fields["class_axis"] = case.class_axis
+    for name in sorted(case.options_set()):
+        value = case.option(name)
+        fields[name] = plain(value) if isinstance(value, np.ndarray) else getattr(value, "value", value)
+    fields["reduction"] = str(case.reduction)
     return fields
 
 
