@@ -13,20 +13,27 @@ import pandas as pd
 COLUMNS = ["configuration", "framework", "binding", "call", "case_id", "passing_cases", "cases"]
 
 
-def porting_guide(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (configuration, binding) with a call that reproduced the canonical loss."""
+def porting_guide(frame: pd.DataFrame, dtype: str = "float32") -> pd.DataFrame:
+    """One row per (configuration, binding) with a call that reproduced the canonical loss.
+
+    The call is shown as written for ``dtype`` where the run has it: the dtype a user would
+    copy, not whichever came first (a bfloat16 call is rarely what a port needs)."""
     faithful = frame[(frame["mode"] == "faithful") & ~frame["binding"].str.endswith(".*")]
     if faithful.empty:
         return pd.DataFrame(columns=COLUMNS)
     passed = (faithful.groupby(["configuration", "binding", "case_id"], sort=False)["status"]
               .agg(lambda s: bool((s == "pass").all())).reset_index(name="all_pass"))
+    # One proof row per (case, binding): the one in ``dtype`` where the run has it.
+    proofs = (faithful.assign(_other_dtype=faithful["dtype"] != dtype)
+              .sort_values("_other_dtype", kind="stable").drop_duplicates(["case_id", "binding"])
+              .set_index(["case_id", "binding"]))
     rows = []
     for (configuration, binding), group in passed.groupby(["configuration", "binding"], sort=False):
         good = group[group["all_pass"]]
         if good.empty:
             continue
         case_id = good["case_id"].iloc[0]
-        proof = faithful[(faithful["case_id"] == case_id) & (faithful["binding"] == binding)].iloc[0]
+        proof = proofs.loc[(case_id, binding)]
         rows.append({"configuration": configuration, "framework": proof["framework"], "binding": binding,
                      "call": proof["call"], "case_id": case_id, "passing_cases": len(good),
                      "cases": len(group)})

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import pandas as pd
 
-from conformance.report import render_html, status_matrix, summary, write_reports
+import re
+
+from conformance.report import page_data, render_html, status_matrix, summary, write_reports
+from conformance.report.agreement import Agreement, agreement_cells
+from conformance.report.findings import Severity, findings, pitfalls
+from conformance.report.payload import decode
 from conformance.results import Result, to_frame
+
+
+def embedded(page: str) -> dict:
+    """The data block of a rendered page, decoded as the page's script decodes it."""
+    return decode(re.search(r'<script type="application/octet-stream" id="report-data">([^<]*)</script>', page)[1])
+
+
+def column(data: dict, name: str) -> list:
+    col = data["rows"]["columns"][name]
+    return col["plain"] if col["codes"] is None else [col["values"][c] if c >= 0 else "" for c in col["codes"]]
 
 
 def rows() -> pd.DataFrame:
@@ -28,13 +43,23 @@ def test_matrix_has_a_cell_per_case_and_binding_listing_dtypes():
     assert matrix.loc["b", "keras.CategoricalCrossentropy"] == "float32: fail"
 
 
-def test_html_escapes_text_and_has_a_section_per_non_pass_row():
-    page = render_html(rows())
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "<img" not in page and 'href="javascript' not in page
-    assert page.count("<details class=\"card\"") == 2
+def test_case_text_is_data_in_the_page_never_markup():
+    page = render_html(rows().iloc[1:])
+    assert "<script>alert" not in page and "<img" not in page and 'href="javascript' not in page
+    data = embedded(page)
+    # The text survives unchanged, to be put into the page as text by its script.
+    assert column(data, "explanation")[0] == "<script>alert(1)</script> clipped"
+    assert data["rows"]["cases"]["a"]["title"] == "<img src=x onerror=alert(2)>"
+    assert column(data, "recipe")[0] == "print('<b>')"
     assert "FAILED: 1 failing rows" in page
+
+
+def test_the_embedded_rows_are_the_run_column_for_column():
+    frame = rows()
+    data = page_data(frame)
+    for name in ("case_id", "binding", "dtype", "status", "explanation"):
+        assert column({"rows": data["rows"]}, name) == list(frame[name])
+    assert column({"rows": data["rows"]}, "ulp_err") == [0.5, None, None]
 
 
 def test_write_reports_writes_csv_and_html(tmp_path):
@@ -55,8 +80,17 @@ def test_html_has_a_porting_guide_section_for_passing_faithful_rows():
                              configuration="cross_entropy: probs vs index, mean",
                              call="loss = torch.nn.functional.nll_loss(torch.log(probs), target)")])
     page = render_html(frame)
-    assert "<h2>Porting guide</h2>" in page and "<h3>cross_entropy: probs vs index, mean</h3>" in page
+    assert "<h2>Porting guide</h2>" in page and "<summary>cross_entropy: probs vs index, mean (1 calls)" in page
     assert "nll_loss(torch.log(probs), target)" in page
+
+
+def test_the_porting_guide_shows_the_float32_call():
+    def row(dtype):
+        return Result(case_id="p", loss="cross_entropy", binding="keras.CategoricalCrossentropy", framework="keras",
+                      dtype=dtype, mode="faithful", status="pass", configuration="cross_entropy: probs vs probs",
+                      call=f"loss = keras.losses.CategoricalCrossentropy(dtype='{dtype}')(target, probs)")
+    page = render_html(to_frame([row("bfloat16"), row("float32"), row("float64")]))
+    assert "dtype=&#39;float32&#39;" in page and "bfloat16&#39;)" not in page
 
 
 def test_gradient_failures_fail_the_run_and_show_in_their_own_section():
@@ -87,3 +121,66 @@ def test_reports_are_written_when_no_row_is_in_a_profiled_dtype(tmp_path):
     for frame, folder in ((only_half, tmp_path / "half"), (to_frame([]), tmp_path / "none")):
         write_reports(frame, folder)
         assert (folder / "report.html").read_text().startswith("<!doctype html>")
+
+
+def _ce(case_id, binding, status, value, oracle, **more):
+    framework = binding.partition(".")[0]
+    return Result(case_id=case_id, loss="cross_entropy", binding=binding, framework=framework, dtype="float32",
+                  mode=more.pop("mode", "faithful"), status=status, value=value, oracle=oracle, **more)
+
+
+CLIP = "Keras clips probabilities to [1e-7, 1 - 1e-7]"
+
+
+def deviations() -> pd.DataFrame:
+    return to_frame([
+        _ce("zero-prob", "keras.CategoricalCrossentropy", "known", 16.118, "inf", explanation=CLIP,
+            interpretation="clips probabilities to [1e-07, 1-1e-07]", link="https://example.org/keras#L1"),
+        _ce("zero-prob", "keras_jax.CategoricalCrossentropy", "known", 16.118, "inf", explanation=CLIP,
+            interpretation="clips probabilities to [1e-07, 1-1e-07]"),
+        _ce("near-zero", "keras.CategoricalCrossentropy", "known", 16.1, 16.2, explanation=CLIP,
+            interpretation="clips probabilities to [1e-07, 1-1e-07]"),
+        _ce("rounded", "jax.optax.softmax_cross_entropy", "known", 1.0000001, 1.0, explanation="float32 inside",
+            interpretation="the canonical loss, computed in float32"),
+        _ce("plain", "torch.cross_entropy", "fail", 2.0, 1.0, explanation="undocumented deviation",
+            interpretation="unexplained"),
+        _ce("plain", "numpy.cross_entropy", "pass", 1.0, 1.0),
+        _ce("probs-as-logits", "torch.cross_entropy", "difference", 0.9, 0.5, mode="as_is",
+            explanation="as_is: probs into a logits API", interpretation="applies softmax to the input"),
+    ])
+
+
+def test_findings_are_one_per_cause_ranked_by_what_they_do():
+    found = findings(deviations())
+    assert [f.severity for f in found] == [Severity.UNDOCUMENTED, Severity.NONFINITE, Severity.ROUNDING]
+    clip = found[1]
+    # One reason over two backends and two cases is one finding; its example is its worst row.
+    assert clip.frameworks == ["keras", "keras_jax"] and sorted(clip.cases) == ["near-zero", "zero-prob"]
+    assert clip.line == ("CategoricalCrossentropy on keras, keras_jax — clips probabilities to [1e-07, 1-1e-07]: "
+                         "inf becomes 16.12 (float32, zero-prob) — 2 cases")
+    assert clip.link == "https://example.org/keras#L1" and len(clip.rows) == 3
+    assert found[2].effect.startswith("off by 1e-07 relative to 1")
+    # as_is rows are pitfalls, not deviations from the mathematics.
+    assert [p.headline for p in pitfalls(deviations())] == ["applies softmax to the input"]
+
+
+def test_agreement_cells_count_faithful_rows_per_loss_and_framework():
+    cells = {(c.loss, c.framework): c for c in agreement_cells(deviations())}
+    assert cells["cross_entropy", "numpy"].agreement == Agreement.AGREES
+    assert cells["cross_entropy", "keras"].agreement == Agreement.DEVIATES
+    assert cells["cross_entropy", "torch"].agreement == Agreement.FAILING
+    assert cells["cross_entropy", "torch"].rows == 1  # the as_is row does not count
+
+
+def test_accuracy_counts_rows_whose_exact_loss_is_zero_apart():
+    frame = to_frame([
+        Result(case_id="z", loss="squared_error", binding="sklearn.mean_squared_error", framework="sklearn",
+               dtype="float64", mode="faithful", status="pass", value=1e-300, oracle=0.0, abs_err=1e-300,
+               ulp_err=4.49e307),
+        Result(case_id="o", loss="squared_error", binding="sklearn.mean_squared_error", framework="sklearn",
+               dtype="float64", mode="faithful", status="pass", value=1.0, oracle=1.0, abs_err=0.0, ulp_err=0.5),
+    ])
+    page = render_html(frame)
+    accuracy = page[page.index('<section id="accuracy">'):page.index("</section>", page.index('<section id="accuracy">'))]
+    assert "4.49e+307" not in accuracy and "<td>0.5</td>" in accuracy
+    assert "Rows whose exact loss is 0" in accuracy and "1e-300" in accuracy

@@ -33,6 +33,19 @@ cases:
     input: {logits: [[2.0, 0.5, -1.0]]}
     target: {index: [0]}
     expected: 0.2413112967
+  - id: bce-certain-wrong
+    title: Probability 1 where the label is 0
+    loss: binary_cross_entropy
+    input: {probs: [[1.0, 1.0], [1.0, 0.0]]}
+    target: {probs: [[1, 0], [1, 0]]}
+    expected: inf
+    expect:
+      torch.binary_cross_entropy: &clamp
+        value: 25.0
+        reason: BCELoss clamps each log at -100, so -log(1 - 1) becomes 100 and the mean of [0, 100, 0, 0] is 25.
+        category: clipping
+        link: https://github.com/pytorch/pytorch/blob/v2.13.0/torch/nn/modules/loss.py#L668-L670
+      torch.nn.BCELoss: *clamp
 """
 
 
@@ -61,53 +74,99 @@ def page(report):
         page.on("request", lambda r: events.append(f"request: {r.url}")
                 if not r.url.startswith(("file:", "data:", "blob:")) else None)
         page.goto(report.as_uri())
-        page.wait_for_selector("section#results .dt-container", timeout=30_000)
+        page.wait_for_selector("body[data-ready]", timeout=30_000)
         page.events = events
         yield page
 
 
+def rows_shown(page) -> int:
+    return page.locator("#results-table tbody tr.row").count()
+
+
+def test_the_first_screen_shows_the_verdict_the_findings_and_the_agreement_matrix(page, tmp_path):
+    page.screenshot(path=str(tmp_path / "first-screen.png"))
+    assert (tmp_path / "first-screen.png").stat().st_size > 10_000
+    height = page.viewport_size["height"]
+    for selector in ("#verdict", "#findings-list li", "#agreement-matrix table"):
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None and box["y"] + min(box["height"], 60) <= height, selector
+    first = page.locator("#findings-list li").first.inner_text()
+    assert "clamps each log at -100" in first or "clamps" in first
+    assert "inf becomes 25" in first
+    assert page.events == []
+
+
+def test_a_finding_opens_to_its_reason_and_its_rows(page, devices):
+    finding = page.locator("#findings-list li").first
+    finding.locator(".line").click()
+    assert "loss.py#L668-L670" in finding.locator(".more").inner_text()
+    finding.locator("button").click()
+    # torch.binary_cross_entropy and torch.nn.BCELoss, in float32, on each device
+    page.wait_for_function(f"document.querySelectorAll('#results-table tbody tr.row').length === {2 * devices}")
+    assert "bce-certain-wrong" in page.locator("#results-table tbody").inner_text()
+
+
+def test_an_agreement_cell_opens_the_binding_detail(page):
+    cell = page.locator('#agreement-matrix button[data-loss="binary_cross_entropy"][data-framework="torch"]')
+    assert cell.inner_text().endswith("%")
+    cell.click()
+    detail = page.locator("#agreement-detail").inner_text()
+    assert "torch on binary_cross_entropy" in detail and "torch.binary_cross_entropy" in detail
+
+
 def test_table_renders_every_row_offline_without_console_errors(page, devices):
-    # 2 cases x 4 torch bindings on each device
-    assert page.locator("#results-table tbody tr").count() == 8 * devices
-    assert page.locator(".dtsp-searchPanes").count() == 1
+    # two cross-entropy cases x 4 torch bindings, the BCE case x its 2 probability bindings, on each device
+    assert rows_shown(page) == 10 * devices
     assert page.events == []
 
 
 def test_search_by_case_id_filters_the_table(page, devices):
-    page.fill("section#results input[type=search]", "plain-logits")
-    page.wait_for_function(f"document.querySelectorAll('#results-table tbody tr').length === {4 * devices}")
+    page.fill("#results-search", "plain-logits")
+    page.wait_for_function(f"document.querySelectorAll('#results-table tbody tr.row').length === {4 * devices}")
     assert "plain-logits" in page.locator("#results-table tbody").inner_text()
     assert "hostile-text" not in page.locator("#results-table tbody").inner_text()
 
 
-def test_filter_pane_selects_a_status(page, devices):
-    pane = page.locator('.dtsp-searchPane:has(input[placeholder="status"])')
-    pane.locator('span.dtsp-name[title="difference"]').click()
-    page.wait_for_function(f"document.querySelectorAll('#results-table tbody tr').length === {4 * devices}")
-    assert "pass" not in page.locator("#results-table tbody").inner_text().split()
+def test_a_status_filter_selects_its_rows(page, devices):
+    page.select_option('#results-filters select[data-column="status"]', "difference")
+    page.wait_for_function(f"document.querySelectorAll('#results-table tbody tr.row').length === {4 * devices}")
+    statuses = page.locator("#results-table tbody td:nth-child(5)").all_inner_texts()
+    assert set(statuses) == {"difference"}
 
 
-def test_heatmap_is_drawn(page):
-    svg = page.locator("section#heatmap svg")
-    assert svg.count() == 1 and svg.bounding_box()["height"] > 100
-    assert page.locator("section#heatmap svg image, section#heatmap svg path").count() > 10
+def test_numbers_show_without_quotes(page):
+    values = page.locator("#results-table tbody td:nth-child(7)").all_inner_texts()
+    assert values and not any('"' in v for v in values)
 
 
-def test_a_detail_card_opens(page):
-    group = page.locator("details.case-card").first
-    assert group.get_attribute("open") is None
-    group.locator("summary").first.click()
-    assert group.get_attribute("open") is not None
-    card = group.locator("details.card").first
-    card.locator("summary").click()
-    assert card.get_attribute("open") is not None
-    assert "torch.nn.functional.cross_entropy(" in card.inner_text()
+def test_a_loss_map_is_drawn_when_opened(page):
+    family = page.locator('details.family[data-loss="cross_entropy"]')
+    assert family.locator("table.heat").count() == 0
+    family.locator("summary").click()
+    assert family.locator("table.heat tbody tr").count() == 2
+    assert family.locator("table.heat td[data-status]").count() == 8
+
+
+def test_two_frameworks_side_by_side(page):
+    page.select_option("#compare-a", "b:torch.cross_entropy")
+    page.select_option("#compare-b", "b:torch.nn.CrossEntropyLoss")
+    assert "only torch.cross_entropy in 0" in page.locator("#compare-summary").inner_text()
+    assert page.locator("#compare-table tr").count() >= 3
+
+
+def test_a_row_opens_its_card_with_the_recipe(page):
+    page.fill("#results-search", "plain-logits")
+    page.locator("#results-table tbody tr.row").first.click()
+    card = page.locator("#results-table tr.card")
+    assert card.count() == 1
+    assert "torch.nn.functional.cross_entropy(" in card.locator("pre.recipe").inner_text()
 
 
 def test_no_script_from_case_text_runs(page, report):
-    page.locator("details.case-card").first.locator("summary").first.click()
+    page.fill("#results-search", "hostile-text")
+    page.locator("#results-table tbody tr.row").first.click()
     assert page.evaluate("window.__xss") is None
     assert page.events == []
     assert page.locator('a[href^="javascript"]').count() == 0
-    assert "<script>window.__xss" in page.locator("details.case-card").first.inner_text()
+    assert "<script>window.__xss" in page.locator("#results-table tr.card").inner_text()
     assert "<script>window.__xss" not in report.read_text()

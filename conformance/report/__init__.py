@@ -1,18 +1,23 @@
 """The discrepancy report: one self-contained HTML file, plus CSV and Parquet.
 
-``report.html`` is rendered with Jinja2 (autoescaping every string that came
-from a case file) over pandas data: a verdict, the environment, a heatmap of
-cases x bindings (matplotlib, inline SVG), accuracy in ULPs per framework and
-dtype, the semantic table, the porting guide, an optional diff against a
-baseline run, the full results as a sortable, filterable DataTables table
-(itables, embedded offline) and a detail card for every row that did not
-pass. It needs no network to open.
+``report.html`` opens on the answer: the verdict, the findings (one line per
+cause of deviation, worst first) and the agreement matrix (loss x framework).
+Below them: two frameworks side by side, a case x binding map per loss, every
+row in a filterable table with a card per row, accuracy in ULPs, gradients,
+devices, the semantic table and the porting guide.
+
+The rows are embedded once, as compressed columns (:mod:`conformance.report.payload`),
+and the page draws tables, maps and cards from them when they are looked at, so
+the file stays small as the matrix grows. Jinja2 autoescapes every string of the
+server-drawn parts; the page's script puts case text in as text, never as markup.
+It needs no network to open.
 """
 
 from __future__ import annotations
 
 import json
 from importlib import metadata
+from importlib.resources import files
 from pathlib import Path
 from collections.abc import Iterable
 
@@ -22,14 +27,15 @@ from conformance.diff import diff_results, format_diff
 from conformance.loader import CaseError
 from conformance.porting import porting_guide
 from conformance.profile import profile, semantic_table
-from conformance.report.plots import STATUS_COLOURS, heatmap_svg
+from conformance.report.agreement import agreement_cells
+from conformance.report.findings import findings, pitfalls
+from conformance.report.payload import encode, oracle_is_zero, rows_payload
 from conformance.results import STATUSES, failing
 
-__all__ = ["export_frame", "render_html", "status_matrix", "summary", "write_reports"]
+__all__ = ["export_frame", "page_data", "render_html", "status_matrix", "summary", "write_reports"]
 
-_TABLE_COLUMNS = ["case_id", "loss", "framework", "binding", "dtype", "mode", "status", "value",
-                  "oracle", "ulp_err", "interpretation", "explanation"]
-_FILTER_COLUMNS = ["loss", "framework", "binding", "dtype", "status"]
+STATUS_COLOURS = {"pass": "#4caf50", "known": "#9575cd", "difference": "#ffb300",
+                  "skipped": "#bdbdbd", "fail": "#e53935", "error": "#8e0000"}
 _STRUCTURED = ["value", "oracle", "expected", "abs_err", "rel_err", "ulp_err", "scaled_err", "warnings", "tags",
                "grad", "grad_oracle", "grad_max_abs_err", "grad_ulp_err", "grad_scaled_err",
                "case_data"]
@@ -88,15 +94,42 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] | tuple = (), run_i
     env = Environment(loader=PackageLoader("conformance.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     counts = frame["status"].value_counts().reindex(STATUSES, fill_value=0)
+    accuracy, zero_oracle = _accuracy(frame)
     return env.get_template("report.html.j2").render(
-        verdict=_verdict(frame, errors), failing=_failing(frame, errors),
+        verdict=_verdict(frame, errors), failing=_failing(frame, errors), story=_story(frame),
         counts=[(s, int(n)) for s, n in counts.items() if n], colours=STATUS_COLOURS,
+        colours_json=json.dumps(STATUS_COLOURS),
         environment=_environment(frame, run_info or {}), errors=[str(e) for e in errors],
-        heatmap=heatmap_svg(frame) if not frame.empty else "",
-        accuracy=_accuracy(frame), gradients=_gradients(frame), devices=_devices(frame),
-        semantic=_semantic(frame), porting=_porting(frame),
-        diff=_diff(baseline, frame), itables_init=_itables_init(), results_table=_results_table(frame),
-        cards=_cards(frame))
+        accuracy=accuracy, zero_oracle=zero_oracle, gradients=_gradients(frame), devices=_devices(frame),
+        semantic=_semantic(frame), porting=_porting(frame), diff=_diff(baseline, frame),
+        data=encode(page_data(frame)), css=_asset("report.css"), script=_asset("report.js"))
+
+
+def page_data(frame: pd.DataFrame) -> dict:
+    """What the page's script draws from: the rows, the findings, the pitfalls and the agreement matrix."""
+    frame = frame.reset_index(drop=True)
+    return {"rows": rows_payload(frame), "findings": [f.as_dict() for f in findings(frame)],
+            "pitfalls": [f.as_dict() for f in pitfalls(frame)],
+            "agreement": [c.as_dict() for c in agreement_cells(frame)]}
+
+
+def _asset(name: str) -> str:
+    return files("conformance.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _story(frame: pd.DataFrame) -> str:
+    """The run in one sentence of plain words."""
+    counts = frame["status"].value_counts()
+    parts = [f"{len(frame):,} evaluations of {frame['case_id'].nunique():,} cases by "
+             f"{frame['binding'].nunique():,} bindings in {frame['dtype'].nunique()} dtypes:",
+             f"{counts.get('pass', 0):,} match the mathematics"]
+    if counts.get("known", 0):
+        parts.append(f"{counts['known']:,} deviate as their case documents")
+    if counts.get("difference", 0):
+        parts.append(f"{counts['difference']:,} show an as_is pitfall")
+    if counts.get("skipped", 0):
+        parts.append(f"{counts['skipped']:,} did not apply (a dtype or input the API does not take)")
+    return parts[0] + " " + ", ".join(parts[1:]) + "."
 
 
 def _failing(frame: pd.DataFrame, errors) -> int:
@@ -131,14 +164,22 @@ def _own_version() -> str:
         return "not installed"
 
 
-def _accuracy(frame: pd.DataFrame) -> str:
-    """Median and max ULP error against the oracle, per framework and dtype, over passing rows."""
-    passing = frame[frame["status"] == "pass"].assign(ulp=frame["ulp_err"].map(_number)).dropna(subset=["ulp"])
+def _accuracy(frame: pd.DataFrame) -> tuple[str, str]:
+    """ULP error at the exact loss's magnitude per framework and dtype over passing rows; rows whose
+    exact loss has a 0 apart, by absolute error."""
+    passing = frame[frame["status"] == "pass"].assign(ulp=frame["ulp_err"].map(_number),
+                                                      abs_error=frame["abs_err"].map(_number))
     if passing.empty:
-        return ""
-    table = passing.groupby(["framework", "dtype"])["ulp"].agg(["count", "median", "max"])
+        return "", ""
+    zero = passing["oracle"].map(oracle_is_zero)
+    measured = passing[~zero].dropna(subset=["ulp"])
+    table = measured.groupby(["framework", "dtype"])["ulp"].agg(["count", "median", "max"])
     table.columns = ["passing rows", "median ULP", "max ULP"]
-    return table.to_html(float_format=lambda v: f"{v:.3g}", escape=True, classes="plain")
+    zeros = passing[zero].groupby(["framework", "dtype"])["abs_error"].agg(["count", "max"])
+    zeros.columns = ["passing rows", "max |error|"]
+    render = dict(float_format=lambda v: f"{v:.3g}", escape=True, classes="plain")
+    return (table.to_html(**render) if not table.empty else "",
+            zeros.to_html(**render) if not zeros.empty else "")
 
 
 def _gradients(frame: pd.DataFrame) -> str:
@@ -184,7 +225,7 @@ def _semantic(frame: pd.DataFrame) -> dict | None:
 
 
 def _porting(frame: pd.DataFrame) -> list[dict]:
-    guide = porting_guide(frame)
+    guide = porting_guide(frame, dtype="float32")
     return [{"configuration": configuration, "calls": group.to_dict("records")}
             for configuration, group in guide.groupby("configuration", sort=False)]
 
@@ -195,60 +236,6 @@ def _diff(baseline: pd.DataFrame | None, frame: pd.DataFrame) -> dict | None:
     changes = diff_results(baseline, frame)
     return {"summary": format_diff(changes).splitlines()[0],
             "table": changes.to_html(escape=True, index=False, classes="plain") if not changes.empty else ""}
-
-
-def _itables_init() -> str:
-    from itables import options
-    from itables.javascript import generate_init_offline_itables_html
-
-    return generate_init_offline_itables_html(options.dt_bundle)
-
-
-def _results_table(frame: pd.DataFrame) -> str:
-    from itables import to_html_datatable
-
-    table = frame[_TABLE_COLUMNS].copy()
-    for column in ("value", "oracle"):
-        table[column] = table[column].map(lambda v: json.dumps(v)[:80] if v is not None else "")
-    table["ulp_err"] = table["ulp_err"].map(lambda v: "" if _number(v) is None else f"{_number(v):.3g}")
-    table["explanation"] = table["explanation"].str.slice(0, 160)
-    filters = [_TABLE_COLUMNS.index(c) for c in _FILTER_COLUMNS]
-    return to_html_datatable(
-        table, connected=False, showIndex=False, classes="display compact", pageLength=25,
-        lengthMenu=[10, 25, 100, 1000], maxBytes=0, maxColumns=0, scrollX=True,
-        layout={"top1": "searchPanes", "topStart": "pageLength", "topEnd": "search",
-                "bottomStart": "info", "bottomEnd": "paging"},
-        searchPanes={"columns": filters, "layout": "columns-5", "cascadePanes": True,
-                     "initCollapsed": False},
-        columnDefs=[{"searchPanes": {"show": True}, "targets": filters}],
-        table_id="results-table", allow_html=False)
-
-
-def _cards(frame: pd.DataFrame) -> list[dict]:
-    """A card per (case, dtype) with a non-pass row: the case and every binding's value once,
-    then one inner card per row that did not pass."""
-    groups = []
-    for (case_id, dtype), rows in frame.groupby(["case_id", "dtype"], sort=False):
-        bad = rows[rows["status"] != "pass"]
-        if bad.empty:
-            continue
-        first = _clean(bad.iloc[0].to_dict())
-        source = first.get("source") or ""
-        groups.append({
-            "anchor": f"case-{case_id}-{dtype}", "case": first, "dtype": dtype,
-            "source_link": source if source.startswith(("http://", "https://")) else None,
-            "case_json": json.dumps(first.get("case_data") or {}),
-            "others": [{"binding": r["binding"], "status": r["status"], "value": json.dumps(r["value"])[:60],
-                        "ulp": _ulps(r["ulp_err"])} for _, r in rows.iterrows()],
-            "rows": [{"anchor": f"row-{index}", "row": _clean(row.to_dict()), "ulp": _ulps(row["ulp_err"])}
-                     for index, row in bad.iterrows()],
-        })
-    return groups
-
-
-def _clean(row: dict) -> dict:
-    """Missing values (NaN from pandas) as None, so the template leaves them out."""
-    return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
 
 
 def _measured_first(explanation: str) -> str:
