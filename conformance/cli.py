@@ -23,7 +23,7 @@ from conformance.explain import explain, find_case, format_explanation
 from conformance.profile import format_profile, profile
 from conformance.loader import DEFAULT_MAX_ELEMENTS, LoadLimits, load_cases
 from conformance.report import summary, write_reports
-from conformance.diff import diff_results, format_diff
+from conformance.diff import diff_results, edited_cases, format_diff
 from conformance.results import (ResultsFileError, failing, merge_results, read_results, read_run_info,
                                  results_files)
 from conformance.runner import run
@@ -235,11 +235,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _audit(args)
     if args.command == "diff":
         try:
-            changes = diff_results(merge_results([args.old]), merge_results([args.new]))
+            old, new = merge_results([args.old]), merge_results([args.new])
         except ResultsFileError as exc:
             print(f"conformance diff: {exc}", file=sys.stderr)
             return 2
-        print(format_diff(changes))
+        changes = diff_results(old, new)
+        print(format_diff(changes, edited_cases(old, new)))
         return 1 if (changes["change"] == "new failure").any() else 0
     adapter = _adapter(args)
     if isinstance(adapter, str):

@@ -6,31 +6,46 @@ different evaluations, and rows written before the device column count as
 fixed row, another status change (of the value or of the gradient), a value
 that moved by more than the dtype's tolerance, or a row that appeared or
 disappeared - e.g. after a framework upgrade or an edited case file.
+
+A case whose content (its numbers, options, expected value, loss and mode)
+differs between the runs is *edited*: its changes are marked so, since they
+say more about the case file than about a framework.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
 
 import numpy as np
 import pandas as pd
 
 from conformance.compare import matches_value
-from conformance.dtypes import decode
+from conformance.dtypes import brief, decode
 from conformance.results import FAILING
 from conformance.tolerance import default_tolerance
 
 KEY = ["case_id", "binding", "dtype", "device"]
 COLUMNS = KEY + ["change", "status_old", "status_new", "grad_status_old", "grad_status_new",
-                 "value_old", "value_new", "framework_version_old", "framework_version_new"]
+                 "value_old", "value_new", "framework_version_old", "framework_version_new", "case_edited",
+                 "explanation_new", "grad_explanation_new"]
 CHANGES = ("new failure", "fixed", "status changed", "value moved", "added", "removed")
+# How each kind of change is counted, in the singular and the plural.
+NOUNS = {"new failure": ("new failure", "new failures"), "fixed": ("fixed row", "fixed rows"),
+         "status changed": ("status change", "status changes"), "value moved": ("moved value", "moved values"),
+         "added": ("added row", "added rows"), "removed": ("removed row", "removed rows")}
 
 
 def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """One row per evaluation that changed between ``old`` and ``new``."""
-    keep = KEY + ["status", "grad_status", "value", "framework_version"]
+    keep = KEY + ["status", "grad_status", "value", "framework_version", "case_hash", "explanation",
+                  "grad_explanation"]
     # Runs written before gradients (or devices) existed have no grad_status (or device).
     old, new = (_with_defaults(frame) for frame in (old, new))
     merged = old[keep].merge(new[keep], on=KEY, how="outer", suffixes=("_old", "_new"), indicator=True)
     merged["change"] = [_change(row) for _, row in merged.iterrows()]
+    merged["case_edited"] = merged["case_id"].isin(edited_cases(old, new))
     changed = merged[merged["change"] != ""]
     order = {c: i for i, c in enumerate(CHANGES)}
     changed = changed.assign(_order=changed["change"].map(order))
@@ -39,7 +54,25 @@ def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 
 def _with_defaults(frame: pd.DataFrame) -> pd.DataFrame:
     device = frame["device"].fillna("cpu") if "device" in frame else "cpu"
-    return frame.assign(grad_status=frame.get("grad_status"), device=device)
+    return frame.assign(grad_status=frame.get("grad_status"), device=device, case_hash=case_hashes(frame),
+                        explanation=frame.get("explanation", ""), grad_explanation=frame.get("grad_explanation", ""))
+
+
+def case_hashes(frame: pd.DataFrame) -> pd.Series:
+    """A digest of each row's case content: its numbers and options, expected value, loss and mode."""
+    def digest(row: pd.Series) -> str:
+        content = {name: row.get(name) for name in ("case_data", "expected", "loss", "mode")}
+        text = json.dumps(content, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return frame.apply(digest, axis=1) if len(frame) else pd.Series([], dtype=object)
+
+
+def edited_cases(old: pd.DataFrame, new: pd.DataFrame) -> list[str]:
+    """Case ids present in both runs whose content differs."""
+    before, after = (f.assign(_hash=case_hashes(f)).groupby("case_id")["_hash"].first() if len(f) else pd.Series()
+                     for f in (old, new))
+    both = before.index.intersection(after.index)
+    return sorted(c for c in both if before[c] != after[c])
 
 
 def _change(row: pd.Series) -> str:
@@ -71,21 +104,66 @@ def _same_value(old: object, new: object, dtype: str) -> bool:
     return matches_value(b, a, default_tolerance(dtype))
 
 
-def format_diff(changes: pd.DataFrame) -> str:
-    """The diff as text: counts, then one line per changed row."""
-    if changes.empty:
-        return "no differences between the two runs"
-    counts = changes["change"].value_counts()
-    lines = [", ".join(f"{counts[c]} {c}" for c in CHANGES if c in counts)]
-    for _, row in changes.iterrows():
-        grad = ""
-        if _show(row["grad_status_old"]) != _show(row["grad_status_new"]):
-            grad = f" (gradient {_show(row['grad_status_old'])} -> {_show(row['grad_status_new'])})"
-        on = "" if row["device"] == "cpu" else f"-{row['device']}"  # as in Evaluation.name
-        lines.append(f"{row['change']:15} {row['case_id']}[{row['binding']}-{row['dtype']}{on}]: "
-                     f"{_show(row['status_old'])} -> {_show(row['status_new'])}{grad}, "
-                     f"{_show(row['value_old'])} -> {_show(row['value_new'])}")
+def count_words(changes: pd.DataFrame, edited: list[str] | tuple = ()) -> str:
+    """The first line: how many of each kind, in words with their plurals."""
+    counts = changes["change"].value_counts() if not changes.empty else pd.Series(dtype=int)
+    parts = [f"{counts[c]} {NOUNS[c][int(counts[c] != 1)]}" for c in CHANGES if c in counts]
+    if edited:
+        parts.append(f"{len(edited)} edited case{'s' if len(edited) != 1 else ''}")
+    return ", ".join(parts) if parts else "no differences between the two runs"
+
+
+def format_diff(changes: pd.DataFrame, edited: list[str] | tuple = ()) -> str:
+    """The diff as text: the counts, the edited cases, then each kind of change with its rows
+    grouped by case and transition (the bindings and dtypes on one line), new failures with their
+    reason."""
+    lines = [count_words(changes, edited)]
+    if edited:
+        lines.append(f"edited cases (their numbers, options or expected value differ): {', '.join(edited)}")
+    for kind in CHANGES:
+        rows = changes[changes["change"] == kind]
+        if rows.empty:
+            continue
+        lines += ["", f"{NOUNS[kind][1]} ({len(rows)}):"]
+        groups: dict[tuple, list[pd.Series]] = defaultdict(list)
+        for _, row in rows.iterrows():
+            groups[(row["case_id"], _transition(row))].append(row)
+        for (case_id, transition), members in groups.items():
+            first = members[0]
+            mark = " (case edited)" if first.get("case_edited") else ""
+            lines.append(f"  {case_id}{mark}: {transition}")
+            lines.append(f"    {_where(members)}")
+            if kind == "new failure" and _reason(first) not in ("", "-"):
+                lines.append(f"    why: {_reason(first)[:240]}")
     return "\n".join(lines)
+
+
+def _transition(row: pd.Series) -> str:
+    text = f"{_show(row['status_old'])} -> {_show(row['status_new'])}"
+    if _show(row["grad_status_old"]) != _show(row["grad_status_new"]):
+        text += f" (gradient {_show(row['grad_status_old'])} -> {_show(row['grad_status_new'])})"
+    if row["change"] == "value moved":
+        text += f", {_brief(row['value_old'])} -> {_brief(row['value_new'])}"
+    return text
+
+
+def _where(members: list[pd.Series]) -> str:
+    """``binding (dtype, dtype-cuda)`` for each binding of the group."""
+    dtypes: dict[str, list[str]] = defaultdict(list)
+    for row in members:
+        on = "" if row["device"] == "cpu" else f"-{row['device']}"  # as in Evaluation.name
+        dtypes[row["binding"]].append(f"{row['dtype']}{on}")
+    return "; ".join(f"{binding} ({', '.join(names)})" for binding, names in dtypes.items())
+
+
+def _reason(row: pd.Series) -> str:
+    if row.get("grad_status_new") in FAILING and row.get("status_new") not in FAILING:
+        return "gradient: " + _show(row.get("grad_explanation_new"))
+    return _show(row.get("explanation_new"))
+
+
+def _brief(value: object) -> str:
+    return "-" if _show(value) == "-" else brief(value)
 
 
 def _show(value: object) -> str:

@@ -50,14 +50,27 @@ def test_diff_names_moved_values_new_failures_and_removed_rows(tmp_path):
     assert ("gets-a-wrong-expectation", "torch.nll_loss") not in by_row
     # Each row ran on the cpu, and once more on cuda where torch sees a GPU.
     n = new["device"].nunique()
-    counts = f"{2 * n} new failure, {4 * n} value moved, {2 * n} removed"
+    counts = f"{2 * n} new failures, {4 * n} moved values, {2 * n} removed rows, 1 edited case"
 
     done = subprocess.run([sys.executable, "-m", "conformance", "diff", str(tmp_path / "old" / "results.jsonl"),
                            str(tmp_path / "new" / "results.jsonl")], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 1  # a new failure
     # torch.cross_entropy and torch.nn.CrossEntropyLoss share the (wrong) documentation
     assert done.stdout.splitlines()[0] == counts
-    assert "new failure     gets-a-wrong-expectation[torch.cross_entropy-float32]: pass -> fail" in done.stdout
+    # Only its expect entry changed: the case's numbers are the same, so it is not marked edited.
+    assert done.stdout.splitlines()[1] == ("edited cases (their numbers, options or expected value differ): "
+                                           "edited-input")
+    failures = done.stdout.split(f"new failures ({2 * n}):\n")[1]
+    assert failures.startswith("  gets-a-wrong-expectation: pass -> fail\n"
+                               "    torch.cross_entropy (float32")
+    assert "torch.nn.CrossEntropyLoss (float32" in failures.splitlines()[1]
+    assert failures.splitlines()[2].startswith("    why: ")
+    assert "moved values" in done.stdout and "  edited-input (case edited): pass -> pass, 0.24131" in done.stdout
+    assert "removed rows" in done.stdout and "  removed-later: pass -> -" in done.stdout
+    piped = subprocess.run(f"{sys.executable} -m conformance diff {tmp_path / 'old' / 'results.jsonl'} "
+                           f"{tmp_path / 'new' / 'results.jsonl'} | head -1", shell=True, capture_output=True,
+                           text=True, cwd=REPO)
+    assert piped.stdout == counts + "\n" and piped.stderr == ""
 
     report = subprocess.run([sys.executable, "-m", "conformance", "report", str(tmp_path / "new" / "results.jsonl"),
                              "--baseline", str(tmp_path / "old" / "results.jsonl")],

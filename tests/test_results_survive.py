@@ -258,7 +258,7 @@ def test_diff_matches_on_the_device_and_old_rows_without_one_are_cpu(tmp_path):
     done = conformance("diff", str(old), str(new))
     assert done.returncode == 1
     assert done.stdout.splitlines()[0] == "1 new failure"
-    assert "new failure     c[torch.cross_entropy-float32-cuda]: - -> fail" in done.stdout
+    assert "  c: - -> fail\n    torch.cross_entropy (float32-cuda)\n" in done.stdout
 
 
 def test_diff_of_frames_without_a_device_column_counts_them_as_cpu():

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from conformance.diff import diff_results, format_diff
+from conformance.diff import count_words, diff_results, edited_cases
 from conformance.loader import CaseError
 from conformance.porting import porting_guide
 from conformance.profile import profile, semantic_table
@@ -234,7 +234,7 @@ def _diff(baseline: pd.DataFrame | None, frame: pd.DataFrame) -> dict | None:
     if baseline is None:
         return None
     changes = diff_results(baseline, frame)
-    return {"summary": format_diff(changes).splitlines()[0],
+    return {"summary": count_words(changes, edited_cases(baseline, frame)),
             "table": changes.to_html(escape=True, index=False, classes="plain") if not changes.empty else ""}
 
 
