@@ -22,7 +22,7 @@ from conformance.evaluation import Evaluator
 from conformance.explain import explain, find_case, format_explanation
 from conformance.profile import format_profile, profile
 from conformance.loader import DEFAULT_MAX_ELEMENTS, LoadLimits, load_cases
-from conformance.report import summary, write_reports
+from conformance.report import in_words, summary, write_reports
 from conformance.diff import diff_results, edited_cases, format_diff
 from conformance.results import (ResultsFileError, failing, merge_results, read_results, read_run_info,
                                  results_files)
@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="how long a framework may take to import and start before its rows "
                               "are errors (default 300)")
     _add_max_elements(run_cmd)
+    run_cmd.add_argument("--quiet", action="store_true",
+                         help="no progress line (a terminal shows one; a CI log gets a line every 30 s)")
     run_cmd.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                          help="evaluate only the K-th of N balanced shards of the matrix (e.g. 2/4), "
                               "for N machines; `conformance report DIR` merges their results")
@@ -110,8 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="one case on every binding, with the causes found")
     explain.add_argument("case_id")
     explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
-    explain.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
-    explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    explain.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"), default=None,
+                         help="comma-separated frameworks (default: every installed one)")
+    explain.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH",
+                         help="where to look for the case (default: cases)")
+    explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES),
+                         help=f"comma-separated dtypes (default: {','.join(DEFAULT_DTYPES)})")
     versus = commands.add_parser("compare", help="two bindings side by side on the cases both can express: "
                                  "where they disagree with each other, by how much, and why")
     versus.add_argument("binding_a", metavar="A", help="a binding id, e.g. keras.CategoricalCrossentropy")
@@ -134,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
                           "versions replay the same search")
     fuzz_cmd.add_argument("--known", default="reports/latest/results.jsonl", metavar="RESULTS",
                           help="a run's results: findings its documented rows already show are known, not new")
+    fuzz_cmd.add_argument("--quiet", action="store_true", help="no progress line")
     fuzz_cmd.add_argument("--properties", action="store_true",
                           help="check the metamorphic relations (shift, permutation, sum = mean x count...) "
                                "in depth instead")
@@ -189,12 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (OSError, ValueError) as exc:  # a missing or unreadable results file, say
-        print(f"conformance {args.command}: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `conformance list | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (OSError, ValueError) as exc:  # a missing or unreadable results file, say
+        print(f"conformance {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # Ctrl-C: what was written stays; say how to go on, no traceback
         print(_interrupted(args, argv), file=sys.stderr)
         return 130
@@ -256,12 +263,16 @@ def _dispatch(args: argparse.Namespace) -> int:
               f"loaded: {r.problem}" for name, r in registry.registrations().items() if r.problem]
     for problem in broken:
         print(problem, file=sys.stderr)
+    progress = Progress(sys.stderr, quiet=args.quiet)
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
                 resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter, shard=args.shard,
-                on_result=(progress := Progress(sys.stderr)))
+                on_result=progress, on_plan=progress.plan)
     progress.clear()
-    write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
+    progress.say("writing the reports")
+    page = write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
+    progress.clear()
     print(summary(frame, loaded.errors))
+    print(in_words(frame, page))
     print(f"wrote {args.out}/results.jsonl, run.json, results.csv, results.parquet, report.html")
     return 1 if loaded.errors or broken or failing(frame).any() else 0
 
@@ -275,38 +286,59 @@ def _version() -> str:
 
 class StatusLine:
     """A line of progress on ``stream`` while a command runs: rewritten in place on a terminal at
-    most twice a second, a new line every 30 s otherwise (a CI log)."""
+    most twice a second, a new line every 30 s otherwise (a CI log); nothing when ``quiet``."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, quiet: bool = False) -> None:
         self.stream = stream
         self.started = self.shown = time.monotonic()
         self.tty = stream.isatty()
+        self.quiet = quiet
+
+    def say(self, text: str) -> None:
+        """Show ``text`` now (on a terminal only: a CI log needs no 'writing the reports')."""
+        if self.tty and not self.quiet:
+            self.stream.write(f"\r{text}   ")
+            self.stream.flush()
 
     def show(self, text: str) -> None:
         now = time.monotonic()
-        if now - self.shown < (0.5 if self.tty else 30.0):
+        if self.quiet or now - self.shown < (0.5 if self.tty else 30.0):
             return
         self.shown = now
         self.stream.write(f"\r{text}   " if self.tty else text + "\n")
         self.stream.flush()
 
     def clear(self) -> None:
-        if self.tty:
+        if self.tty and not self.quiet:
             self.stream.write("\r" + " " * 72 + "\r")
             self.stream.flush()
 
 
 class Progress(StatusLine):
-    """``run``'s progress: rows done, failing so far, elapsed time."""
+    """``run``'s progress: rows done of the planned, failing so far, elapsed time and the time left
+    at the pace so far."""
 
-    def __init__(self, stream) -> None:
-        super().__init__(stream)
+    def __init__(self, stream, quiet: bool = False) -> None:
+        super().__init__(stream, quiet)
         self.done = self.failing = 0
+        self.total: int | None = None
+
+    def plan(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
 
     def __call__(self, result) -> None:
         self.done += 1
         self.failing += result.status in ("fail", "error") or result.grad_status in ("fail", "error")
-        self.show(f"{self.done} rows evaluated, {self.failing} failing, {time.monotonic() - self.started:.0f} s")
+        elapsed = time.monotonic() - self.started
+        self.show(f"{self.done:,}{f' of {self.total:,}' if self.total else ''} rows evaluated, "
+                  f"{self.failing} failing, {elapsed:.0f} s{self._left(elapsed)}")
+
+    def _left(self, elapsed: float) -> str:
+        if not self.total or self.done < 20 or self.done >= self.total:
+            return ""
+        left = elapsed / self.done * (self.total - self.done)
+        return f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
 
 
 def _fuzz(args: argparse.Namespace) -> int:
@@ -331,7 +363,7 @@ def _fuzz(args: argparse.Namespace) -> int:
         violations = check_properties(args.binding, args.loss, tuple(args.dtypes), budget, args.seed)
         print(format_violations(violations))
         return 1 if violations else 0
-    status = StatusLine(sys.stderr)
+    status = StatusLine(sys.stderr, quiet=args.quiet)
     reports = fuzz(args.binding, args.loss, tuple(args.dtypes), budget, args.out, args.seed, args.known,
                    progress=lambda r: status.show(f"{r.binding}: {r.examples} examples, "
                                                   f"{len(r.findings)} findings, {r.seconds:.0f} s"))
@@ -435,7 +467,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"unknown binding {args.binding!r}; known: {', '.join(registry.all_bindings())}",
               file=sys.stderr)
         return 2
-    frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes))
+    frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes), frameworks=args.frameworks)
     print(format_explanation(case, frame))
     return 0
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from conformance.case import Case
-from conformance.dtypes import DEFAULT_DTYPES, DType
+from conformance.dtypes import DEFAULT_DTYPES, DType, brief
 from conformance.loader import LoadResult, load_cases
 from conformance.porting import format_guide, porting_guide
 from conformance.runner import run
@@ -25,7 +25,8 @@ def find_case(case_id: str, cases: Sequence[str] = ("cases",)) -> Case:
 
 
 def explain(case_id: str, binding: str | None = None, cases: Sequence[str] = ("cases",),
-            dtypes: Sequence[DType] = DEFAULT_DTYPES, timeout: float = 60.0) -> pd.DataFrame:
+            dtypes: Sequence[DType] = DEFAULT_DTYPES, timeout: float = 60.0,
+            frameworks: Sequence[str] | None = None) -> pd.DataFrame:
     """Evaluate one case on every binding (or one) and return its rows.
 
     For an ``as_is`` case the rows of its faithful twin (same arrays, meant
@@ -36,7 +37,8 @@ def explain(case_id: str, binding: str | None = None, cases: Sequence[str] = ("c
     selected = [case]
     if case.mode == "as_is":
         selected.append(case.model_copy(update={"mode": "faithful", "expect": {}}))
-    frameworks = [binding.split(".", 1)[0]] if binding else None
+    if binding:
+        frameworks = [binding.split(".", 1)[0]]
     frame = run(loaded=LoadResult(cases=selected), frameworks=frameworks, dtypes=dtypes, out=None,
                 timeout=timeout)
     if binding:
@@ -63,10 +65,27 @@ def format_explanation(case: Case, frame: pd.DataFrame) -> str:
             if row["status"] != "pass":
                 lines.append(f"{'':13}measured: {row['interpretation'] or '-'}")
                 lines.append(f"{'':13}why: {row['explanation']}")
+            lines += _gradient_lines(row)
     guide = porting_guide(frame)
     lines.append("\nEquivalent calls (faithful, matched the oracle):")
     lines.append(format_guide(guide) if not guide.empty else "  none of the bindings matched")
     return "\n".join(lines)
+
+
+def _gradient_lines(row: pd.Series) -> list[str]:
+    """The gradient under the value: its status and size of error; for a deviation, why."""
+    status = row.get("grad_status")
+    if not isinstance(status, str):
+        return []
+    if status == "skipped":
+        return [f"{'':13}gradient skipped: {row.get('grad_explanation') or '-'}"]
+    got, exact = brief(row.get("grad")), brief(row.get("grad_oracle"))
+    error = row.get("grad_max_abs_err")
+    size = f", largest error {float(error):.3g}" if isinstance(error, (int, float)) and error == error else ""
+    lines = [f"{'':13}gradient {status}: {got} (oracle {exact}){size}"]
+    if status != "pass":
+        lines.append(f"{'':13}gradient why: {row.get('grad_explanation') or '-'}")
+    return lines
 
 
 def _ulp(value: object) -> str:

@@ -40,7 +40,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         timeout: float = 60.0, on_result: Callable[[Result], None] | None = None,
         loaded: LoadResult | None = None, resume: bool = False,
         startup_timeout: float = 300.0, adapter: UserAdapter | None = None,
-        shard: Shard | None = None) -> pd.DataFrame:
+        shard: Shard | None = None, on_plan: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Run cases x bindings x dtypes and return one row per evaluation.
 
     Args:
@@ -53,6 +53,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         and, separately, for the suite's oracle and judging; a hang past it
         becomes an ``error`` row and the worker is restarted.
       on_result: called with each result as it finishes.
+      on_plan: called once, before any evaluation, with how many evaluations will run.
       loaded: cases already loaded (skips loading ``cases``).
       startup_timeout: how long a framework's worker may take to import and
         start before its rows become errors.
@@ -103,6 +104,8 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         for result in planned:
             if row_key(result) not in done.keys:
                 record(result, notify=False)
+        if on_plan:
+            on_plan(max(0, len(evaluations) - len(done.keys)))
         costs = _Costs()
         threads = _start_threads(evaluations, evaluator, record, stop, done, costs)
         for thread in threads:

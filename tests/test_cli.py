@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from types import SimpleNamespace
 
+from conformance.cli import Progress
 from tests.conftest import REPO, needs
 
 GOOD = """
@@ -32,6 +35,34 @@ def test_run_writes_the_three_reports_and_exits_0(write_cases, tmp_path):
     for name in ("results.jsonl", "results.csv", "results.parquet", "run.json", "report.html"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert "OK: no failures" in done.stdout and "torch" in done.stdout
+    # In words, with the path of the report to open.
+    assert "match the mathematics" in done.stdout
+    assert f"Open {tmp_path / 'out' / 'report.html'} for every finding" in done.stdout
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_says_how_far_and_how_long_is_left_and_is_silent_when_quiet():
+    shown = Terminal()
+    progress = Progress(shown)
+    progress.plan(100)
+    progress.started -= 10.0  # as if 10 s had passed
+    for _ in range(49):
+        progress(SimpleNamespace(status="pass", grad_status=None))
+    progress.shown = -1.0  # the next line is due
+    progress(SimpleNamespace(status="pass", grad_status=None))
+    assert shown.getvalue().endswith("\r50 of 100 rows evaluated, 0 failing, 10 s, about 10 s left   ")
+    quiet = Terminal()
+    silent = Progress(quiet, quiet=True)
+    silent.plan(10)
+    silent.shown = -1.0
+    silent(SimpleNamespace(status="fail", grad_status=None))
+    silent.say("writing the reports")
+    silent.clear()
+    assert quiet.getvalue() == ""
 
 
 @needs("torch")
@@ -70,11 +101,16 @@ def test_unknown_framework_is_a_usage_error():
 
 @needs("torch")
 def test_explain_prints_values_causes_and_equivalent_calls():
-    done = conformance("explain", "ce-probs-unnormalised", "--dtypes", "float32")
+    done = conformance("explain", "ce-probs-unnormalised", "--dtypes", "float32", "--frameworks", "torch")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "oracle 1.609437" in out
     assert "known      torch.cross_entropy" in out and "renormalises the probabilities" in out
+    assert " jax." not in out and " keras." not in out
+    # The gradient under each value: a logits API renormalises, so it is q * A - a, not -a.
+    assert "gradient known: [-0.66666669, 0.33333331, 0.33333331] (oracle [-1, 0, 0])" in out
+    assert "gradient why: torch.cross_entropy with log_probs input" in out
+    assert "gradient pass: [-1, 0, 0] (oracle [-1, 0, 0]), largest error 0" in out
     # The declared conversion is its own line, then the call it feeds.
     assert "Equivalent calls" in out and \
         "log_probs = torch.log(probs)\n      loss = torch.nn.functional.nll_loss(log_probs, target)" in out

@@ -32,7 +32,7 @@ from conformance.report.findings import findings, pitfalls
 from conformance.report.payload import encode, oracle_is_zero, rows_payload
 from conformance.results import STATUSES, failing
 
-__all__ = ["export_frame", "page_data", "render_html", "status_matrix", "summary", "write_reports"]
+__all__ = ["export_frame", "in_words", "page_data", "render_html", "status_matrix", "summary", "write_reports"]
 
 STATUS_COLOURS = {"pass": "#4caf50", "known": "#9575cd", "difference": "#ffb300",
                   "skipped": "#bdbdbd", "fail": "#e53935", "error": "#8e0000"}
@@ -236,6 +236,19 @@ def _diff(baseline: pd.DataFrame | None, frame: pd.DataFrame) -> dict | None:
     changes = diff_results(baseline, frame)
     return {"summary": count_words(changes, edited_cases(baseline, frame)),
             "table": changes.to_html(escape=True, index=False, classes="plain") if not changes.empty else ""}
+
+
+def in_words(frame: pd.DataFrame, page: str | Path | None = None, top: int = 3) -> str:
+    """The run in plain words for the terminal: what ran, the worst findings, where the report is."""
+    lines = [_story(frame)]
+    found = findings(frame.reset_index(drop=True))
+    if found:
+        lines.append(f"{len(found)} cause{'s' if len(found) != 1 else ''} of deviation from the mathematics; "
+                     f"the worst {min(top, len(found))}:")
+        lines += [f"  {f.line[:200]}" for f in found[:top]]
+    if page is not None:
+        lines.append(f"Open {page} for every finding, the agreement matrix and each row's recipe.")
+    return "\n".join(lines)
 
 
 def _measured_first(explanation: str) -> str:
