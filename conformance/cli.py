@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from conformance import families
 from conformance import frameworks as registry
 from conformance.audit import Verdict, audit, documented, sample
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
@@ -32,7 +33,7 @@ from conformance.side_by_side import UnknownBinding, compare_bindings, format_co
 
 if TYPE_CHECKING:
     from conformance.fuzz.search import SearchReport
-from conformance.listing import format_listing
+from conformance.listing import format_bindings, format_cases, format_frameworks, format_listing, format_losses
 from conformance.user_adapter import AdapterSpecError, UserAdapter
 from conformance.validation import expected_errors
 
@@ -155,8 +156,24 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser("diff", help="what changed between two runs")
     diff.add_argument("old", metavar="OLD", help="a results.jsonl, or a directory of a run's shards")
     diff.add_argument("new", metavar="NEW", help="a results.jsonl, or a directory of a run's shards")
-    commands.add_parser("list", help="the frameworks and bindings installed, where each comes from, "
-                        "and the loss families")
+    listing = commands.add_parser(
+        "list", help="what there is: frameworks (where each comes from), bindings, loss families, cases",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  conformance list                              # everything installed\n"
+               "  conformance list bindings --framework keras --loss cross_entropy\n"
+               "  conformance list cases --loss ctc --match blank\n"
+               "  conformance list frameworks")
+    listing.add_argument("what", nargs="?", choices=["all", "frameworks", "bindings", "losses", "cases"],
+                         default="all", help="what to list (default: frameworks with their bindings, then "
+                                             "the loss families)")
+    listing.add_argument("--framework", type=_csv(list(registry.names()), "framework"), default=None,
+                         help="bindings of this framework only")
+    listing.add_argument("--loss", default=None, help="bindings or cases of this loss family only")
+    listing.add_argument("--match", default=None, metavar="TEXT",
+                         help="only names (or case titles) containing TEXT, ignoring case")
+    listing.add_argument("--mode", choices=["faithful", "as_is"], default=None, help="cases of this mode only")
+    listing.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH",
+                         help="where `list cases` looks (default: cases)")
     prof = commands.add_parser("profile", help="the measured semantic table of every binding")
     prof.add_argument("--binding", default=None, help="only this binding")
     prof.add_argument("--cases", nargs="+", default=["cases/probes"], metavar="PATH",
@@ -236,8 +253,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return _report(args)
     if args.command == "list":
-        print(format_listing())
-        return 0
+        return _list(args)
     if args.command == "audit":
         return _audit(args)
     if args.command == "diff":
@@ -455,6 +471,23 @@ def _nothing_to_run(paths: Sequence[str], errors: Sequence[object]) -> str:
         return f"no valid case in {where}: fix the problems listed above and run again"
     return (f"no case files in {where}: give YAML files or directories holding them "
             "(e.g. --cases cases/cross_entropy)")
+
+
+def _list(args: argparse.Namespace) -> int:
+    if args.loss and args.loss not in families.names():
+        print(f"unknown loss {args.loss!r}; choose from {', '.join(families.names())}", file=sys.stderr)
+        return 2
+    framework = args.framework[0] if args.framework else None
+    if args.what == "cases":
+        text, errors = format_cases(args.cases, args.loss, args.match, args.mode)
+        print(text)
+        for error in errors:
+            print(error, file=sys.stderr)
+        return 1 if errors else 0
+    print({"all": format_listing, "frameworks": lambda: format_frameworks(args.match),
+           "bindings": lambda: format_bindings(framework, args.loss, args.match),
+           "losses": lambda: format_losses(args.match)}[args.what]())
+    return 0
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -39,3 +39,54 @@ def format_listing() -> str:
         if family.definition:
             lines.append(f"  {'':22} {family.definition}")
     return "\n".join(lines)
+
+
+def _matches(text: str, match: str | None) -> bool:
+    return match is None or match.lower() in text.lower()
+
+
+def format_frameworks(match: str | None = None) -> str:
+    """One line per framework: its version, where it comes from, how many bindings it has."""
+    lines = []
+    for name, registration in registry.registrations().items():
+        if not _matches(name, match):
+            continue
+        origin = f"from {registration.distribution} ({registration.reference})"
+        if registration.problem:
+            lines.append(f"{name:12} BROKEN {origin}: {registration.problem}")
+            continue
+        framework = registry.framework(name)
+        lines.append(f"{name:12} {_version(framework.distributions):24} {len(framework.bindings):3} bindings  {origin}")
+    return "\n".join(lines) or "no framework matches"
+
+
+def format_bindings(framework: str | None = None, loss: str | None = None, match: str | None = None) -> str:
+    """One line per binding (id, loss), filtered by framework, loss family and a text in the id."""
+    lines = [f"{binding_id:58} {binding.loss}" for binding_id, binding in registry.all_bindings().items()
+             if (framework is None or binding.framework.name == framework)
+             and (loss is None or binding.loss == loss) and _matches(binding_id, match)]
+    return "\n".join(lines) or "no binding matches"
+
+
+def format_losses(match: str | None = None) -> str:
+    """One line per loss family: what it takes and its options."""
+    lines = []
+    for family in families.families():
+        if _matches(family.name, match):
+            options = ", ".join(family.options.model_fields) or "no options"
+            lines.append(f"{family.name:22} input {' | '.join(family.inputs)}; target "
+                         f"{' | '.join(family.targets)}; {options}")
+    return "\n".join(lines) or "no loss family matches"
+
+
+def format_cases(paths: list[str], loss: str | None = None, match: str | None = None,
+                 mode: str | None = None) -> tuple[str, list]:
+    """One line per case (id, loss, mode, file:line, title), and the load errors met on the way."""
+    from conformance.loader import load_cases
+
+    loaded = load_cases(paths)
+    lines = [f"{case.id:48} {case.loss:22} {case.mode:9} {case.file}:{case.line}  {case.title or ''}".rstrip()
+             for case in loaded.cases
+             if (loss is None or case.loss == loss) and (mode is None or case.mode == mode)
+             and (_matches(case.id, match) or _matches(case.title or "", match))]
+    return "\n".join(lines) or "no case matches", loaded.errors

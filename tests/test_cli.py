@@ -178,3 +178,17 @@ def test_progress_is_a_line_on_a_terminal_and_rare_in_a_log():
         progress(row)  # within the interval: not written again
     assert terminal.getvalue().count("rows evaluated") == 1 and terminal.getvalue().startswith("\r1 rows")
     assert log.getvalue() == "1 rows evaluated, 1 failing, 0 s\n"
+
+
+def test_list_filters_bindings_cases_frameworks_and_losses():
+    bindings = conformance("list", "bindings", "--framework", "torch", "--loss", "binary_cross_entropy")
+    assert bindings.returncode == 0, bindings.stderr
+    ids = [line.split()[0] for line in bindings.stdout.splitlines()]
+    assert "torch.binary_cross_entropy" in ids and all(i.startswith("torch.") for i in ids)
+    cases = conformance("list", "cases", "--loss", "ctc", "--match", "repeat-needs-blank")
+    assert cases.stdout.split()[:3] == ["ctc-t3-repeat-needs-blank", "ctc", "faithful"]
+    assert "cases/ctc/hand.yaml:" in cases.stdout and len(cases.stdout.splitlines()) == 1
+    assert conformance("list", "losses", "--match", "triplet").stdout.startswith("triplet_margin ")
+    assert "bindings  from loss-conformance" in conformance("list", "frameworks", "--match", "numpy").stdout
+    unknown = conformance("list", "bindings", "--loss", "crossentropy")
+    assert unknown.returncode == 2 and "unknown loss 'crossentropy'; choose from" in unknown.stderr
