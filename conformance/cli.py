@@ -1,9 +1,10 @@
 """Command line: ``conformance run``, ``validate``, ``explain``, ``compare``, ``fuzz``, ``profile``, ``report``,
-``diff``, ``list``, ``audit``."""
+``diff``, ``list``, ``schema``, ``audit``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -174,6 +175,9 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--mode", choices=["faithful", "as_is"], default=None, help="cases of this mode only")
     listing.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH",
                          help="where `list cases` looks (default: cases)")
+    schema = commands.add_parser("schema", help="the JSON Schema of the case-file format, for editors "
+                                 "(see docs/case-format.md for VS Code)")
+    schema.add_argument("--out", default=None, metavar="FILE", help="write it to FILE (default: print it)")
     prof = commands.add_parser("profile", help="the measured semantic table of every binding")
     prof.add_argument("--binding", default=None, help="only this binding")
     prof.add_argument("--cases", nargs="+", default=["cases/probes"], metavar="PATH",
@@ -254,6 +258,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "list":
         return _list(args)
+    if args.command == "schema":
+        return _schema(args)
     if args.command == "audit":
         return _audit(args)
     if args.command == "diff":
@@ -471,6 +477,18 @@ def _nothing_to_run(paths: Sequence[str], errors: Sequence[object]) -> str:
         return f"no valid case in {where}: fix the problems listed above and run again"
     return (f"no case files in {where}: give YAML files or directories holding them "
             "(e.g. --cases cases/cross_entropy)")
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from conformance.schema import case_file_schema
+
+    text = json.dumps(case_file_schema(), indent=1) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:
