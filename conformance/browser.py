@@ -54,7 +54,7 @@ def screenshot(report: str | Path, image: str | Path) -> None:
     """Save a picture of the top of ``report`` to ``image`` (PNG)."""
     with browser_page() as page:
         page.goto(Path(report).resolve().as_uri())
-        page.wait_for_selector("#results .dt-container", timeout=30_000)
+        page.wait_for_selector("body[data-ready]", timeout=60_000)
         page.screenshot(path=str(image))
 
 

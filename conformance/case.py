@@ -2,7 +2,7 @@
 
 A case says which loss to compute, on what input and target, with which
 options, and what the answer is. The field names and meanings are a contract
-documented in README.md ("The case format"); extend them, don't change them.
+documented in docs/case-format.md; extend them, don't change them.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ class Expectation(_Strict):
 
 
 class Case(_Strict):
-    """One conformance case. See README.md for the meaning of every field."""
+    """One conformance case. See docs/case-format.md for the meaning of every field."""
 
     id: str
     title: str | None = None

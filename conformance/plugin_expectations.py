@@ -11,7 +11,7 @@ deviate in a YAML file of its own, declared as ``Framework.expectations``
         reason: reads its input as logits
         link: https://github.com/tinygrad/tinygrad/blob/v0.14.0/tinygrad/tensor.py#L...
 
-Each entry is an ``expect`` entry (see README), validated the same way and
+Each entry is an ``expect`` entry (see docs/case-format.md), validated the same way and
 merged into the case when the cases load. The file is untrusted like any case
 file: it goes through the same bounded YAML loader, and a problem is a
 ``file:line`` error that costs only that entry.

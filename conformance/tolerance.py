@@ -27,7 +27,7 @@ float64's N of 16 is about 3.6e-15 relative: a float64 row computed in float32
 (relative error about 6e-8) fails and must be documented - ``within: {like:
 float32}`` where that is the API's own behaviour. The policy it replaced
 (torch.testing's rtol = atol = 1e-7 for float64, about 4.5e8 ULP) let such rows
-pass; README.md ("What the tolerance policy moved") lists what moved.
+pass; docs/concepts.md ("What the tolerance policy moved") lists what moved.
 
 Gradients use the same N element by element, with ``atol`` scaled by the
 gradient's size (its largest component, or 1/D for a mean over D), see
