@@ -154,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="the HTML file (default: report.html beside the first results file)")
     report.add_argument("--baseline", default=None, metavar="OLD",
                         help="a results file of an earlier run: the report gains a diff section")
+    report.add_argument("--quiet", action="store_true", help="no progress line")
     diff = commands.add_parser("diff", help="what changed between two runs")
     diff.add_argument("old", metavar="OLD", help="a results.jsonl, or a directory of a run's shards")
     diff.add_argument("new", metavar="NEW", help="a results.jsonl, or a directory of a run's shards")
@@ -524,8 +525,10 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    status = StatusLine(sys.stderr, quiet=args.quiet)
     try:
         files = results_files(args.results)
+        status.say(f"reading {len(files)} results file{'s' if len(files) != 1 else ''}")
         frame = merge_results(files)
         baseline = merge_results([args.baseline]) if args.baseline else None
     except ResultsFileError as exc:
@@ -535,8 +538,12 @@ def _report(args: argparse.Namespace) -> int:
     info = read_run_info(files[0])
     if len(files) > 1:
         info = {**info, "merged": [str(f) for f in files]}
+    status.say(f"writing the report of {len(frame):,} rows")
     written = write_reports(frame, page.parent, run_info=info, baseline=baseline, html_name=page.name)
-    print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB), results.csv, results.parquet")
+    status.clear()
+    size = written.stat().st_size
+    print(f"wrote {written} ({f'{size / 1e6:.1f} MB' if size >= 1e5 else f'{size / 1e3:.0f} kB'}), "
+          "results.csv, results.parquet")
     return 0
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from conformance.binding import Binding
 from conformance.case import Case, Expectation
-from conformance.dtypes import MACHINE_EPS, DType, spacing
+from conformance.dtypes import MACHINE_EPS, DType, round_to, spacing
 from conformance.oracle import OracleValue
 from conformance.tolerance import Tolerance, bound_tolerance, known_match
 from conformance.vocabulary import Mode, Quantity, Status
@@ -82,9 +82,17 @@ def abs_errors(value: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.where(agree, 0.0, errors)
 
 
+def in_range_of(target: np.ndarray, dtype: DType) -> np.ndarray:
+    """The exact values as ``dtype`` can hold them: a finite value beyond its range is the
+    infinity it rounds to. An API that returns that infinity is exactly right; judged against
+    the unrounded float64 oracle it would fail (float32 squared error of 1e20 is inf, not 1e40)."""
+    rounded = round_to(target, dtype)
+    return np.where(np.isfinite(target) & np.isinf(rounded), rounded, target)
+
+
 def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance) -> Errors:
     """Largest absolute, relative and ULP errors of ``value`` against the oracle."""
-    target = oracle.as_float()
+    target = in_range_of(oracle.as_float(), dtype)
     if value.shape != target.shape:
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
     exact = np.asarray(oracle.exact, dtype=object).reshape(target.shape)
@@ -144,7 +152,7 @@ def gradient_size(target: np.ndarray, scale: object) -> float:
 
 def measure_gradient(grad: np.ndarray, oracle_grad: OracleValue, dtype: DType, tol: Tolerance) -> Errors:
     """Largest errors of ``grad``; relative to, and ULPs counted at, the gradient's size."""
-    target = oracle_grad.as_float()
+    target = in_range_of(oracle_grad.as_float(), dtype)
     if grad.shape != target.shape:
         return Errors(math.inf, math.inf, math.inf, close=False, shape_mismatch=True)
     close = bool(np.all(_close(grad, target, tol)))
@@ -252,12 +260,13 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
         return verdict(Status.FAIL, f"stale expectation: {subject} {AGREES_NOW}, but "
                        f"expect documents a deviation ({entry.reason}); remove or restrict the "
                        "entry (versions/dtypes)", errors)
-    if general is not None and _as_documented(outcome.value, None, terms.within(general, dtype),
-                                              truth.as_float(), terms.tol):
+    # An API documented to compute like a narrower dtype can hold only that dtype's range.
+    held = in_range_of(truth.as_float(), terms.like)
+    if general is not None and _as_documented(outcome.value, None, terms.within(general, dtype), held, terms.tol):
         return verdict(deviated, general.reason, errors, general)
     if entry is not None:
         documented, match = terms.documented(entry, reading)
-        if _as_documented(outcome.value, documented, terms.within(entry, dtype), truth.as_float(), match):
+        if _as_documented(outcome.value, documented, terms.within(entry, dtype), held, match):
             return verdict(deviated, entry.reason, errors, entry)
         got = "" if grad else f", got {outcome.value.tolist()}"
         return verdict(Status.FAIL, f"{'the gradient ' if grad else ''}deviates differently than documented: "

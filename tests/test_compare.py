@@ -150,3 +150,21 @@ def test_a_binding_level_precision_makes_float32_rounding_known_and_nothing_else
     # Only the reduction that takes that path: a sum is computed in float64.
     assert _judged_as(keras_torch, case(target={"probs": [[0.0, 0.0, 1.0]]}, reduction="sum"),
                       float(np.float32(truth))).status == "fail"
+
+
+def test_an_exact_loss_beyond_the_dtype_is_the_infinity_it_rounds_to():
+    # 5e39 cannot be held in float32 or bfloat16: inf is its correct rounding there, not in float64.
+    from mpmath import mp
+
+    from conformance.compare import in_range_of
+    from conformance.oracle import OracleValue
+    from conformance.tolerance import default_tolerance
+
+    beyond = OracleValue(mp.mpf("5e39"))
+    inf = np.asarray(math.inf)
+    for dtype in ("float32", "bfloat16"):
+        errors = measure(inf, beyond, dtype, default_tolerance(dtype))
+        assert errors.close and errors.abs_err == 0 and errors.ulp_err == 0
+    assert not measure(inf, beyond, "float64", default_tolerance("float64")).close
+    assert not measure(np.asarray(3.0e38), beyond, "float32", default_tolerance("float32")).close
+    assert in_range_of(np.array([-5e39, 1.0, math.nan]), "float32").tolist()[:2] == [-math.inf, 1.0]
