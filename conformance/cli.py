@@ -25,7 +25,7 @@ from conformance.explain import explain, find_case, format_explanation
 from conformance.profile import format_profile, profile
 from conformance.loader import DEFAULT_MAX_ELEMENTS, LoadLimits, load_cases
 from conformance.report import in_words, summary, write_reports
-from conformance.diff import diff_results, edited_cases, format_diff
+from conformance.diff import compare_runs
 from conformance.results import (ResultsFileError, failing, merge_results, read_results, read_run_info,
                                  results_files)
 from conformance.runner import run
@@ -168,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("what", nargs="?", choices=["all", "frameworks", "bindings", "losses", "cases"],
                          default="all", help="what to list (default: frameworks with their bindings, then "
                                              "the loss families)")
-    listing.add_argument("--framework", type=_csv(list(registry.names()), "framework"), default=None,
+    listing.add_argument("--framework", choices=list(registry.names()), default=None, metavar="NAME",
                          help="bindings of this framework only")
     listing.add_argument("--loss", default=None, help="bindings or cases of this loss family only")
     listing.add_argument("--match", default=None, metavar="TEXT",
@@ -269,9 +269,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         except ResultsFileError as exc:
             print(f"conformance diff: {exc}", file=sys.stderr)
             return 2
-        changes = diff_results(old, new)
-        print(format_diff(changes, edited_cases(old, new)))
-        return 1 if (changes["change"] == "new failure").any() else 0
+        compared = compare_runs(old, new)
+        print(compared.text())
+        return 1 if (compared.changes["change"] == "new failure").any() else 0
     adapter = _adapter(args)
     if isinstance(adapter, str):
         print(f"conformance run: {adapter}", file=sys.stderr)
@@ -492,11 +492,22 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# Which filters each listing takes; another is a usage error, not silently ignored.
+LIST_FILTERS = {"all": set(), "frameworks": {"match"}, "bindings": {"framework", "loss", "match"},
+                "losses": {"match"}, "cases": {"loss", "match", "mode", "cases"}}
+
+
 def _list(args: argparse.Namespace) -> int:
+    given = {name for name in ("framework", "loss", "match", "mode") if getattr(args, name) is not None}
+    given |= {"cases"} if args.cases != ["cases"] else set()
+    if given - LIST_FILTERS[args.what]:
+        takes = ", ".join(f"--{f}" for f in sorted(LIST_FILTERS[args.what])) or "no filter"
+        print(f"conformance list {args.what} takes {takes}; not "
+              f"{', '.join(f'--{f}' for f in sorted(given - LIST_FILTERS[args.what]))}", file=sys.stderr)
+        return 2
     if args.loss and args.loss not in families.names():
         print(f"unknown loss {args.loss!r}; choose from {', '.join(families.names())}", file=sys.stderr)
         return 2
-    framework = args.framework[0] if args.framework else None
     if args.what == "cases":
         text, errors = format_cases(args.cases, args.loss, args.match, args.mode)
         print(text)
@@ -504,7 +515,7 @@ def _list(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
         return 1 if errors else 0
     print({"all": format_listing, "frameworks": lambda: format_frameworks(args.match),
-           "bindings": lambda: format_bindings(framework, args.loss, args.match),
+           "bindings": lambda: format_bindings(args.framework, args.loss, args.match),
            "losses": lambda: format_losses(args.match)}[args.what]())
     return 0
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,42 +38,60 @@ NOUNS = {"new failure": ("new failure", "new failures"), "fixed": ("fixed row", 
          "added": ("added row", "added rows"), "removed": ("removed row", "removed rows")}
 
 
-def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """One row per evaluation that changed between ``old`` and ``new``."""
-    keep = KEY + ["status", "grad_status", "value", "framework_version", "case_hash", "explanation",
-                  "grad_explanation"]
+@dataclass(frozen=True)
+class RunDiff:
+    """What changed between two runs: the changed rows, and the cases whose content was edited."""
+
+    changes: pd.DataFrame
+    edited: list[str]
+
+    def text(self) -> str:
+        return format_diff(self.changes, self.edited)
+
+    def counts(self) -> str:
+        return count_words(self.changes, self.edited)
+
+
+def compare_runs(old: pd.DataFrame, new: pd.DataFrame) -> RunDiff:
+    """The changed rows of ``new`` against ``old`` and the cases edited between them."""
+    before, after = case_hashes(old), case_hashes(new)
+    edited = sorted(c for c in before.keys() & after.keys() if before[c] != after[c])
+    keep = KEY + ["status", "grad_status", "value", "framework_version", "explanation", "grad_explanation"]
     # Runs written before gradients (or devices) existed have no grad_status (or device).
     old, new = (_with_defaults(frame) for frame in (old, new))
     merged = old[keep].merge(new[keep], on=KEY, how="outer", suffixes=("_old", "_new"), indicator=True)
     merged["change"] = [_change(row) for _, row in merged.iterrows()]
-    merged["case_edited"] = merged["case_id"].isin(edited_cases(old, new))
+    merged["case_edited"] = merged["case_id"].isin(edited)
     changed = merged[merged["change"] != ""]
     order = {c: i for i, c in enumerate(CHANGES)}
     changed = changed.assign(_order=changed["change"].map(order))
-    return (changed.sort_values(["_order"] + KEY, kind="stable")[COLUMNS].reset_index(drop=True))
+    return RunDiff(changed.sort_values(["_order"] + KEY, kind="stable")[COLUMNS].reset_index(drop=True), edited)
+
+
+def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """One row per evaluation that changed between ``old`` and ``new``."""
+    return compare_runs(old, new).changes
 
 
 def _with_defaults(frame: pd.DataFrame) -> pd.DataFrame:
     device = frame["device"].fillna("cpu") if "device" in frame else "cpu"
-    return frame.assign(grad_status=frame.get("grad_status"), device=device, case_hash=case_hashes(frame),
+    return frame.assign(grad_status=frame.get("grad_status"), device=device,
                         explanation=frame.get("explanation", ""), grad_explanation=frame.get("grad_explanation", ""))
 
 
-def case_hashes(frame: pd.DataFrame) -> pd.Series:
-    """A digest of each row's case content: its numbers and options, expected value, loss and mode."""
-    def digest(row: pd.Series) -> str:
-        content = {name: row.get(name) for name in ("case_data", "expected", "loss", "mode")}
-        text = json.dumps(content, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return frame.apply(digest, axis=1) if len(frame) else pd.Series([], dtype=object)
+def case_hashes(frame: pd.DataFrame) -> dict[str, str]:
+    """A digest of each case's content - its numbers and options, expected value, loss and mode -
+    by case id (from its first row: every row of a case carries the same content)."""
+    if frame.empty:
+        return {}
+    firsts = frame.drop_duplicates("case_id")
+    return {row["case_id"]: _digest({name: row.get(name) for name in ("case_data", "expected", "loss", "mode")})
+            for _, row in firsts.iterrows()}
 
 
-def edited_cases(old: pd.DataFrame, new: pd.DataFrame) -> list[str]:
-    """Case ids present in both runs whose content differs."""
-    before, after = (f.assign(_hash=case_hashes(f)).groupby("case_id")["_hash"].first() if len(f) else pd.Series()
-                     for f in (old, new))
-    both = before.index.intersection(after.index)
-    return sorted(c for c in both if before[c] != after[c])
+def _digest(content: dict) -> str:
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _change(row: pd.Series) -> str:
@@ -127,8 +146,10 @@ def format_diff(changes: pd.DataFrame, edited: list[str] | tuple = ()) -> str:
         lines += ["", f"{NOUNS[kind][1]} ({len(rows)}):"]
         groups: dict[tuple, list[pd.Series]] = defaultdict(list)
         for _, row in rows.iterrows():
-            groups[(row["case_id"], _transition(row))].append(row)
-        for (case_id, transition), members in groups.items():
+            # New failures for different reasons are different lines, each with its reason.
+            reason = _reason(row) if kind == "new failure" else ""
+            groups[(row["case_id"], _transition(row), reason)].append(row)
+        for (case_id, transition, _), members in groups.items():
             first = members[0]
             mark = " (case edited)" if first.get("case_edited") else ""
             lines.append(f"  {case_id}{mark}: {transition}")
@@ -143,8 +164,17 @@ def _transition(row: pd.Series) -> str:
     if _show(row["grad_status_old"]) != _show(row["grad_status_new"]):
         text += f" (gradient {_show(row['grad_status_old'])} -> {_show(row['grad_status_new'])})"
     if row["change"] == "value moved":
-        text += f", {_brief(row['value_old'])} -> {_brief(row['value_new'])}"
+        text += f", {_brief(row['value_old'])} -> {_brief(row['value_new'])}{_moved_by(row)}"
     return text
+
+
+def _moved_by(row: pd.Series) -> str:
+    """How far a value moved, relative to its old size (8 digits may not show a float64 move)."""
+    old, new = (np.asarray(decode(row[c]), dtype=np.float64) for c in ("value_old", "value_new"))
+    if old.shape != new.shape or not (np.isfinite(old).all() and np.isfinite(new).all()):
+        return ""
+    size = max(float(np.abs(old).max(initial=0.0)), np.finfo(np.float64).tiny)
+    return f" ({float(np.abs(new - old).max(initial=0.0)) / size:.1g} relative)"
 
 
 def _where(members: list[pd.Series]) -> str:

@@ -96,10 +96,11 @@ def decoded_array(value: Any) -> np.ndarray | None:
     return None if value is None else np.asarray(decode(value), dtype=np.float64)
 
 
-def brief(value: Any) -> str:
-    """Numbers in a line of text: 8 significant digits, the first four of an array."""
+def brief(value: Any, digits: int = 8, shown: int = 4) -> str:
+    """Numbers in a line of text: ``digits`` significant digits, the first ``shown`` of an array."""
     array = decoded_array(value)
     if array is None:
         return "-"
-    flat = [f"{v:.8g}" for v in array.flat]
-    return flat[0] if array.ndim == 0 else "[" + ", ".join(flat[:4]) + (", ...]" if len(flat) > 4 else "]")
+    flat = [f"{v:.{digits}g}" for v in array.flat]
+    more = ", ...]" if len(flat) > shown else "]"
+    return flat[0] if array.ndim == 0 else "[" + ", ".join(flat[:shown]) + more

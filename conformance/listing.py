@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from conformance import families
 from conformance import frameworks as registry
+
+if TYPE_CHECKING:
+    from conformance.binding import Framework
 
 
 def _version(distributions: tuple[str, ...]) -> str:
@@ -17,17 +22,26 @@ def _version(distributions: tuple[str, ...]) -> str:
     return "not installed" if distributions else "-"
 
 
+def _frameworks(match: str | None = None) -> Iterator[tuple[str, str, Framework | None]]:
+    """Each registered framework whose name contains ``match``: its name, its version and origin
+    in words (or why it is broken), and its declaration (None when broken)."""
+    for name, registration in registry.registrations().items():
+        if not _matches(name, match):
+            continue
+        origin = f"from {registration.distribution} {registration.version} ({registration.reference})"
+        if registration.problem:
+            yield name, f"BROKEN {origin}: {registration.problem}", None
+            continue
+        framework = registry.framework(name)
+        yield name, f"{_version(framework.distributions):24} {len(framework.bindings):3} bindings  {origin}", framework
+
+
 def format_listing() -> str:
     """Every registered framework (its origin, version and bindings), then the loss families."""
     lines = ["Frameworks (entry-point group loss_conformance.frameworks):"]
-    for name, registration in registry.registrations().items():
-        origin = f"from {registration.distribution} {registration.version} ({registration.reference})"
-        if registration.problem:
-            lines.append(f"  {name:12} BROKEN {origin}: {registration.problem}")
-            continue
-        framework = registry.framework(name)
-        lines.append(f"  {name:12} {_version(framework.distributions)}; {origin}")
-        for binding in framework.bindings:
+    for name, text, framework in _frameworks():
+        lines.append(f"  {name:12} {text}")
+        for binding in framework.bindings if framework else ():
             lines.append(f"      {binding.id:55} {binding.loss}")
     lines.append("Loss families (built in, and the entry-point group loss_conformance.families):")
     for reference, problem in families.problems().items():
@@ -46,18 +60,8 @@ def _matches(text: str, match: str | None) -> bool:
 
 
 def format_frameworks(match: str | None = None) -> str:
-    """One line per framework: its version, where it comes from, how many bindings it has."""
-    lines = []
-    for name, registration in registry.registrations().items():
-        if not _matches(name, match):
-            continue
-        origin = f"from {registration.distribution} ({registration.reference})"
-        if registration.problem:
-            lines.append(f"{name:12} BROKEN {origin}: {registration.problem}")
-            continue
-        framework = registry.framework(name)
-        lines.append(f"{name:12} {_version(framework.distributions):24} {len(framework.bindings):3} bindings  {origin}")
-    return "\n".join(lines) or "no framework matches"
+    """One line per framework: its version, how many bindings it has, where it comes from."""
+    return "\n".join(f"{name:12} {text}" for name, text, _ in _frameworks(match)) or "no framework matches"
 
 
 def format_bindings(framework: str | None = None, loss: str | None = None, match: str | None = None) -> str:

@@ -105,7 +105,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
             if row_key(result) not in done.keys:
                 record(result, notify=False)
         if on_plan:
-            on_plan(max(0, len(evaluations) - len(done.keys)))
+            on_plan(sum(not done.has(evaluation) for evaluation in evaluations))
         costs = _Costs()
         threads = _start_threads(evaluations, evaluator, record, stop, done, costs)
         for thread in threads:

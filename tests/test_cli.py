@@ -192,3 +192,7 @@ def test_list_filters_bindings_cases_frameworks_and_losses():
     assert "bindings  from loss-conformance" in conformance("list", "frameworks", "--match", "numpy").stdout
     unknown = conformance("list", "bindings", "--loss", "crossentropy")
     assert unknown.returncode == 2 and "unknown loss 'crossentropy'; choose from" in unknown.stderr
+    # A filter the listing does not take is refused, not ignored.
+    ignored = conformance("list", "--framework", "numpy", "--loss", "ctc")
+    assert ignored.returncode == 2 and "conformance list all takes no filter; not --framework, --loss" in ignored.stderr
+    assert conformance("list", "frameworks", "--mode", "as_is").returncode == 2

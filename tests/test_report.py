@@ -6,6 +6,8 @@ import pandas as pd
 
 import re
 
+import pytest
+
 from conformance.report import page_data, render_html, status_matrix, summary, write_reports
 from conformance.report.agreement import Agreement, agreement_cells
 from conformance.report.findings import Severity, findings, pitfalls
@@ -80,7 +82,7 @@ def test_html_has_a_porting_guide_section_for_passing_faithful_rows():
                              configuration="cross_entropy: probs vs index, mean",
                              call="loss = torch.nn.functional.nll_loss(torch.log(probs), target)")])
     page = render_html(frame)
-    assert "<h2>Porting guide</h2>" in page and "<summary>cross_entropy: probs vs index, mean (1 calls)" in page
+    assert "<h2>Porting guide</h2>" in page and "<summary>cross_entropy: probs vs index, mean (1 call)" in page
     assert "nll_loss(torch.log(probs), target)" in page
 
 
@@ -184,3 +186,23 @@ def test_accuracy_counts_rows_whose_exact_loss_is_zero_apart():
     accuracy = page[page.index('<section id="accuracy">'):page.index("</section>", page.index('<section id="accuracy">'))]
     assert "4.49e+307" not in accuracy and "<td>0.5</td>" in accuracy
     assert "Rows whose exact loss is 0" in accuracy and "1e-300" in accuracy
+
+
+def test_a_finding_measures_error_against_the_whole_exact_value():
+    # An error in a component whose exact value is 0 is small next to the gradient's size,
+    # not 1e300 times it; the wrong infinity is not finite-vs-finite; an undocumented row at
+    # rounding level says by how much, not "1 becomes 1".
+    frame = to_frame([
+        Result(case_id="g", loss="cross_entropy", binding="keras.CategoricalCrossentropy", framework="keras",
+               dtype="float32", mode="faithful", status="pass", grad_status="known", grad=[0.5, 1e-7],
+               grad_oracle=[0.5, 0.0], grad_explanation="float32 mean", grad_interpretation=""),
+        _ce("signs", "jax.optax.softmax_cross_entropy", "known", "-inf", "inf", explanation="sign flipped",
+            interpretation=""),
+        _ce("tiny", "torch.cross_entropy", "fail", 1.0 + 1e-10, 1.0, explanation="off", interpretation=None),
+    ])
+    found = {f.reason: f for f in findings(frame)}
+    assert found["float32 mean"].severity == Severity.ROUNDING and found["float32 mean"].worst == pytest.approx(2e-7)
+    assert found["sign flipped"].severity == Severity.NONFINITE
+    # A row with no interpretation is still a finding (its key is not NaN).
+    tiny = next(f for f in findings(frame) if f.bindings == ["torch.cross_entropy"])
+    assert tiny.severity == Severity.UNDOCUMENTED and tiny.effect.startswith("off by 1e-10 relative to 1 ")

@@ -49,6 +49,7 @@ def _case(**fields) -> dict:
     (_case(mode="as-is"), "'as-is' is not one of"),
     (_case(expect={"torch.cross_entropy": {"value": 1.0}}), "is not valid under any of the given schemas"),  # no reason
     ({"case": []}, "'cases' is a required property"),
+    ({"defaults": {"reductoin": "sum"}, "cases": []}, "'reductoin' was unexpected"),
 ])
 def test_a_mistake_an_editor_should_underline_is_refused(document, complaint):
     assert any(complaint in p for p in problems(document)), problems(document)

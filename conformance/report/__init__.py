@@ -23,19 +23,23 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from conformance.diff import count_words, diff_results, edited_cases
+from conformance.diff import compare_runs
 from conformance.loader import CaseError
 from conformance.porting import porting_guide
 from conformance.profile import profile, semantic_table
-from conformance.report.agreement import agreement_cells
+from conformance.report.agreement import DEVIATING, agreement_cells
 from conformance.report.findings import findings, pitfalls
+from conformance.report.text import count_failing, in_words, story, summary, verdict
 from conformance.report.payload import encode, oracle_is_zero, rows_payload
-from conformance.results import STATUSES, failing
+from conformance.results import STATUSES
 
 __all__ = ["export_frame", "in_words", "page_data", "render_html", "status_matrix", "summary", "write_reports"]
 
 STATUS_COLOURS = {"pass": "#4caf50", "known": "#9575cd", "difference": "#ffb300",
                   "skipped": "#bdbdbd", "fail": "#e53935", "error": "#8e0000"}
+# The page's worst-of order for a map cell (over dtypes, value and gradient): a row that did
+# not apply hides nothing, a deviation shows through a pass.
+WORST_LAST = ("skipped", "pass", "difference", "known", "fail", "error")
 _STRUCTURED = ["value", "oracle", "expected", "abs_err", "rel_err", "ulp_err", "scaled_err", "warnings", "tags",
                "grad", "grad_oracle", "grad_max_abs_err", "grad_ulp_err", "grad_scaled_err",
                "case_data"]
@@ -74,11 +78,11 @@ def status_matrix(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ulps(value: object) -> str:
-    number = _number(value)
+    number = _as_float(value)
     return f" ({number:.3g} ULP)" if number is not None else ""
 
 
-def _number(value: object) -> float | None:
+def _as_float(value: object) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -96,9 +100,10 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] | tuple = (), run_i
     counts = frame["status"].value_counts().reindex(STATUSES, fill_value=0)
     accuracy, zero_oracle = _accuracy(frame)
     return env.get_template("report.html.j2").render(
-        verdict=_verdict(frame, errors), failing=_failing(frame, errors), story=_story(frame),
+        verdict=verdict(frame, errors), failing=count_failing(frame, errors), story=story(frame),
         counts=[(s, int(n)) for s, n in counts.items() if n], colours=STATUS_COLOURS,
-        colours_json=json.dumps(STATUS_COLOURS),
+        statuses_json=json.dumps({"colours": STATUS_COLOURS, "worst_last": WORST_LAST,
+                                  "deviating": list(DEVIATING)}),
         environment=_environment(frame, run_info or {}), errors=[str(e) for e in errors],
         accuracy=accuracy, zero_oracle=zero_oracle, gradients=_gradients(frame), devices=_devices(frame),
         semantic=_semantic(frame), porting=_porting(frame), diff=_diff(baseline, frame),
@@ -115,30 +120,6 @@ def page_data(frame: pd.DataFrame) -> dict:
 
 def _asset(name: str) -> str:
     return files("conformance.report").joinpath("templates", name).read_text(encoding="utf-8")
-
-
-def _story(frame: pd.DataFrame) -> str:
-    """The run in one sentence of plain words."""
-    counts = frame["status"].value_counts()
-    parts = [f"{len(frame):,} evaluations of {frame['case_id'].nunique():,} cases by "
-             f"{frame['binding'].nunique():,} bindings in {frame['dtype'].nunique()} dtypes:",
-             f"{counts.get('pass', 0):,} match the mathematics"]
-    if counts.get("known", 0):
-        parts.append(f"{counts['known']:,} deviate as their case documents")
-    if counts.get("difference", 0):
-        parts.append(f"{counts['difference']:,} show an as_is pitfall")
-    if counts.get("skipped", 0):
-        parts.append(f"{counts['skipped']:,} did not apply (a dtype or input the API does not take)")
-    return parts[0] + " " + ", ".join(parts[1:]) + "."
-
-
-def _failing(frame: pd.DataFrame, errors) -> int:
-    return int(failing(frame).sum()) + len(errors)
-
-
-def _verdict(frame: pd.DataFrame, errors) -> str:
-    bad = _failing(frame, errors)
-    return f"FAILED: {bad} failing rows or case errors" if bad else "OK: no failures"
 
 
 def _environment(frame: pd.DataFrame, info: dict) -> list[tuple[str, str]]:
@@ -167,8 +148,8 @@ def _own_version() -> str:
 def _accuracy(frame: pd.DataFrame) -> tuple[str, str]:
     """ULP error at the exact loss's magnitude per framework and dtype over passing rows; rows whose
     exact loss has a 0 apart, by absolute error."""
-    passing = frame[frame["status"] == "pass"].assign(ulp=frame["ulp_err"].map(_number),
-                                                      abs_error=frame["abs_err"].map(_number))
+    passing = frame[frame["status"] == "pass"].assign(ulp=frame["ulp_err"].map(_as_float),
+                                                      abs_error=frame["abs_err"].map(_as_float))
     if passing.empty:
         return "", ""
     zero = passing["oracle"].map(oracle_is_zero)
@@ -233,51 +214,9 @@ def _porting(frame: pd.DataFrame) -> list[dict]:
 def _diff(baseline: pd.DataFrame | None, frame: pd.DataFrame) -> dict | None:
     if baseline is None:
         return None
-    changes = diff_results(baseline, frame)
-    return {"summary": count_words(changes, edited_cases(baseline, frame)),
+    compared = compare_runs(baseline, frame)
+    changes = compared.changes
+    return {"summary": compared.counts(),
             "table": changes.to_html(escape=True, index=False, classes="plain") if not changes.empty else ""}
 
 
-def in_words(frame: pd.DataFrame, page: str | Path | None = None, top: int = 3) -> str:
-    """The run in plain words for the terminal: what ran, the worst findings, where the report is."""
-    lines = [_story(frame)]
-    found = findings(frame.reset_index(drop=True))
-    if found:
-        lines.append(f"{len(found)} cause{'s' if len(found) != 1 else ''} of deviation from the mathematics; "
-                     f"the worst {min(top, len(found))}:")
-        lines += [f"  {f.line[:200]}" for f in found[:top]]
-    if page is not None:
-        lines.append(f"Open {page} for every finding, the agreement matrix and each row's recipe.")
-    return "\n".join(lines)
-
-
-def _measured_first(explanation: str) -> str:
-    """What the API measurably did leads the line (the rest is cut to fit one line)."""
-    verdict, found, measured = explanation.partition("; measured: ")
-    return f"measured: {measured}; {verdict}" if found and verdict.startswith("undocumented") else explanation
-
-
-def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 25) -> str:
-    """A one-screen text summary of a run."""
-    errors = list(errors)
-    lines = []
-    table = pd.crosstab(frame["framework"], frame["status"]).reindex(
-        columns=[s for s in STATUSES if s in set(frame["status"])])
-    lines.append(table.to_string())
-    if "grad_status" in frame and frame["grad_status"].notna().any():
-        grads = frame["grad_status"].fillna("not taken").value_counts()
-        lines.append("gradients: " + ", ".join(f"{grads[s]} {s}" for s in (*STATUSES, "not taken") if s in grads)
-                     + (" (as_is rows, `gradient: false` cases, a framework without autodiff)"
-                        if "not taken" in grads else ""))
-    bad = frame[failing(frame)]
-    for _, row in bad.head(limit).iterrows():
-        grad_bad = row.get("grad_status") in ("fail", "error") and row["status"] not in ("fail", "error")
-        status, text = (row["grad_status"], "gradient: " + row["grad_explanation"]) if grad_bad else \
-            (row["status"], row["explanation"])
-        lines.append(f"{status.upper():6} {row['case_id']}[{row['binding']}-{row['dtype']}]: {_measured_first(text)[:240]}")
-    if len(bad) > limit:
-        lines.append(f"... and {len(bad) - limit} more failing rows (see results.csv)")
-    for error in errors:
-        lines.append(f"CASE   {error}")
-    lines.append(_verdict(frame, errors))
-    return "\n".join(lines)

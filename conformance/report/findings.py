@@ -4,8 +4,8 @@ Rows that share a cause are one finding: a documented deviation is the ``expect`
 entry's reason (one entry covers a binding on every backend and in every dtype),
 an undocumented one is the binding with what was measured. A finding is ranked
 by what it does to a user - a failure nobody documented first, then NaN, inf or
-an exception where the loss is finite (or the reverse), then how wrong the value
-is, then in how many cases it shows.
+an exception where the loss is finite (or the reverse, or an infinity of the
+wrong sign), then how wrong the value is, then in how many cases it shows.
 
 ``difference`` rows (a case run ``as_is``, an input handed to an API that reads
 it otherwise) are the same grouping over a different question - what goes wrong
@@ -22,10 +22,13 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
-from conformance.dtypes import decoded_array
+from conformance.dtypes import brief, decoded_array
+from conformance.vocabulary import Quantity
 
 UNEXPLAINED = {"", "unexplained", None}
 DTYPE_PREFERENCE = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
+# Relative errors (to the largest exact component) that separate the ranks.
+LARGE, VISIBLE = 1e-2, 1e-5
 
 
 class Severity(IntEnum):
@@ -39,16 +42,23 @@ class Severity(IntEnum):
 
     @property
     def words(self) -> str:
-        return {0: "fails: not documented", 1: "NaN, inf or an exception where the loss is finite (or the reverse)",
-                2: "wrong by more than 1 %", 3: "off by more than 1e-5 relative",
-                4: "rounding: 1e-5 relative or less"}[self.value]
+        return _SEVERITY_WORDS[self]
+
+
+_SEVERITY_WORDS = {
+    Severity.UNDOCUMENTED: "fails: not documented",
+    Severity.NONFINITE: "NaN, inf or an exception where the loss is finite (or the reverse, or the other infinity)",
+    Severity.LARGE: f"wrong by more than {LARGE:.0%} of the loss",
+    Severity.VISIBLE: f"off by more than {VISIBLE:g} of the loss",
+    Severity.ROUNDING: f"rounding: {VISIBLE:g} of the loss or less",
+}
 
 
 @dataclass
 class Finding:
     """One cause of deviation, with the rows that show it."""
 
-    quantity: str                      # "value" or "gradient"
+    quantity: Quantity
     severity: Severity
     headline: str                      # what happens, in plain words
     reason: str                        # the documented reason, or what was measured
@@ -74,14 +84,48 @@ class Finding:
     def line(self) -> str:
         """The finding in one line, as the first screen shows it."""
         where = f"{len(self.cases)} case{'s' if len(self.cases) != 1 else ''}"
-        gradient = "gradient: " if self.quantity == "gradient" else ""
+        gradient = "gradient: " if self.quantity == Quantity.GRAD else ""
         return f"{self.who} — {gradient}{self.headline}: {self.effect} — {where}"
 
     def as_dict(self) -> dict:
-        return {"quantity": self.quantity, "severity": int(self.severity), "severity_words": self.severity.words,
-                "line": self.line, "who": self.who, "headline": self.headline, "reason": self.reason,
-                "effect": self.effect, "bindings": self.bindings, "frameworks": self.frameworks,
-                "cases": self.cases, "dtypes": self.dtypes, "link": self.link or "", "rows": self.rows}
+        return {"quantity": self.quantity.value, "severity": int(self.severity),
+                "severity_words": self.severity.words, "line": self.line, "who": self.who,
+                "headline": self.headline, "reason": self.reason, "effect": self.effect,
+                "bindings": self.bindings, "frameworks": self.frameworks, "cases": self.cases,
+                "dtypes": self.dtypes, "link": self.link or "", "rows": self.rows}
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """How far one row's value (or gradient) is from the exact one."""
+
+    nonfinite: bool        # NaN, an infinity or nothing where the other is not, or infinities of opposite sign
+    relative: float        # largest |error| over the largest |exact| component; inf when nonfinite
+
+    @classmethod
+    def of(cls, got: object, exact: object) -> _Measured:
+        a, b = _array(got), _array(exact)
+        if a is None or b is None or a.shape != b.shape:
+            return cls(a is not None or b is not None, math.inf)
+        mismatch = (np.isfinite(a) != np.isfinite(b)) | (np.isnan(a) != np.isnan(b)) \
+            | (np.isinf(a) & np.isinf(b) & (np.sign(a) != np.sign(b)))
+        if mismatch.any():
+            return cls(True, math.inf)
+        finite = np.isfinite(b)
+        if not finite.any():
+            return cls(False, 0.0)
+        size = max(float(np.abs(b[finite]).max()), np.finfo(np.float64).tiny)
+        with np.errstate(over="ignore"):  # an error beyond any size next to an exact 0: inf
+            return cls(False, float(np.float64(np.abs(a[finite] - b[finite]).max()) / size))
+
+    def severity(self, status: str) -> Severity:
+        if status in ("fail", "error"):
+            return Severity.UNDOCUMENTED
+        if self.nonfinite:
+            return Severity.NONFINITE
+        if self.relative > LARGE:
+            return Severity.LARGE
+        return Severity.VISIBLE if self.relative > VISIBLE else Severity.ROUNDING
 
 
 def _array(value: object) -> np.ndarray | None:
@@ -91,62 +135,22 @@ def _array(value: object) -> np.ndarray | None:
         return None
 
 
-def _nonfinite_mismatch(value: object, oracle: object) -> bool:
-    got, want = _array(value), _array(oracle)
-    if got is None or want is None:
-        return got is None and want is not None
-    if got.shape != want.shape:
-        return True
-    return bool((np.isfinite(got) != np.isfinite(want)).any() | (np.isnan(got) != np.isnan(want)).any())
-
-
-def _relative(value: object, oracle: object) -> float:
-    got, want = _array(value), _array(oracle)
-    if got is None or want is None or got.shape != want.shape:
-        return math.inf
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        both = np.isfinite(got) & np.isfinite(want)
-        if not both.any():
-            return 0.0
-        diff = np.abs(got[both] - want[both])
-        return float(np.max(diff / np.maximum(np.abs(want[both]), np.finfo(np.float64).tiny)))
-
-
-def _severity(status: str, value: object, oracle: object, relative: float) -> Severity:
-    if status in ("fail", "error"):
-        return Severity.UNDOCUMENTED
-    if _nonfinite_mismatch(value, oracle):
-        return Severity.NONFINITE
-    if relative > 1e-2:
-        return Severity.LARGE
-    return Severity.VISIBLE if relative > 1e-5 else Severity.ROUNDING
-
-
 def _number(value: object) -> str:
-    array = _array(value)
-    if array is None:
-        return "nothing"
-    flat = [f"{v:.4g}" for v in array.flat]
-    return flat[0] if array.ndim == 0 else "[" + ", ".join(flat[:3]) + (", …]" if len(flat) > 3 else "]")
+    return "nothing" if _array(value) is None else brief(value, digits=4, shown=3)
 
 
-def _effect(row: pd.Series, quantity: str) -> str:
+def _effect(row: pd.Series, quantity: Quantity) -> str:
+    """The worst row in words: by how much where it is close, what it becomes where it is not."""
     where = f"({row['dtype']}, {row['case_id']})"
-    if quantity == "gradient":
-        return f"largest error {row['grad_max_abs_err']:.3g}, {row['_relative']:.2g} relative {where}" \
-            if _finite(row.get("grad_max_abs_err")) else f"not finite {where}"
+    measured: _Measured = row["_measured"]
     if isinstance(row.get("raised"), str) and row["raised"]:
         return f"no value ({row['raised']}) where the loss is {_number(row['oracle'])} {where}"
-    if row["_severity"] >= Severity.VISIBLE:
-        return f"off by {row['_relative']:.2g} relative to {_number(row['oracle'])} {where}"
+    if not measured.nonfinite and measured.relative <= LARGE:
+        exact = "the gradient" if quantity == Quantity.GRAD else _number(row["oracle"])
+        return f"off by {measured.relative:.2g} relative to {exact} {where}"
+    if quantity == Quantity.GRAD:
+        return f"{_number(row['grad_oracle'])} becomes {_number(row['grad'])} {where}"
     return f"{_number(row['oracle'])} becomes {_number(row['value'])} {where}"
-
-
-def _finite(value: object) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _headline(interpretations: pd.Series, reason: str) -> str:
@@ -158,38 +162,40 @@ def _headline(interpretations: pd.Series, reason: str) -> str:
     return sentence if len(sentence) <= 140 else sentence[:139].rstrip() + "…"
 
 
-def _group(rows: pd.DataFrame, quantity: str, reasons: pd.Series, interpretations: pd.Series,
-           statuses: pd.Series, keys: pd.Series | None = None) -> list[Finding]:
+def _finding(group: pd.DataFrame, quantity: Quantity) -> Finding:
+    """One finding from the rows of one cause; its example is the worst row, in the dtype a user
+    most likely writes where several are as bad."""
+    ordered = group.assign(_dtype=group["dtype"].map(DTYPE_PREFERENCE).fillna(len(DTYPE_PREFERENCE)))
+    worst = ordered.sort_values(["_severity", "_dtype", "_relative"], ascending=[True, True, False],
+                                kind="stable").iloc[0]
+    reason = str(worst["_reason"])
+    links = [link for link in group.get("link", pd.Series(dtype=object)) if isinstance(link, str) and link]
+    return Finding(
+        quantity=quantity, severity=Severity(int(worst["_severity"])),
+        headline=_headline(group["_reading"], reason), reason=reason, effect=_effect(worst, quantity),
+        bindings=sorted(set(group["binding"])), frameworks=sorted(set(group["framework"])),
+        cases=list(dict.fromkeys(group["case_id"])), dtypes=sorted(set(group["dtype"])),
+        link=links[0] if links else None, worst=float(worst["_relative"]), rows=[int(i) for i in group.index])
+
+
+def _group(rows: pd.DataFrame, quantity: Quantity, reasons: pd.Series, readings: pd.Series,
+           statuses: pd.Series, keys: pd.Series) -> list[Finding]:
+    """The rows grouped by ``keys`` (a cause each), as findings."""
     if rows.empty:
         return []
-    if quantity == "value":
-        relative = [_relative(v, o) for v, o in zip(rows["value"], rows["oracle"])]
-        severity = [_severity(s, v, o, r) for s, v, o, r in zip(statuses, rows["value"], rows["oracle"], relative)]
-    else:
-        relative = [_relative(g, o) for g, o in zip(rows["grad"], rows["grad_oracle"])]
-        severity = [_severity(s, g, o, r) for s, g, o, r in
-                    zip(statuses, rows["grad"], rows["grad_oracle"], relative)]
-    rows = rows.assign(_reason=reasons, _reading=interpretations, _relative=relative,
-                       _severity=severity, _undocumented=statuses.isin(["fail", "error"]))
-    # An undocumented deviation has no reason to share: it is one finding per binding and reading.
-    if keys is None:
-        keys = rows["_reason"].where(~rows["_undocumented"], rows["binding"] + "\x00" + rows["_reading"])
-    findings = []
-    for _, group in rows.groupby(keys, sort=False):
-        # The example shown is the worst row, in the dtype a user most likely writes where several are as bad.
-        ordered = group.assign(_dtype=group["dtype"].map(DTYPE_PREFERENCE).fillna(len(DTYPE_PREFERENCE)))
-        worst = ordered.sort_values(["_severity", "_dtype", "_relative"], ascending=[True, True, False],
-                                    kind="stable").iloc[0]
-        reason = str(worst["_reason"])
-        links = [link for link in group.get("link", pd.Series(dtype=object)) if isinstance(link, str) and link]
-        findings.append(Finding(
-            quantity=quantity, severity=Severity(int(worst["_severity"])),
-            headline=_headline(group["_reading"], reason), reason=reason, effect=_effect(worst, quantity),
-            bindings=sorted(set(group["binding"])), frameworks=sorted(set(group["framework"])),
-            cases=list(dict.fromkeys(group["case_id"])), dtypes=sorted(set(group["dtype"])),
-            link=links[0] if links else None, worst=float(worst["_relative"]),
-            rows=[int(i) for i in group.index]))
-    return findings
+    got, exact = ("grad", "grad_oracle") if quantity == Quantity.GRAD else ("value", "oracle")
+    measured = [_Measured.of(g, e) for g, e in zip(rows[got], rows[exact])]
+    rows = rows.assign(_reason=reasons.fillna(""), _reading=readings.fillna(""), _measured=measured,
+                       _relative=[m.relative for m in measured],
+                       _severity=[int(m.severity(s)) for m, s in zip(measured, statuses)])
+    return [_finding(group, quantity) for _, group in rows.groupby(keys.fillna(""), sort=False)]
+
+
+def _cause(reasons: pd.Series, bindings: pd.Series, readings: pd.Series, statuses: pd.Series) -> pd.Series:
+    # A documented deviation shares its reason; an undocumented one has none to share, so it is
+    # one finding per binding and reading.
+    undocumented = statuses.isin(["fail", "error"])
+    return reasons.fillna("").where(~undocumented, bindings + "\x00" + readings.fillna(""))
 
 
 def rank(findings: list[Finding]) -> list[Finding]:
@@ -200,13 +206,14 @@ def rank(findings: list[Finding]) -> list[Finding]:
 def findings(frame: pd.DataFrame) -> list[Finding]:
     """Deviations from the mathematics (faithful cases): known and failing rows, value and gradient."""
     frame = frame.reset_index(drop=True)
-    value_rows = frame[frame["status"].isin(["known", "fail", "error"])]
-    grad_rows = frame[frame["grad_status"].isin(["known", "fail", "error"])] if "grad_status" in frame \
+    value = frame[frame["status"].isin(["known", "fail", "error"])]
+    grad = frame[frame["grad_status"].isin(["known", "fail", "error"])] if "grad_status" in frame \
         else frame.iloc[:0]
-    found = _group(value_rows, "value", value_rows["explanation"], value_rows["interpretation"],
-                   value_rows["status"])
-    found += _group(grad_rows, "gradient", grad_rows["grad_explanation"],
-                    grad_rows.get("grad_interpretation", grad_rows["grad_explanation"]), grad_rows["grad_status"])
+    grad_readings = grad["grad_interpretation"] if "grad_interpretation" in grad else grad["grad_explanation"]
+    found = _group(value, Quantity.VALUE, value["explanation"], value["interpretation"], value["status"],
+                   _cause(value["explanation"], value["binding"], value["interpretation"], value["status"]))
+    found += _group(grad, Quantity.GRAD, grad["grad_explanation"], grad_readings, grad["grad_status"],
+                    _cause(grad["grad_explanation"], grad["binding"], grad_readings, grad["grad_status"]))
     return rank(found)
 
 
@@ -217,6 +224,7 @@ def pitfalls(frame: pd.DataFrame) -> list[Finding]:
     if rows.empty:
         return []
     # An as_is explanation names the binding; what it did (the reading) is the shared cause.
-    causes = rows["interpretation"].where(~rows["interpretation"].isin(UNEXPLAINED), rows["explanation"])
+    readings = rows["interpretation"].fillna("")
+    causes = readings.where(~readings.isin(UNEXPLAINED), rows["explanation"].fillna(""))
     keys = rows["binding"].str.split(".", n=1).str[-1] + "\x00" + causes
-    return rank(_group(rows, "value", rows["explanation"], rows["interpretation"], rows["status"], keys))
+    return rank(_group(rows, Quantity.VALUE, rows["explanation"], rows["interpretation"], rows["status"], keys))

@@ -93,7 +93,7 @@ def rows_payload(frame: pd.DataFrame) -> dict:
     columns = {name: _coded(frame[name]) for name in CODED if name in frame}
     columns["value"] = {"codes": None, "plain": _numbers(frame["value"], _brief_or_blank)}
     columns["oracle"] = {"codes": None, "plain": _numbers(frame["oracle"], _brief_or_blank)}
-    for name in ("ulp_err", "rel_err", "abs_err", "scaled_err", "grad_max_abs_err", "grad_ulp_err"):
+    for name in ("ulp_err", "rel_err", "abs_err", "grad_max_abs_err"):
         if name in frame:
             columns[name] = {"codes": None, "plain": _numbers(frame[name])}
     for name in ("grad", "grad_oracle"):

@@ -3,9 +3,13 @@
 // (textContent), never as markup; only http(s) addresses become links.
 "use strict";
 
-const STATUS_COLOURS = JSON.parse(document.getElementById("status-colours").textContent);
-const STATUS_ORDER = ["pass", "known", "difference", "skipped", "fail", "error"];
+const STATUSES = JSON.parse(document.getElementById("statuses").textContent);
 const PAGE = 50;
+const NONFINITE = {"inf": Infinity, "-inf": -Infinity, "+inf": Infinity, "nan": NaN};
+
+function colour(status) {
+  return Object.hasOwn(STATUSES.colours, status) ? STATUSES.colours[status] : "#999";
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -25,7 +29,7 @@ function el(tag, attrs, ...children) {
 
 function statusChip(status) {
   if (!status) return "";
-  return el("span", {class: "status", style: `background: ${STATUS_COLOURS[status] || "#999"}`}, status);
+  return el("span", {class: "status", style: `background: ${colour(status)}`}, status);
 }
 
 function link(url) {
@@ -39,7 +43,6 @@ async function loadData() {
   return JSON.parse(await new Response(stream).text());
 }
 
-// Columns: codes into a table of values, or plain values.
 function Rows(payload) {
   const cols = payload.columns;
   const cache = {};
@@ -61,10 +64,30 @@ function fmt(v) {
   return String(v);
 }
 
+// A row's value and gradient statuses, worst last (order from the report's Python).
 function worst(statuses) {
-  let best = -1;
-  for (const s of statuses) best = Math.max(best, STATUS_ORDER.indexOf(s));
-  return STATUS_ORDER[best];
+  let at = -1;
+  for (const s of statuses) at = Math.max(at, STATUSES.worst_last.indexOf(s));
+  return STATUSES.worst_last[at];
+}
+
+// A cell of text as a number where it is one ("inf" too); null where it is blank or not a number.
+function asNumber(v) {
+  if (typeof v === "number") return v;
+  if (v === "" || v === null || v === undefined) return null;
+  if (Object.hasOwn(NONFINITE, v)) return NONFINITE[v];
+  const n = Number(v);
+  return Number.isNaN(n) ? null : n;
+}
+
+// Sort order: numbers (-inf .. inf), then NaN, then text, then blanks.
+function compareCells(a, b) {
+  const [x, y] = [asNumber(a), asNumber(b)];
+  const rank = (v, n) => v === "" || v === null || v === undefined ? 3 : n === null ? 2 : Number.isNaN(n) ? 1 : 0;
+  const [rx, ry] = [rank(a, x), rank(b, y)];
+  if (rx !== ry) return rx - ry;
+  if (rx === 0) return x === y ? 0 : x < y ? -1 : 1;
+  return rx === 2 ? String(a).localeCompare(String(b)) : 0;
 }
 
 // ---------------------------------------------------------------- findings
@@ -125,7 +148,7 @@ function agreementDetail(rows, data, loss, framework, cell) {
     const key = rows.get("configuration", i) + "\u0000" + rows.get("binding", i);
     const g = groups.get(key) || {configuration: rows.get("configuration", i), binding: rows.get("binding", i), n: 0, ok: 0, why: new Set(), rows: []};
     const grad = rows.get("grad_status", i);
-    const ok = rows.get("status", i) === "pass" && !["known", "fail", "error"].includes(grad);
+    const ok = rows.get("status", i) === "pass" && !STATUSES.deviating.includes(grad);
     g.n++; if (ok) g.ok++; else { g.rows.push(i); for (const f of findingOf.get(i) || []) g.why.add(data.findings[f].headline); }
     groups.set(key, g);
   }
@@ -174,10 +197,10 @@ function heatmap(rows, loss) {
   const body = el("tbody", {}, cases.map(c => el("tr", {}, el("th", {scope: "row"}, c), cols.map(b => {
     const idx = cells.get(c).get(b);
     if (!idx) return el("td", {});
-    const status = worst(idx.map(i => rows.get("status", i)));
+    const status = worst(idx.flatMap(i => [rows.get("status", i), rows.get("grad_status", i)].filter(Boolean)));
     const title = `${c} · ${b}\n` + idx.map(i => `${rows.get("dtype", i)}: ${rows.get("status", i)}` +
       (rows.get("grad_status", i) ? `, gradient ${rows.get("grad_status", i)}` : "")).join("\n");
-    return el("td", {style: `background: ${STATUS_COLOURS[status]}`, title, "data-status": status,
+    return el("td", {style: `background: ${colour(status)}`, title, "data-status": status,
       onclick: () => showRows(`${c} on ${b}`, idx)});
   }))));
   return el("table", {class: "heat"}, head, body);
@@ -191,9 +214,11 @@ function drawCompare(rows) {
                          el("optgroup", {label: "bindings"}, bindings.map(b => el("option", {value: "b:" + b}, b)))];
   const a = document.getElementById("compare-a"), b = document.getElementById("compare-b");
   a.append(...options()); b.append(...options());
-  const common = ["torch", "keras", "jax", "tensorflow"].filter(f => frameworks.includes(f));
-  a.value = "f:" + (common[0] || frameworks[0]);
-  b.value = "f:" + (common[1] || frameworks[1] || frameworks[0]);
+  // Two frameworks people port between, else any two; with one framework, two of its bindings.
+  const popular = ["torch", "keras", "jax", "tensorflow"].filter(f => frameworks.includes(f));
+  const pair = frameworks.length > 1 ? [...new Set([...popular, ...frameworks])].slice(0, 2).map(f => "f:" + f)
+    : bindings.slice(0, 2).map(x => "b:" + x);
+  [a.value, b.value] = [pair[0] || "", pair[1] || pair[0] || ""];
   const redraw = () => compare(rows, a.value, b.value);
   a.addEventListener("change", redraw); b.addEventListener("change", redraw);
   redraw();
@@ -205,7 +230,8 @@ function side(rows, choice) {
   const column = rows.column(kind === "f" ? "framework" : "binding");
   const best = new Map();
   for (let i = 0; i < rows.count; i++) {
-    if (column[i] !== name || rows.get("status", i) === "skipped") continue;
+    // The porter's question is about APIs called the right way: faithful rows only.
+    if (column[i] !== name || rows.get("mode", i) !== "faithful" || rows.get("status", i) === "skipped") continue;
     const key = rows.get("case_id", i) + "\u0000" + rows.get("dtype", i);
     const held = best.get(key);
     if (held === undefined || (rows.get("status", held) !== "pass" && rows.get("status", i) === "pass")) best.set(key, i);
@@ -214,13 +240,19 @@ function side(rows, choice) {
 }
 
 function relativeGap(x, y) {
-  const a = Number(x), b = Number(y);
-  if (x === "" || y === "" || Number.isNaN(a) || Number.isNaN(b)) return x === y ? "same" : "";
-  if (a === b) return "0";
+  const [a, b] = [asNumber(x), asNumber(y)];
+  if (a === null || b === null) return x === y ? "same" : "";
+  if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return "0";
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return "not finite";
   return (Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300)).toExponential(1);
 }
 
 function compare(rows, choiceA, choiceB) {
+  if (choiceA === choiceB) {
+    document.getElementById("compare-result").replaceChildren(el("p", {id: "compare-summary", class: "muted"},
+      "Choose two different frameworks or bindings."));
+    return;
+  }
   const A = side(rows, choiceA), B = side(rows, choiceB);
   const pairs = [...A.keys()].filter(k => B.has(k)).map(k => [A.get(k), B.get(k)]);
   const ok = i => rows.get("status", i) === "pass";
@@ -228,7 +260,7 @@ function compare(rows, choiceA, choiceB) {
   for (const [i, j] of pairs) count[ok(i) && ok(j) ? "both" : ok(i) ? "a" : ok(j) ? "b" : "neither"]++;
   const [nameA, nameB] = [choiceA.slice(2), choiceB.slice(2)];
   pairs.sort((p, q) => (ok(p[0]) && ok(p[1])) - (ok(q[0]) && ok(q[1])));
-  const summary = el("p", {id: "compare-summary"}, `${pairs.length} (case, dtype) pairs both run: both match the mathematics in ${count.both}; only ${nameA} in ${count.a}; only ${nameB} in ${count.b}; neither in ${count.neither}.`);
+  const summary = el("p", {id: "compare-summary"}, `${pairs.length} (case, dtype) pair${pairs.length === 1 ? "" : "s"} both run faithfully: both match the mathematics in ${count.both}; only ${nameA} in ${count.a}; only ${nameB} in ${count.b}; neither in ${count.neither}.`);
   const shown = pairs.slice(0, 300);
   const table = el("table", {class: "plain", id: "compare-table"},
     el("tr", {}, ["case", "dtype", "oracle", `${nameA}: binding`, "value", "status", `${nameB}: binding`, "value", "status", "relative gap"].map(h => el("th", {}, h))),
@@ -290,11 +322,7 @@ function selected() {
   }
   if (state.sort) {
     const col = RESULTS.column(state.sort.name), dir = state.sort.dir;
-    out.sort((i, j) => {
-      const [a, b] = [col[i], col[j]];
-      if (typeof a === "number" || typeof b === "number") return dir * ((a === "" ? -Infinity : a) - (b === "" ? -Infinity : b));
-      return dir * String(a).localeCompare(String(b));
-    });
+    out.sort((i, j) => dir * compareCells(col[i], col[j]));
   }
   return out;
 }
@@ -329,7 +357,10 @@ function resultRow(rows, i) {
 }
 
 function showRows(label, indices) {
-  state.only = indices; state.onlyLabel = label; state.page = 0;
+  // The rows asked for, all of them: filters and search typed before would hide some.
+  state.only = indices; state.onlyLabel = label; state.page = 0; state.filters = {}; state.search = "";
+  document.querySelectorAll("#results-filters select").forEach(select => { select.value = "*"; });
+  document.getElementById("results-search").value = "";
   redrawResults();
   document.getElementById("results").scrollIntoView();
 }
