@@ -145,6 +145,7 @@ def test_a_loss_map_is_drawn_when_opened(page):
     family = page.locator('details.family[data-loss="cross_entropy"]')
     assert family.locator("table.heat").count() == 0
     family.locator("summary").click()
+    family.locator("table.heat").wait_for()  # drawn on the toggle event, which comes after the click
     assert family.locator("table.heat tbody tr").count() == 2
     assert family.locator("table.heat td[data-status]").count() == 8
 
