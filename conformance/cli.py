@@ -559,7 +559,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    frame = read_results(args.results) if args.results else run(args.cases, out=None)
+    bindings = registry.all_bindings()
+    if args.binding and args.binding not in bindings:
+        print(f"unknown binding {args.binding!r}; `conformance list bindings` shows them", file=sys.stderr)
+        return 2
+    # One binding's profile needs its own framework's worker only.
+    frameworks = [bindings[args.binding].framework.name] if args.binding else None
+    frame = read_results(args.results) if args.results else run(args.cases, frameworks, out=None)
     table = profile(frame)
     if args.binding:
         table = table[table["binding"] == args.binding]

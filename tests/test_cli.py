@@ -136,6 +136,8 @@ def test_profile_prints_the_measured_table_and_exits_0_when_it_agrees():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "zero_probability  log clamped at -100" in done.stdout
     assert "probe-zero-prob-bce[float32]" in done.stdout
+    unknown = conformance("profile", "--binding", "torch.bce")
+    assert unknown.returncode == 2 and "unknown binding 'torch.bce'" in unknown.stderr
 
 
 def test_diff_of_a_missing_results_file_is_a_clear_error(tmp_path):
