@@ -107,12 +107,13 @@ def _parser() -> argparse.ArgumentParser:
                               "and evaluate only the rest")
     validate = commands.add_parser("validate", help="check case files (and each literal expected "
                                    "against the oracle) without starting any framework")
-    validate.add_argument("paths", nargs="*", default=["cases"])
+    validate.add_argument("paths", nargs="*", default=["cases"], metavar="PATH",
+                          help="case files or directories of them (default: cases)")
     validate.add_argument("--timeout", type=float, default=60.0,
                           help="time limit in seconds for the oracle of one case (default 60)")
     _add_max_elements(validate)
     explain = commands.add_parser("explain", help="one case on every binding, with the causes found")
-    explain.add_argument("case_id")
+    explain.add_argument("case_id", help="the id of a case, e.g. ce-probs-unnormalised (`conformance list cases`)")
     explain.add_argument("--binding", default=None, help="only this binding, e.g. torch.cross_entropy")
     explain.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"), default=None,
                          help="comma-separated frameworks (default: every installed one)")
@@ -124,8 +125,10 @@ def _parser() -> argparse.ArgumentParser:
                                  "where they disagree with each other, by how much, and why")
     versus.add_argument("binding_a", metavar="A", help="a binding id, e.g. keras.CategoricalCrossentropy")
     versus.add_argument("binding_b", metavar="B", help="a binding id of the same loss, e.g. torch.cross_entropy")
-    versus.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
-    versus.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    versus.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH",
+                        help="case files or directories of them (default: cases)")
+    versus.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES),
+                        help=f"comma-separated dtypes (default: {','.join(DEFAULT_DTYPES)})")
     versus.add_argument("--all", action="store_true", help="every disagreeing case, not the first 20")
     versus.add_argument("--csv", default=None, metavar="FILE", help="write every paired row to FILE")
     fuzz_cmd = commands.add_parser("fuzz", help="let hypothesis search bindings for discrepancies no case "
@@ -133,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     fuzz_cmd.add_argument("--binding", action="append", default=[], metavar="ID",
                           help="a binding to search (repeat for more), e.g. torch.binary_cross_entropy")
     fuzz_cmd.add_argument("--loss", default=None, help="search every binding of this loss family")
-    fuzz_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=["float32", "float64"])
+    fuzz_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=["float32", "float64"],
+                          help="comma-separated dtypes (default: float32,float64)")
     fuzz_cmd.add_argument("--budget", default="200", help="per binding: a number of examples (200) or a "
                           "time (90s, 2m)")
     fuzz_cmd.add_argument("--out", default="fuzz-findings", metavar="DIR",
@@ -187,13 +191,15 @@ def _parser() -> argparse.ArgumentParser:
                       help="read rows from a results.jsonl instead of running the probes")
     audit = commands.add_parser("audit", help="re-run every documented deviation without the suite's "
                                 "glue and check that it is the API's own")
-    audit.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH")
+    audit.add_argument("--cases", nargs="+", default=["cases"], metavar="PATH",
+                       help="case files or directories of them (default: cases)")
     audit.add_argument("--frameworks", type=_csv(list(registry.names()), "framework"), default=None,
                        help="comma-separated frameworks (default: every installed one)")
-    audit.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES))
+    audit.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES),
+                       help=f"comma-separated dtypes (default: {','.join(DEFAULT_DTYPES)})")
     audit.add_argument("--sample", type=_positive_int, default=None, metavar="N",
                        help="only N documented rows per framework, drawn with --seed (default: all)")
-    audit.add_argument("--seed", type=int, default=0)
+    audit.add_argument("--seed", type=int, default=0, help="the seed --sample draws with (default 0)")
     return parser
 
 

@@ -198,3 +198,14 @@ def test_list_filters_bindings_cases_frameworks_and_losses():
     ignored = conformance("list", "--framework", "numpy", "--loss", "ctc")
     assert ignored.returncode == 2 and "conformance list all takes no filter; not --framework, --loss" in ignored.stderr
     assert conformance("list", "frameworks", "--mode", "as_is").returncode == 2
+
+
+def test_every_option_of_every_command_has_help():
+    import argparse
+
+    from conformance.cli import _parser
+
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {a.option_strings or a.dest}" for name, command in commands.choices.items()
+               for a in command._actions if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert missing == []
