@@ -34,7 +34,11 @@ def _log_q(w: RecipeWriter) -> str:
     """Log-probabilities of the prediction, classes on the case's axis."""
     x, kind = w.input(), w.case.input.kind
     if kind == "logits":
-        return f"scipy.special.log_softmax({x}, axis={w.case.axis})"
+        # A +inf logit is an undefined input (canonical semantics): NaN for its whole row.
+        # scipy's log_softmax sets a non-finite max to 0, which leaves -inf in the other classes.
+        axis = w.case.axis
+        return (f"np.where(np.any(np.isposinf({x}), axis={axis}, keepdims=True), np.nan, "
+                f"scipy.special.log_softmax({x}, axis={axis}))")
     return f"np.log({x})" if kind == "probs" else x
 
 
