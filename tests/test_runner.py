@@ -65,7 +65,7 @@ def test_every_framework_evaluates_and_writes_jsonl(small_run):
     assert all(set(REQUIRED) <= set(row) for row in rows)
     float64 = frame[frame["dtype"] == "float64"]
     # x64 really on in JAX, dtype passed to Keras - whose loss classes on the PyTorch
-    # backend still return float32 (a measured downcast, listed in the README).
+    # backend still return float32 (a measured downcast, listed in docs/measured-differences.md).
     downcast = float64["binding"].str.match(r"keras_torch\.[A-Z]")
     assert set(float64[~downcast]["value_dtype"]) == {"float64"}
     assert set(float64[downcast]["value_dtype"]) == {"float32"}
