@@ -26,7 +26,7 @@ from conformance.profile import format_profile, profile
 from conformance.loader import DEFAULT_MAX_ELEMENTS, LoadLimits, load_cases
 from conformance.report import in_words, summary, write_reports
 from conformance.diff import compare_runs
-from conformance.results import (ResultsFileError, failing, merge_results, read_results, read_run_info,
+from conformance.results import (FAILING, ResultsFileError, failing, merge_results, read_results, read_run_info,
                                  results_files)
 from conformance.runner import run
 from conformance.shard import Shard, ShardSpecError
@@ -358,7 +358,7 @@ class Progress(StatusLine):
 
     def __call__(self, result) -> None:
         self.done += 1
-        self.failing += result.status in ("fail", "error") or result.grad_status in ("fail", "error")
+        self.failing += result.status in FAILING or result.grad_status in FAILING
         elapsed = time.monotonic() - self.started
         self.show(f"{self.done:,}{f' of {self.total:,}' if self.total else ''} rows evaluated, "
                   f"{self.failing} failing, {elapsed:.0f} s{self._left(elapsed)}")

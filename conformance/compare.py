@@ -90,6 +90,18 @@ def in_range_of(target: np.ndarray, dtype: DType) -> np.ndarray:
     return np.where(np.isfinite(target) & np.isinf(rounded), rounded, target)
 
 
+def relative_to_largest(value: np.ndarray, exact: np.ndarray) -> float:
+    """The largest |value - exact| over the finite exact components, relative to the largest of
+    them: an error next to an exact 0 is measured against the whole, not against 0."""
+    value, exact = np.asarray(value, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    finite = np.isfinite(exact) & np.isfinite(value)
+    if not finite.any():
+        return 0.0
+    size = max(float(np.abs(exact[finite]).max()), np.finfo(np.float64).tiny)
+    with np.errstate(over="ignore"):  # an error beyond any size next to exact zeros: inf
+        return float(np.float64(np.abs(value[finite] - exact[finite]).max()) / size)
+
+
 def measure(value: np.ndarray, oracle: OracleValue, dtype: DType, tol: Tolerance) -> Errors:
     """Largest absolute, relative and ULP errors of ``value`` against the oracle."""
     target = in_range_of(oracle.as_float(), dtype)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from conformance.compare import matches_value
+from conformance.compare import matches_value, relative_to_largest
 from conformance.dtypes import brief, decode
 from conformance.results import FAILING
 from conformance.tolerance import default_tolerance
@@ -149,13 +149,12 @@ def format_diff(changes: pd.DataFrame, edited: list[str] | tuple = ()) -> str:
             # New failures for different reasons are different lines, each with its reason.
             reason = _reason(row) if kind == "new failure" else ""
             groups[(row["case_id"], _transition(row), reason)].append(row)
-        for (case_id, transition, _), members in groups.items():
-            first = members[0]
-            mark = " (case edited)" if first.get("case_edited") else ""
+        for (case_id, transition, reason), members in groups.items():
+            mark = " (case edited)" if members[0].get("case_edited") else ""
             lines.append(f"  {case_id}{mark}: {transition}")
             lines.append(f"    {_where(members)}")
-            if kind == "new failure" and _reason(first) not in ("", "-"):
-                lines.append(f"    why: {_reason(first)[:240]}")
+            if reason not in ("", "-"):
+                lines.append(f"    why: {reason[:240]}")
     return "\n".join(lines)
 
 
@@ -173,8 +172,7 @@ def _moved_by(row: pd.Series) -> str:
     old, new = (np.asarray(decode(row[c]), dtype=np.float64) for c in ("value_old", "value_new"))
     if old.shape != new.shape or not (np.isfinite(old).all() and np.isfinite(new).all()):
         return ""
-    size = max(float(np.abs(old).max(initial=0.0)), np.finfo(np.float64).tiny)
-    return f" ({float(np.abs(new - old).max(initial=0.0)) / size:.1g} relative)"
+    return f" ({relative_to_largest(new, old):.1g} relative)"
 
 
 def _where(members: list[pd.Series]) -> str:

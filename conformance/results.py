@@ -15,6 +15,8 @@ import pandas as pd
 Status = Literal["pass", "fail", "known", "difference", "error", "skipped"]
 STATUSES: tuple[Status, ...] = ("pass", "known", "difference", "fail", "error", "skipped")
 FAILING: frozenset[str] = frozenset({"fail", "error"})
+# Away from the mathematics, documented or not.
+DEVIATING: frozenset[str] = FAILING | {"known"}
 # Gradients larger than this are judged in full but not stored in the row.
 GRAD_KEPT = 4096
 

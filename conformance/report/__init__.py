@@ -27,11 +27,12 @@ from conformance.diff import compare_runs
 from conformance.loader import CaseError
 from conformance.porting import porting_guide
 from conformance.profile import profile, semantic_table
-from conformance.report.agreement import DEVIATING, agreement_cells
+from conformance.report.agreement import agreement_cells
 from conformance.report.findings import findings, pitfalls
 from conformance.report.text import count_failing, in_words, story, summary, verdict
-from conformance.report.payload import encode, oracle_is_zero, rows_payload
-from conformance.results import STATUSES
+from conformance.report.payload import encode, rows_payload
+from conformance.dtypes import decoded_array
+from conformance.results import DEVIATING, STATUSES
 
 __all__ = ["export_frame", "in_words", "page_data", "render_html", "status_matrix", "summary", "write_reports"]
 
@@ -103,7 +104,7 @@ def render_html(frame: pd.DataFrame, errors: list[CaseError] | tuple = (), run_i
         verdict=verdict(frame, errors), failing=count_failing(frame, errors), story=story(frame),
         counts=[(s, int(n)) for s, n in counts.items() if n], colours=STATUS_COLOURS,
         statuses_json=json.dumps({"colours": STATUS_COLOURS, "worst_last": WORST_LAST,
-                                  "deviating": list(DEVIATING)}),
+                                  "deviating": sorted(DEVIATING)}),
         environment=_environment(frame, run_info or {}), errors=[str(e) for e in errors],
         accuracy=accuracy, zero_oracle=zero_oracle, gradients=_gradients(frame), devices=_devices(frame),
         semantic=_semantic(frame), porting=_porting(frame), diff=_diff(baseline, frame),
@@ -152,7 +153,7 @@ def _accuracy(frame: pd.DataFrame) -> tuple[str, str]:
                                                       abs_error=frame["abs_err"].map(_as_float))
     if passing.empty:
         return "", ""
-    zero = passing["oracle"].map(oracle_is_zero)
+    zero = passing["oracle"].map(_has_zero)
     measured = passing[~zero].dropna(subset=["ulp"])
     table = measured.groupby(["framework", "dtype"])["ulp"].agg(["count", "median", "max"])
     table.columns = ["passing rows", "median ULP", "max ULP"]
@@ -161,6 +162,12 @@ def _accuracy(frame: pd.DataFrame) -> tuple[str, str]:
     render = dict(float_format=lambda v: f"{v:.3g}", escape=True, classes="plain")
     return (table.to_html(**render) if not table.empty else "",
             zeros.to_html(**render) if not zeros.empty else "")
+
+
+def _has_zero(exact: object) -> bool:
+    """Whether any element of the exact loss is 0, where a ULP is a subnormal's and says nothing."""
+    array = decoded_array(exact)
+    return array is not None and bool((array == 0).any())
 
 
 def _gradients(frame: pd.DataFrame) -> str:

@@ -14,7 +14,7 @@ from enum import Enum
 
 import pandas as pd
 
-DEVIATING = ("known", "fail", "error")
+from conformance.results import DEVIATING, FAILING
 
 
 class Agreement(str, Enum):
@@ -56,7 +56,7 @@ def agreement_cells(frame: pd.DataFrame) -> list[Cell]:
         "loss": ran["loss"], "framework": ran["framework"],
         "matching": (ran["status"] == "pass") & ~grad.isin(DEVIATING),
         "deviating": ran["status"].isin(DEVIATING) | grad.isin(DEVIATING),
-        "failing": ran["status"].isin(("fail", "error")) | grad.isin(("fail", "error")),
+        "failing": ran["status"].isin(FAILING) | grad.isin(FAILING),
     })
     totals = marks.groupby(["loss", "framework"], sort=True).agg(
         rows=("matching", "size"), matching=("matching", "sum"), deviating=("deviating", "sum"),

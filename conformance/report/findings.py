@@ -22,7 +22,9 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
+from conformance.compare import relative_to_largest
 from conformance.dtypes import brief, decoded_array
+from conformance.results import DEVIATING, FAILING
 from conformance.vocabulary import Quantity
 
 UNEXPLAINED = {"", "unexplained", None}
@@ -111,15 +113,10 @@ class _Measured:
             | (np.isinf(a) & np.isinf(b) & (np.sign(a) != np.sign(b)))
         if mismatch.any():
             return cls(True, math.inf)
-        finite = np.isfinite(b)
-        if not finite.any():
-            return cls(False, 0.0)
-        size = max(float(np.abs(b[finite]).max()), np.finfo(np.float64).tiny)
-        with np.errstate(over="ignore"):  # an error beyond any size next to an exact 0: inf
-            return cls(False, float(np.float64(np.abs(a[finite] - b[finite]).max()) / size))
+        return cls(False, relative_to_largest(a, b))
 
     def severity(self, status: str) -> Severity:
-        if status in ("fail", "error"):
+        if status in FAILING:
             return Severity.UNDOCUMENTED
         if self.nonfinite:
             return Severity.NONFINITE
@@ -194,7 +191,7 @@ def _group(rows: pd.DataFrame, quantity: Quantity, reasons: pd.Series, readings:
 def _cause(reasons: pd.Series, bindings: pd.Series, readings: pd.Series, statuses: pd.Series) -> pd.Series:
     # A documented deviation shares its reason; an undocumented one has none to share, so it is
     # one finding per binding and reading.
-    undocumented = statuses.isin(["fail", "error"])
+    undocumented = statuses.isin(FAILING)
     return reasons.fillna("").where(~undocumented, bindings + "\x00" + readings.fillna(""))
 
 
@@ -206,8 +203,8 @@ def rank(findings: list[Finding]) -> list[Finding]:
 def findings(frame: pd.DataFrame) -> list[Finding]:
     """Deviations from the mathematics (faithful cases): known and failing rows, value and gradient."""
     frame = frame.reset_index(drop=True)
-    value = frame[frame["status"].isin(["known", "fail", "error"])]
-    grad = frame[frame["grad_status"].isin(["known", "fail", "error"])] if "grad_status" in frame \
+    value = frame[frame["status"].isin(DEVIATING)]
+    grad = frame[frame["grad_status"].isin(DEVIATING)] if "grad_status" in frame \
         else frame.iloc[:0]
     grad_readings = grad["grad_interpretation"] if "grad_interpretation" in grad else grad["grad_explanation"]
     found = _group(value, Quantity.VALUE, value["explanation"], value["interpretation"], value["status"],

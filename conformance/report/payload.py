@@ -23,14 +23,12 @@ from typing import Any
 
 import pandas as pd
 
-from conformance.dtypes import NONFINITE_NAMES, brief, decoded_array
+from conformance.dtypes import NONFINITE_NAMES, brief
 
 # Columns whose text repeats from row to row: each becomes codes into its own table.
 CODED = ("case_id", "loss", "binding", "framework", "dtype", "device", "mode", "status", "grad_status",
          "configuration", "explanation", "interpretation", "grad_explanation", "grad_interpretation",
          "message", "link", "raised", "value_dtype", "recipe", "framework_version")
-# Per case, not per row: written once in the case table.
-CASE_FIELDS = ("title", "source", "file", "line", "description", "data")
 
 
 def _significant(value: Any, digits: int = 4) -> float | str | None:
@@ -113,9 +111,3 @@ def encode(payload: dict) -> str:
 def decode(text: str) -> dict:
     """The inverse of :func:`encode` (for tests and for reading a report back)."""
     return json.loads(gzip.decompress(base64.b64decode(text)))
-
-
-def oracle_is_zero(value: Any) -> bool:
-    """Whether any element of the exact loss is 0, where a ULP is a subnormal's and says nothing."""
-    array = decoded_array(value)
-    return array is not None and bool((array == 0).any())

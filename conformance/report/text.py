@@ -10,7 +10,7 @@ import pandas as pd
 
 from conformance.loader import CaseError
 from conformance.report.findings import findings
-from conformance.results import STATUSES, failing
+from conformance.results import FAILING, STATUSES, failing
 
 __all__ = ["count_failing", "in_words", "story", "summary", "verdict"]
 
@@ -54,8 +54,8 @@ def in_words(frame: pd.DataFrame, page: str | Path | None = None, top: int = 3) 
 
 def _measured_first(explanation: str) -> str:
     """What the API measurably did leads the line (the rest is cut to fit one line)."""
-    verdict, found, measured = explanation.partition("; measured: ")
-    return f"measured: {measured}; {verdict}" if found and verdict.startswith("undocumented") else explanation
+    judged, found, measured = explanation.partition("; measured: ")
+    return f"measured: {measured}; {judged}" if found and judged.startswith("undocumented") else explanation
 
 
 def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 25) -> str:
@@ -72,7 +72,7 @@ def summary(frame: pd.DataFrame, errors: Iterable[CaseError] = (), limit: int = 
                         if "not taken" in grads else ""))
     bad = frame[failing(frame)]
     for _, row in bad.head(limit).iterrows():
-        grad_bad = row.get("grad_status") in ("fail", "error") and row["status"] not in ("fail", "error")
+        grad_bad = row.get("grad_status") in FAILING and row["status"] not in FAILING
         status, text = (row["grad_status"], "gradient: " + row["grad_explanation"]) if grad_bad else \
             (row["status"], row["explanation"])
         lines.append(f"{status.upper():6} {row['case_id']}[{row['binding']}-{row['dtype']}]: {_measured_first(text)[:240]}")
