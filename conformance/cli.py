@@ -18,6 +18,7 @@ import pandas as pd
 
 from conformance import families
 from conformance import frameworks as registry
+from conformance import warm
 from conformance.audit import Verdict, audit, documented, sample
 from conformance.dtypes import DEFAULT_DTYPES, DTYPES
 from conformance.evaluation import Evaluator
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  conformance run                                   # every case, every framework\n"
                "  conformance run --cases my.yaml --frameworks torch,keras\n"
+               "  conformance run --cases my.yaml --keep-warm       # the next runs skip the frameworks' start-up\n"
                "  conformance explain ce-probs-zero-on-target       # why one case differs\n"
                "  conformance compare keras.CategoricalCrossentropy torch.cross_entropy\n"
                "  conformance fuzz --binding torch.binary_cross_entropy\n"
@@ -102,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                          help="evaluate only the K-th of N balanced shards of the matrix (e.g. 2/4), "
                               "for N machines; `conformance report DIR` merges their results")
+    _add_keep_warm(run_cmd)
     run_cmd.add_argument("--resume", action="store_true",
                          help="keep the rows DIR/results.jsonl already has (an interrupted run) "
                               "and evaluate only the rest")
@@ -121,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="where to look for the case (default: cases)")
     explain.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES),
                          help=f"comma-separated dtypes (default: {','.join(DEFAULT_DTYPES)})")
+    _add_keep_warm(explain)
+    workers = commands.add_parser("workers", help="the warm workers --keep-warm left running (and --stop them)")
+    workers.add_argument("--stop", action="store_true", help="stop every warm worker now")
     versus = commands.add_parser("compare", help="two bindings side by side on the cases both can express: "
                                  "where they disagree with each other, by how much, and why")
     versus.add_argument("binding_a", metavar="A", help="a binding id, e.g. keras.CategoricalCrossentropy")
@@ -209,6 +215,21 @@ def _add_max_elements(command: argparse.ArgumentParser) -> None:
                               f"(default {DEFAULT_MAX_ELEMENTS})")
 
 
+def _add_keep_warm(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--keep-warm", type=_minutes, nargs="?", const=warm.DEFAULT_MINUTES, default=None,
+                         metavar="MINUTES",
+                         help="leave each framework's worker running, started, for the next run to use "
+                              f"until it has been idle MINUTES (default {warm.DEFAULT_MINUTES:g}); the same as "
+                              f"{warm.ENVIRONMENT}=MINUTES, which pytest reads too")
+
+
+def _minutes(text: str) -> float:
+    try:
+        return warm.idle_seconds(float(text)) / 60.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes >= 0") from None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -250,7 +271,13 @@ def _program() -> list[str]:
     return [sys.executable, "-m", "conformance"]
 
 
+# The commands that start frameworks' workers, and so read CONFORMANCE_KEEP_WARM.
+_EVALUATING = frozenset({"run", "explain", "profile", "compare", "fuzz", "audit"})
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in _EVALUATING and getattr(args, "keep_warm", None) is None:
+        warm.idle_seconds()  # a wrong setting is refused before any work, naming the variable
     if args.command == "validate":
         return _validate(args)
     if args.command == "explain":
@@ -269,6 +296,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _schema(args)
     if args.command == "audit":
         return _audit(args)
+    if args.command == "workers":
+        return _workers(args)
     if args.command == "diff":
         try:
             old, new = merge_results([args.old]), merge_results([args.new])
@@ -295,7 +324,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, quiet=args.quiet)
     frame = run(args.cases, args.frameworks, tuple(args.dtypes), args.out, args.timeout, loaded=loaded,
                 resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter, shard=args.shard,
-                on_result=progress, on_plan=progress.plan)
+                on_result=progress, on_plan=progress.plan, keep_warm=args.keep_warm)
     progress.clear()
     progress.say("writing the reports")
     page = write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
@@ -536,8 +565,27 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"unknown binding {args.binding!r}; known: {', '.join(registry.all_bindings())}",
               file=sys.stderr)
         return 2
-    frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes), frameworks=args.frameworks)
+    frame = explain(args.case_id, args.binding, args.cases, tuple(args.dtypes), frameworks=args.frameworks,
+                    keep_warm=args.keep_warm)
     print(format_explanation(case, frame))
+    return 0
+
+
+def _workers(args: argparse.Namespace) -> int:
+    found = [info for info in warm.warm_workers() if info.running]
+    if args.stop:
+        stopped = warm.stop_all()
+        print(f"stopped {len(stopped)} warm worker{'s' if len(stopped) != 1 else ''}")
+        return 0
+    if not found:
+        print(f"no warm workers (in {warm.directory()}); `conformance run --keep-warm` leaves some")
+        return 0
+    now = time.time()
+    for info in found:
+        print(f"{info.framework:<14} pid {info.pid:<8} started {(now - info.started) / 60:6.1f} min ago, "
+              f"leaves after {info.idle / 60:g} min idle")
+    print(f"{len(found)} warm worker{'s' if len(found) != 1 else ''} in {warm.directory()}; "
+          "`conformance workers --stop` stops them")
     return 0
 
 

@@ -26,6 +26,7 @@ from conformance.interpret import Interpretation, explain_gradient, search
 from conformance.oracle import OracleValue
 from conformance.oracle_cache import OracleCache, oracle_key
 from conformance.vocabulary import Quantity, Status
+from conformance import warm
 from conformance.process import WorkerFailure, WorkerProcess
 from conformance.protocol import Computed, Hello, Raised, Reply, WorkerState
 from conformance.recipe import RecipeWriter
@@ -157,8 +158,12 @@ class Evaluator:
     """
 
     def __init__(self, timeout: float = 60.0, startup_timeout: float = 300.0,
-                 extra_env: dict[str, str] | None = None, oracle_cache: OracleCache | None = None):
+                 extra_env: dict[str, str] | None = None, oracle_cache: OracleCache | None = None,
+                 keep_warm: float | None = None):
+        """``keep_warm``: minutes the workers stay for the next run (:mod:`conformance.warm`);
+        None reads ``CONFORMANCE_KEEP_WARM`` (unset: no worker outlives the run)."""
         self.timeout = timeout
+        self.idle = warm.idle_seconds(keep_warm)
         self.oracle_cache = oracle_cache if oracle_cache is not None else OracleCache.default()
         self.extra_env = extra_env
         self.startup_timeout = startup_timeout
@@ -219,7 +224,7 @@ class Evaluator:
         with self._lock:
             entry = self._workers.get((framework.name, lane))
         if entry is None or (entry[1].ready and not entry[0].alive):
-            worker = WorkerProcess(framework, self.startup_timeout, self.extra_env)
+            worker = warm.worker(framework, self.startup_timeout, self.extra_env, self.idle)
             entry = (worker, worker.start())
             with self._lock:
                 self._workers[(framework.name, lane)] = entry

@@ -26,8 +26,9 @@ def find_case(case_id: str, cases: Sequence[str] = ("cases",)) -> Case:
 
 def explain(case_id: str, binding: str | None = None, cases: Sequence[str] = ("cases",),
             dtypes: Sequence[DType] = DEFAULT_DTYPES, timeout: float = 60.0,
-            frameworks: Sequence[str] | None = None) -> pd.DataFrame:
-    """Evaluate one case on every binding (or one) and return its rows.
+            frameworks: Sequence[str] | None = None, keep_warm: float | None = None) -> pd.DataFrame:
+    """Evaluate one case on every binding (or one) and return its rows (``keep_warm``: as
+    :func:`conformance.runner.run`'s).
 
     For an ``as_is`` case the rows of its faithful twin (same arrays, meant
     semantics, no ``expect``) are included with ``mode == "faithful"``: they
@@ -40,7 +41,7 @@ def explain(case_id: str, binding: str | None = None, cases: Sequence[str] = ("c
     if binding:
         frameworks = [binding.split(".", 1)[0]]
     frame = run(loaded=LoadResult(cases=selected), frameworks=frameworks, dtypes=dtypes, out=None,
-                timeout=timeout)
+                timeout=timeout, keep_warm=keep_warm)
     if binding:
         frame = frame[frame["binding"].isin([binding, f"{binding.split('.', 1)[0]}.*"])]
     return frame.reset_index(drop=True)

@@ -47,7 +47,7 @@ class WorkerProcess:
         if not self.framework.reference:
             return Hello(WorkerState.BROKEN, reason=f"{self.framework.name} has no reference for its worker "
                          "to find it by (register it in the entry-point group loss_conformance.frameworks)")
-        env = {**os.environ, **THREAD_ENV, **self.framework.env, **self.extra_env}
+        env = self.environment()
         self._stderr = tempfile.TemporaryFile()
         self._buffer = b""
         self._proc = subprocess.Popen(
@@ -59,25 +59,35 @@ class WorkerProcess:
         try:
             return Hello.from_json(self._read(self.startup_timeout))
         except (WorkerFailure, ProtocolError) as exc:
-            self.close()
+            self.close(failed=True)
             return Hello(WorkerState.BROKEN, reason=f"{self.framework.name} worker did not start: {exc}")
+
+    def environment(self) -> dict[str, str]:
+        """The worker's environment: this process's, with the settings that only work before import."""
+        return {**os.environ, **THREAD_ENV, **self.framework.env, **self.extra_env}
 
     def execute(self, recipe: str, timeout: float) -> Reply:
         """Run one recipe; raises :class:`WorkerFailure` (and stops the worker) on crash or hang."""
-        assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.write((RecipeRequest(recipe).to_json() + "\n").encode())
-            self._proc.stdin.flush()
+            self._write((RecipeRequest(recipe).to_json() + "\n").encode())
             return Reply.from_json(self._read(timeout))
-        except (BrokenPipeError, WorkerFailure, ProtocolError) as exc:
-            message = self._death() if isinstance(exc, BrokenPipeError) else str(exc)
-            self.close()
+        except (BrokenPipeError, ConnectionError, WorkerFailure, ProtocolError) as exc:
+            message = self._death() if isinstance(exc, (BrokenPipeError, ConnectionError)) else str(exc)
+            self.close(failed=True)
             raise WorkerFailure(message) from None
 
-    def _read(self, timeout: float) -> bytes:
+    def _write(self, line: bytes) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write(line)
+        self._proc.stdin.flush()
+
+    def _reply_fd(self) -> int:
         assert self._proc is not None and self._proc.stdout is not None
+        return self._proc.stdout.fileno()
+
+    def _read(self, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
-        fd = self._proc.stdout.fileno()
+        fd = self._reply_fd()
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -104,7 +114,8 @@ class WorkerProcess:
         self._stderr.seek(max(0, self._stderr.tell() - size))
         return self._stderr.read().decode(errors="replace").strip()
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Stop the worker (``failed``: it crashed, hung or broke the protocol)."""
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.kill()

@@ -48,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-max-elements", type=int, default=None,
                     help="refuse a case holding more than this many numbers, before allocating it "
                          "(default: conformance run's, 10 million)")
+    group.addoption("--conformance-keep-warm", type=float, default=None, metavar="MINUTES",
+                    help="leave each framework's worker running for the next session until idle MINUTES "
+                         "(default: CONFORMANCE_KEEP_WARM, unset: none), as conformance run --keep-warm")
     parser.addini("conformance_cases", type="paths", default=[Path("cases")],
                   help="directories whose YAML files are conformance cases")
 
@@ -70,6 +73,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: evaluations of {name} bindings")
     _adapter(config)  # a wrong --conformance-adapter is a usage error before collection
     _shard(config)
+    _keep_warm(config)
+
+
+def _keep_warm(config: pytest.Config) -> float:
+    """Seconds warm workers wait for the next session (0: none)."""
+    from conformance.warm import idle_seconds
+
+    try:
+        return idle_seconds(config.getoption("conformance_keep_warm"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--conformance-keep-warm: {exc}") from None
 
 
 def _shard(config: pytest.Config):
@@ -177,7 +191,8 @@ def _evaluator(config: pytest.Config):
         from conformance.evaluation import Evaluator
 
         config.stash[_EVALUATOR] = Evaluator(timeout=config.getoption("conformance_timeout"),
-                                             startup_timeout=config.getoption("conformance_startup_timeout"))
+                                             startup_timeout=config.getoption("conformance_startup_timeout"),
+                                             keep_warm=_keep_warm(config) / 60.0)
     return config.stash[_EVALUATOR]
 
 

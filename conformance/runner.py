@@ -40,7 +40,8 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         timeout: float = 60.0, on_result: Callable[[Result], None] | None = None,
         loaded: LoadResult | None = None, resume: bool = False,
         startup_timeout: float = 300.0, adapter: UserAdapter | None = None,
-        shard: Shard | None = None, on_plan: Callable[[int], None] | None = None) -> pd.DataFrame:
+        shard: Shard | None = None, on_plan: Callable[[int], None] | None = None,
+        keep_warm: float | None = None) -> pd.DataFrame:
     """Run cases x bindings x dtypes and return one row per evaluation.
 
     Args:
@@ -62,6 +63,9 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         it, ``frameworks`` defaults to none but the adapter.
       shard: evaluate only this shard of the matrix (:class:`~conformance.shard.Shard`, e.g.
         ``Shard.parse("2/4")``); ``conformance report`` merges the shards' results.
+      keep_warm: leave each framework's worker running for this many minutes without a
+        run, for the next run to use (:mod:`conformance.warm`); None reads
+        ``CONFORMANCE_KEEP_WARM`` (unset: the workers stop with the run).
       resume: keep the rows ``out/results.jsonl`` already has, keyed by
         (case_id, binding, dtype, device), and evaluate only the others; the
         returned frame holds both. Without that file, everything runs.
@@ -96,7 +100,7 @@ def run(cases: Sequence[str | Path] = ("cases",), frameworks: Iterable[str] | No
         if on_result and notify:
             on_result(result)
 
-    evaluator = Evaluator(timeout=timeout, startup_timeout=startup_timeout)
+    evaluator = Evaluator(timeout=timeout, startup_timeout=startup_timeout, keep_warm=keep_warm)
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     threads: list[threading.Thread] = []
     completed = False

@@ -2,7 +2,9 @@
 
 Run as ``python -m conformance.worker REFERENCE`` (the framework's entry-point
 value, or a user adapter's reference), with the framework's environment already
-set (see :mod:`conformance.process`). It speaks the typed protocol of
+set (see :mod:`conformance.process`), speaking on stdin and stdout; or as
+``python -m conformance.worker --listen SOCKET IDLE_SECONDS REFERENCE``, a warm
+worker that serves one run after another (see :mod:`conformance.warm`). It speaks the typed protocol of
 :mod:`conformance.protocol`: first a :class:`~conformance.protocol.Hello`
 (ready, versions, device, or why it cannot start), then a
 :class:`~conformance.protocol.Reply` to each recipe: the value of ``loss`` (and
@@ -22,6 +24,7 @@ import os
 import sys
 import warnings
 from importlib import metadata
+from pathlib import Path
 from typing import Any, TextIO
 
 from conformance.binding import Framework
@@ -29,6 +32,7 @@ from conformance.dtypes import encode
 from conformance.protocol import Computed, Hello, Raised, RecipeRequest, Reply, WorkerState
 from conformance.recipe import GRADIENT_MARKER
 from conformance.recipe_guard import RecipeRefused, allowed_imports, check_recipe, restricted_builtins
+from conformance.warm import Slot, same_user
 
 
 def _versions(distributions: tuple[str, ...]) -> dict[str, str]:
@@ -103,15 +107,54 @@ def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
 def serve(reference: str, requests: TextIO, replies: TextIO) -> None:
     """Answer requests for the framework declared at ``reference``: an entry point's value,
     or a user adapter's (:mod:`conformance.user_adapter`)."""
+    framework = _framework(reference)
+    hello, module = _hello(framework)
+    _answer(hello, module, allowed_imports(framework.recipe_lines), requests, replies)
+
+
+def listen(reference: str, slot: Slot, idle: float) -> None:
+    """Stay warm: start the framework once, then answer one client after another on the
+    slot's socket (:mod:`conformance.warm`) until no client has come for ``idle`` seconds.
+    The process that binds the socket exits at once, leaving its child to serve: the run
+    that started it learns the socket is there, and the worker is nobody's child to reap.
+    A framework that cannot start says so to the first client and exits."""
+    framework = _framework(reference)
+    server = slot.bind()
+    if os.fork() > 0:  # one thread, no framework imported yet: a safe fork
+        os._exit(0)
+    server.listen(8)
+    slot.describe(framework.name, idle)
+    try:
+        hello, module = _hello(framework)
+        modules = allowed_imports(framework.recipe_lines)
+        while (connection := slot.accept(server, idle)) is not None:
+            with connection:
+                if not same_user(connection):
+                    continue
+                requests = connection.makefile("r", encoding="utf-8")
+                replies = connection.makefile("w", encoding="utf-8")
+                try:
+                    _answer(hello, module, modules, requests, replies)
+                except OSError:
+                    pass  # the client went away (its run ended or was stopped): wait for the next
+            if not hello.ready:
+                slot.clear()  # the client that heard why still holds the slot's lock
+                return
+    finally:
+        server.close()
+
+
+def _framework(reference: str) -> Framework:
     from conformance.frameworks import resolve
     from conformance.user_adapter import ADAPTER_PREFIX, framework_for
 
-    framework = framework_for(reference) if reference.startswith(ADAPTER_PREFIX) else resolve(reference)
-    hello, module = _hello(framework)
+    return framework_for(reference) if reference.startswith(ADAPTER_PREFIX) else resolve(reference)
+
+
+def _answer(hello: Hello, module: Any, modules: frozenset[str], requests: TextIO, replies: TextIO) -> None:
     _send(replies, hello)
     if not hello.ready:
         return
-    modules = allowed_imports(framework.recipe_lines)
     for line in requests:
         if line.strip():
             _send(replies, execute(RecipeRequest.from_json(line).recipe, module, modules))
@@ -123,6 +166,10 @@ def _send(stream: TextIO, message: Hello | Reply) -> None:
 
 
 def main() -> None:
+    if sys.argv[1] == "--listen":  # --listen SOCKET IDLE_SECONDS REFERENCE
+        os.dup2(2, 1)
+        listen(sys.argv[4], Slot(Path(sys.argv[2])), float(sys.argv[3]))
+        return
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     serve(sys.argv[1], sys.stdin, replies)

@@ -88,3 +88,10 @@ def write_cases(tmp_path: Path):
 
     write.root = root
     return write
+
+
+@pytest.fixture(autouse=True)
+def _no_warm_workers(monkeypatch):
+    """The suite's own tests start and stop their workers themselves, whatever the shell sets;
+    tests/test_warm.py turns warm workers on where it tests them."""
+    monkeypatch.delenv("CONFORMANCE_KEEP_WARM", raising=False)
