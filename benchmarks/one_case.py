@@ -82,19 +82,22 @@ def main() -> None:
         # The case beside the shipped ones, as a user adds it: the whole suite is loaded.
         pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", f"conformance_cases=cases {root}",
                   str(case), *chosen_pytest]
-        try:
-            rows = []
-            for name, command, warm_flag in (("conformance run", run, ["--keep-warm", "10"]),
-                                             ("pytest", pytest, ["--conformance-keep-warm=10"])):
+        stop = [python, "-m", "conformance", "workers", "--stop"]
+        rows = []
+        for name, command, warm_flag in (("conformance run", run, ["--keep-warm", "10"]),
+                                         ("pytest", pytest, ["--conformance-keep-warm=10"])):
+            try:
                 cold = [_timed(command, environment) for _ in range(args.repeat)]
                 first = _timed(command + warm_flag, environment)
                 warm = [_timed(command + warm_flag, environment) for _ in range(args.repeat)]
                 rows.append((name, statistics.median(cold), first, statistics.median(warm)))
-        finally:
-            subprocess.run([python, "-m", "conformance", "workers", "--stop"], cwd=REPO, env=environment,
-                           capture_output=True)
+            finally:  # each command's first warm run starts the workers itself
+                subprocess.run(stop, cwd=REPO, env=environment, capture_output=True)
+                time.sleep(1.0)
+    bytecode = "not written (PYTHONDONTWRITEBYTECODE)" if sys.dont_write_bytecode else "cached"
     print(f"one new case ({case.name}), frameworks: {args.frameworks or 'every installed one'}, "
-          f"{os.cpu_count()} cores; wall time of the command, median of {args.repeat}\n")
+          f"{os.cpu_count()} cores, Python bytecode {bytecode}; wall time of the command, "
+          f"median of {args.repeat}\n")
     print(f"{'command':<18}{'no warm workers':>17}{'--keep-warm, 1st':>18}{'--keep-warm, then':>19}")
     for name, cold, first, warm in rows:
         print(f"{name:<18}{cold:>15.1f} s{first:>16.1f} s{warm:>17.1f} s")

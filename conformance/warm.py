@@ -147,13 +147,14 @@ class Slot:
             try:
                 connection, _ = server.accept()
             except TimeoutError:
-                if self._retire():
+                if self.retire():
                     return None
                 continue
             connection.settimeout(None)
             return connection
 
-    def _retire(self) -> bool:
+    def retire(self) -> bool:
+        """Clear the slot, unless a run holds it (and is about to connect): True if cleared."""
         lock = self.try_lock()
         if lock is None:  # a run holds the slot and is about to connect
             return False
@@ -231,18 +232,26 @@ def _key(framework: Framework, environment: dict[str, str]) -> str:
 
 @functools.cache
 def _source_digest(worker_module: str) -> str:
-    """The source this package and the worker module's top-level package run."""
-    roots = [Path(__file__).parent]
-    spec = importlib.util.find_spec(worker_module.partition(".")[0])
-    if spec is not None and spec.submodule_search_locations:
-        roots += [Path(location) for location in spec.submodule_search_locations]
-    elif spec is not None and spec.origin:
-        roots.append(Path(spec.origin))
+    """The source this package and the worker module's packages run."""
     digest = hashlib.sha256()
-    for root in roots:
+    for root in source_roots(worker_module):
         for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
             digest.update(str(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def source_roots(worker_module: str) -> list[Path]:
+    """This package's folder, and those of the worker module's package and top-level package
+    (``conformance.adapters.torch``: ``adapters/``, installed as ``conformance.adapters``)."""
+    roots = [Path(__file__).parent]
+    names = {worker_module.partition(".")[0], worker_module.rpartition(".")[0] or worker_module}
+    for name in sorted(names):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            roots += [Path(location) for location in spec.submodule_search_locations]
+        elif spec is not None and spec.origin:
+            roots.append(Path(spec.origin))
+    return list(dict.fromkeys(roots))
 
 
 @functools.cache
@@ -279,17 +288,26 @@ class WarmWorker(WorkerProcess):
             if self._lock is None:
                 continue
             self._slot = slot
+            waiting = slot.connect()
+            if waiting is not None:
+                try:
+                    return self._hello(waiting)
+                except (WorkerFailure, ProtocolError, OSError):
+                    self.close(failed=True, keep_lock=True)  # gone since it last served: start another
             try:
-                self._socket = slot.connect() or self._spawn(slot, environment)
-                self._pid = peer(self._socket)[0]
-                self._cpu_before = _cpu_seconds(self._pid) or 0.0
-                self._stderr = open(slot.log_path, "rb")
-                self._buffer = b""
-                return Hello.from_json(self._read(self.startup_timeout))
-            except (WorkerFailure, ProtocolError, OSError) as exc:
+                return self._hello(self._spawn(slot, environment))
+            except (WorkerFailure, ProtocolError, OSError, subprocess.SubprocessError) as exc:
                 self.close(failed=True)
                 return Hello(WorkerState.BROKEN, reason=f"{self.framework.name} worker did not start: {exc}")
         return super().start()
+
+    def _hello(self, connection: socket.socket) -> Hello:
+        assert self._slot is not None
+        self._socket, self._buffer = connection, b""
+        self._pid = peer(connection)[0]
+        self._cpu_before = _cpu_seconds(self._pid) or 0.0
+        self._stderr = open(self._slot.log_path, "rb")
+        return Hello.from_json(self._read(self.startup_timeout))
 
     def _spawn(self, slot: Slot, environment: dict[str, str]) -> socket.socket:
         """Start a listening worker for the slot; it detaches once its socket is bound."""
@@ -336,11 +354,11 @@ class WarmWorker(WorkerProcess):
             return super()._death()
         return f"the warm worker (pid {self._pid}) closed its connection; last stderr: {self._stderr_tail()}"
 
-    def close(self, failed: bool = False) -> None:
+    def close(self, failed: bool = False, keep_lock: bool = False) -> None:
         """Hand the worker back to its slot; one that failed, or is still busy with a recipe
         (an interrupted run), is killed instead, so that the next run gets a fresh one."""
         if self._socket is not None:
-            if (failed or self._pending) and self._pid:
+            if (failed or self._pending) and _is_worker(self._pid):
                 try:
                     os.kill(self._pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -357,7 +375,10 @@ class WarmWorker(WorkerProcess):
                 return
             self._socket.close()
             self._socket, self._pending = None, False
-        if self._lock is not None:
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if self._lock is not None and not keep_lock:
             os.close(self._lock)
             self._lock, self._slot = None, None
         super().close(failed)
@@ -371,6 +392,17 @@ class WarmWorker(WorkerProcess):
     @property
     def alive(self) -> bool:
         return self._socket is not None or super().alive
+
+
+def _is_worker(pid: int) -> bool:
+    """Whether ``pid`` is a worker of this suite: the process at the other end of a slot's
+    socket is killed only then (never this process, nor whatever else listened there)."""
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        return b"conformance.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -401,10 +433,7 @@ class WarmInfo:
 
     @property
     def running(self) -> bool:
-        try:
-            return b"conformance.worker" in Path(f"/proc/{self.pid}/cmdline").read_bytes()
-        except OSError:
-            return False
+        return _is_worker(self.pid)
 
 
 def warm_workers() -> list[WarmInfo]:

@@ -21,6 +21,7 @@ import importlib
 import importlib.util
 import io
 import os
+import resource
 import sys
 import warnings
 from importlib import metadata
@@ -140,8 +141,20 @@ def listen(reference: str, slot: Slot, idle: float) -> None:
             if not hello.ready:
                 slot.clear()  # the client that heard why still holds the slot's lock
                 return
+            if _peak_memory() > MAX_WARM_MEMORY and slot.retire():  # its caches have grown: leave
+                return
     finally:
         server.close()
+
+
+# A warm worker past this peak resident size leaves after its client rather than wait:
+# the frameworks' caches (JAX's executables, say) grow with every new shape they see.
+MAX_WARM_MEMORY = 2 << 30
+
+
+def _peak_memory() -> int:
+    """This process's peak resident size in bytes (Linux reports kibibytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _framework(reference: str) -> Framework:

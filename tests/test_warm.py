@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,7 @@ import pytest
 
 from conformance import frameworks as registry
 from conformance import warm
-from conformance.evaluation import Evaluation, Evaluator
+from conformance.evaluation import Evaluator
 from conformance.process import WorkerProcess
 from conformance.runner import run
 from conformance.user_adapter import UserAdapter
@@ -115,6 +116,14 @@ def test_the_slot_changes_when_the_adapters_source_changes(tmp_path, monkeypatch
     assert warm._source_digest("warmprobe.worker") != before
 
 
+def test_the_digest_covers_the_shipped_adapters_and_a_plugins_package():
+    roots = warm.source_roots(registry.framework("torch").worker_module)
+    assert REPO / "conformance" in roots and REPO / "adapters" in roots
+    plugin = registry.framework("tinygrad").worker_module if "tinygrad" in registry.names() else None
+    if plugin:
+        assert any((root / "worker.py").exists() for root in warm.source_roots(plugin)[1:])
+
+
 @needs("torch")
 def test_a_crashed_warm_worker_is_replaced(warm_dir):
     evaluator = Evaluator(timeout=120, keep_warm=1)
@@ -152,6 +161,23 @@ def test_a_hung_or_interrupted_warm_worker_is_killed_not_kept(warm_dir):
         assert busy_pid != hung_pid and _wait_until(lambda: not _running(busy_pid))
     finally:
         evaluator.close()
+
+
+@needs("numpy")
+def test_a_socket_that_never_answers_is_replaced_by_a_fresh_worker(warm_dir):
+    numpy = registry.framework("numpy")
+    slot = warm.slots(numpy, WorkerProcess(numpy).environment())[0]
+    impostor = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # e.g. a worker dying as it is reached
+    impostor.bind(str(slot.socket_path))
+    impostor.listen(1)
+    threading.Thread(target=lambda: impostor.accept()[0].close(), daemon=True).start()
+    evaluator = Evaluator(keep_warm=1)
+    try:
+        worker, hello = evaluator._worker(numpy)
+        assert hello.ready and worker._slot == slot and _running(worker._pid)
+    finally:
+        evaluator.close()
+        impostor.close()
 
 
 @needs("numpy")
