@@ -170,6 +170,7 @@ class Evaluator:
         # By (framework, lane): a framework with much work may have several workers at once.
         self._workers: dict[tuple[str, int], tuple[WorkerProcess, Hello]] = {}
         self._retired: dict[str, Hello] = {}  # workers stopped once their rows were done
+        self._started_cpu: dict[tuple[str, int], float] = {}  # each worker's CPU once it had started
         self._oracles: dict[tuple[int, str, str], tuple[Case, OracleValue | None]] = {}
         self._gradient_cases: dict[tuple[int, str, str], tuple[Case, Case]] = {}
         self._lock = threading.Lock()
@@ -228,6 +229,7 @@ class Evaluator:
             entry = (worker, worker.start())
             with self._lock:
                 self._workers[(framework.name, lane)] = entry
+                self._started_cpu[(framework.name, lane)] = worker.cpu_seconds() or 0.0
         return entry
 
     def evaluate(self, evaluation: Evaluation, lane: int = 0) -> Result:
@@ -320,10 +322,13 @@ class Evaluator:
             entry[0].close()
 
     def worker_cpu(self, framework: Framework, lane: int = 0) -> float | None:
-        """CPU seconds used by the framework's worker on ``lane`` (None if unknown)."""
+        """CPU seconds the framework's worker on ``lane`` has spent since it started (on its
+        recipes, not on importing the framework); None if unknown."""
         with self._lock:
             entry = self._workers.get((framework.name, lane))
-        return entry[0].cpu_seconds() if entry is not None else None
+            started = self._started_cpu.get((framework.name, lane), 0.0)
+        now = entry[0].cpu_seconds() if entry is not None else None
+        return None if now is None else max(0.0, now - started)
 
     def on_accelerators(self, evaluation: Evaluation, lane: int = 0) -> list[Evaluation]:
         """The same evaluation on every accelerator its worker reported (none without one)."""

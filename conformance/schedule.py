@@ -8,9 +8,11 @@ framework, which take its cases one at a time from a shared queue (so they finis
 together, and a case's rows stay in one worker, whose in-memory caches, e.g. JAX's
 compiled executables, serve its dtypes and bindings) - and the costliest lanes start first.
 
-A framework's cost per row is measured: each run records the seconds its lanes spent per
-row, and the next run plans with them (``~/.cache/loss-conformance/costs.json``, next to
-the oracle's cache). Without a record every row counts the same.
+A framework's cost per row is measured: each run records the CPU seconds its workers spent
+on their recipes (not on starting the framework, which would make a run of one case look
+a hundred times dearer per row), folded into the record by rows, and the next run plans
+with them (``~/.cache/loss-conformance/costs.json``, next to the oracle's cache). Without a
+record every row counts the same.
 """
 
 from __future__ import annotations
@@ -62,27 +64,51 @@ def costs_path() -> Path | None:
     return oracle.with_name("costs.json") if oracle is not None else None
 
 
+# A framework's record weighs the rows it was measured on, up to this many: a run of one
+# case moves the record of a full matrix by a little, and a changed framework shows
+# within a run or two.
+REMEMBERED_ROWS = 20_000
+
+
 def read_costs(path: Path | None = None) -> dict[str, float]:
-    """Seconds per row by framework, as the last run measured them ({} if none)."""
+    """Seconds per row by framework, as the runs so far measured them ({} if none)."""
+    return {name: per_row for name, (per_row, _) in _records(path).items()}
+
+
+def _records(path: Path | None = None) -> dict[str, tuple[float, int]]:
+    """(seconds per row, rows it was measured on) by framework."""
     path = path if path is not None else costs_path()
     try:
         data = json.loads(path.read_text(encoding="utf-8")) if path else {}
-        return {str(k): float(v) for k, v in data.items() if float(v) > 0}
-    except (OSError, ValueError, TypeError, AttributeError):
+        records = {}
+        for name, value in data.items():
+            # An older file held the seconds per row alone: it weighs nothing.
+            per_row, rows = (value, 0) if isinstance(value, (int, float)) else (value["per_row"], value["rows"])
+            if float(per_row) > 0:
+                records[str(name)] = (float(per_row), int(rows))
+        return records
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return {}
 
 
 def write_costs(measured: dict[str, tuple[float, int]], path: Path | None = None) -> None:
-    """Record seconds per row of the frameworks this run measured (the others are kept)."""
+    """Fold this run's measurements (CPU seconds of the recipes, rows) into the record,
+    weighed by rows (the frameworks this run did not measure are kept)."""
     path = path if path is not None else costs_path()
     if path is None:
         return
-    costs = read_costs(path)
-    costs.update({name: seconds / rows for name, (seconds, rows) in measured.items() if rows and seconds > 0})
+    records = _records(path)
+    for name, (seconds, rows) in measured.items():
+        if rows <= 0 or seconds <= 0:
+            continue
+        before, weight = records.get(name, (0.0, 0))
+        per_row = (before * weight + seconds) / (weight + rows)
+        records[name] = (per_row, min(weight + rows, REMEMBERED_ROWS))
+    data = {name: {"per_row": per_row, "rows": rows} for name, (per_row, rows) in records.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(costs, indent=1, sort_keys=True), encoding="utf-8")
+        temporary.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         temporary.replace(path)
     except OSError:
         pass

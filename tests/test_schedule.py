@@ -3,6 +3,8 @@ workers, in blocks of whole cases, and the measured costs carry over between run
 
 from __future__ import annotations
 
+import pytest
+
 from conformance import frameworks as registry
 from conformance.dtypes import DEFAULT_DTYPES
 from conformance.evaluation import plan
@@ -71,3 +73,22 @@ def test_costs_are_remembered_per_row_and_merged(tmp_path):
     assert read_costs(path) == {"jax": 0.05, "torch": 0.005}
     path.write_text("{not json")
     assert read_costs(path) == {}
+
+
+def test_a_small_run_moves_the_record_of_a_large_one_by_its_share_of_rows(tmp_path):
+    path = tmp_path / "costs.json"
+    write_costs({"jax": (100.0, 2000)}, path)       # the full matrix: 0.05 s a row
+    write_costs({"jax": (4.0, 20)}, path)           # one case, its first compilations: 0.2 s a row
+    assert read_costs(path)["jax"] == pytest.approx((100.0 + 4.0) / 2020)
+    for _ in range(10):
+        write_costs({"jax": (20_000 * 1.0, 20_000)}, path)
+    write_costs({"jax": (20_000 * 0.5, 20_000)}, path)  # the record weighs 20,000 rows at most:
+    assert read_costs(path)["jax"] == pytest.approx(0.75, rel=1e-3)  # a new framework shows at once
+
+
+def test_a_record_in_the_older_format_is_read_and_replaced(tmp_path):
+    path = tmp_path / "costs.json"
+    path.write_text('{"torch": 0.9}')
+    assert read_costs(path) == {"torch": 0.9}
+    write_costs({"torch": (5.0, 1000)}, path)
+    assert read_costs(path) == {"torch": 0.005}
