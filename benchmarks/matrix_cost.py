@@ -8,8 +8,9 @@ dtypes, as a user runs it (a subprocess, reports included). Both are measured in
 invocation, on this machine.
 
 Printed per framework and in total: S (start-up and recipes), its CPU, the moment W's rows
-of that framework were all written, then W, W/S and the harness's CPU: the run's CPU
-(its process and its workers) minus the frameworks' own, as a share of the frameworks'.
+of that framework were all written, then W, W/S and the harness's CPU: the run's own
+process (read from /proc while it runs; its workers are not in it), as a share of the
+frameworks' CPU, and, for comparison, the run's CPU with its workers minus S's CPU.
 Two cores allow W/S of about 0.5 (two frameworks at a time, each single-threaded).
 
 Run (the second run is the one to quote: the first fills the oracle and JAX caches):
@@ -94,7 +95,8 @@ class Whole:
     """``conformance run`` on the same matrix."""
 
     wall: float = 0.0
-    cpu: float = 0.0
+    cpu: float = 0.0        # the run's process and its workers
+    own_cpu: float = 0.0    # the run's process alone: the harness (oracle, judging, writing, reports)
     returncode: int = 0
     finished: dict[str, float] = field(default_factory=dict)  # framework -> its last row written
 
@@ -109,14 +111,32 @@ def whole_run(args: argparse.Namespace, out: Path) -> Whole:
     done = threading.Event()
     watcher = threading.Thread(target=_watch, args=(out / "results.jsonl", began, result.finished, done))
     watcher.start()
-    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sampler = threading.Thread(target=_sample_own_cpu, args=(proc.pid, result))
+    sampler.start()
+    _, stderr = proc.communicate()
     result.wall = time.perf_counter() - began
     done.set()
     watcher.join()
+    sampler.join()
     result.cpu, result.returncode = _children_cpu() - cpu0, proc.returncode
     if proc.returncode not in (0, 1):
-        print(proc.stderr[-2000:], file=sys.stderr)
+        print(stderr[-2000:], file=sys.stderr)
     return result
+
+
+def _sample_own_cpu(pid: int, result: Whole) -> None:
+    """The run's own CPU (all its threads, none of its workers), read from /proc until it
+    exits: the last reading misses at most the final 0.1 s."""
+    while True:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return
+        if fields[0] == "Z":
+            return
+        result.own_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        time.sleep(0.1)
 
 
 def _watch(path: Path, began: float, finished: dict[str, float], done: threading.Event) -> None:
@@ -147,8 +167,10 @@ def report(serial: dict[str, Serial], whole: Whole) -> str:
               f"S (serial limit)  {s:7.1f} s",
               f"W (conformance run, wall)  {whole.wall:7.1f} s   (exit {whole.returncode})",
               f"W/S  {whole.wall / s:.2f}" if s else "W/S  n/a",
-              f"CPU: frameworks {s_cpu:.1f} s, run {whole.cpu:.1f} s, harness {harness:.1f} s = "
-              f"{100 * harness / s_cpu:.0f} % of the frameworks'" if s_cpu else "CPU: n/a"]
+              f"harness CPU (the run's own process: oracle, judging, writing, reports)  {whole.own_cpu:.1f} s = "
+              f"{100 * whole.own_cpu / s_cpu:.0f} % of the frameworks' {s_cpu:.1f} s" if s_cpu else "CPU: n/a",
+              f"(the run's CPU with its workers {whole.cpu:.1f} s, minus S's CPU: {harness:.1f} s; the "
+              "frameworks' own CPU varies by several seconds between the two)"]
     crashes = sum(c.crashes for c in serial.values())
     if crashes:
         lines.append(f"({crashes} worker crashes while measuring S)")

@@ -81,6 +81,15 @@ def _wait_for_an_evaluated_row(path: Path, proc: subprocess.Popen, limit: float 
     raise AssertionError(f"no evaluated row in {path} after {limit:g} s")
 
 
+def test_a_row_is_written_as_dataclasses_asdict_would_write_it(full_run):
+    rows = read_results(full_run[1])
+    evaluated = [row for row in rows.itertuples(index=False) if row.status == "pass"]
+    assert evaluated
+    for row in [Result(**row._asdict()) for row in evaluated[:50]]:
+        assert json.loads(row.to_json()) == json.loads(json.dumps(asdict(row)))
+        assert row.as_dict() == asdict(row)
+
+
 def test_ctrl_c_keeps_complete_rows_and_the_printed_command_resumes(full_run, tmp_path):
     cases, full = full_run
     out = tmp_path / "out"

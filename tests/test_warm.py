@@ -182,7 +182,7 @@ def test_a_socket_that_never_answers_is_replaced_by_a_fresh_worker(warm_dir):
 
 @needs("numpy")
 def test_an_idle_warm_worker_leaves_and_clears_its_slot(warm_dir):
-    evaluator = Evaluator(keep_warm=0.02)  # 1.2 s
+    evaluator = Evaluator(keep_warm=0.1)  # 6 s: long enough to see it wait on a loaded machine
     worker, _ = evaluator._worker(registry.framework("numpy"))
     slot, pid = worker._slot, worker._pid
     evaluator.close()
