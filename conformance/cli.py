@@ -572,11 +572,11 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _workers(args: argparse.Namespace) -> int:
-    found = [info for info in warm.warm_workers() if info.running]
     if args.stop:
         stopped = warm.stop_all()
         print(f"stopped {len(stopped)} warm worker{'s' if len(stopped) != 1 else ''}")
         return 0
+    found = [info for info in warm.warm_workers() if info.running]
     if not found:
         print(f"no warm workers (in {warm.directory()}); `conformance run --keep-warm` leaves some")
         return 0

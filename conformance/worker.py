@@ -4,8 +4,9 @@ Run as ``python -m conformance.worker REFERENCE`` (the framework's entry-point
 value, or a user adapter's reference), with the framework's environment already
 set (see :mod:`conformance.process`), speaking on stdin and stdout; or as
 ``python -m conformance.worker --listen SOCKET IDLE_SECONDS REFERENCE``, a warm
-worker that serves one run after another (see :mod:`conformance.warm`). It speaks the typed protocol of
-:mod:`conformance.protocol`: first a :class:`~conformance.protocol.Hello`
+worker that serves one run after another (see :mod:`conformance.warm`). It
+speaks the typed protocol of :mod:`conformance.protocol`: first a
+:class:`~conformance.protocol.Hello`
 (ready, versions, device, or why it cannot start), then a
 :class:`~conformance.protocol.Reply` to each recipe: the value of ``loss`` (and
 ``grad``) after executing it, or the exception it raised.
