@@ -41,12 +41,14 @@ from pathlib import Path
 
 from conformance.binding import Framework
 from conformance.process import WorkerFailure, WorkerProcess
-from conformance.protocol import Hello, ProtocolError, WorkerState
+from conformance.protocol import Hello, ProtocolError
 
 ENVIRONMENT = "CONFORMANCE_KEEP_WARM"
 DIRECTORY_ENVIRONMENT = "CONFORMANCE_WARM_DIR"
 MAX_SLOTS = 4
 DEFAULT_MINUTES = 15.0  # --keep-warm without a number
+# Seconds a warm worker found on its slot may take to say hello before it is replaced.
+REUSE_TIMEOUT = 10.0
 # A Unix socket's path must fit in sun_path (108 bytes on Linux, 104 on macOS).
 _MAX_SOCKET_PATH = 100
 # Variables that differ between two shells, or two tests, without changing any answer.
@@ -214,7 +216,10 @@ def slots(framework: Framework, environment: dict[str, str]) -> list[Slot]:
     base = _private_directory()
     if base is None:
         return []
-    key = _key(framework, environment)
+    try:
+        key = _key(framework, environment)
+    except OSError:  # a source file vanishing as it is read (an editor's lock file): not warm this time
+        return []
     found = [Slot(base / f"{framework.name}-{key}-{n}.sock") for n in range(MAX_SLOTS)]
     return found if len(str(found[-1].socket_path)) <= _MAX_SOCKET_PATH else []
 
@@ -284,30 +289,33 @@ class WarmWorker(WorkerProcess):
     def start(self) -> Hello:
         environment = self.environment()
         for slot in slots(self.framework, environment):
-            self._lock = slot.try_lock()
+            try:
+                self._lock = slot.try_lock()
+            except OSError:
+                continue
             if self._lock is None:
                 continue
             self._slot = slot
             waiting = slot.connect()
             if waiting is not None:
-                try:
-                    return self._hello(waiting)
+                try:  # a warm worker answers at once; one stuck in a dead run's recipe does not
+                    return self._hello(waiting, min(REUSE_TIMEOUT, self.startup_timeout))
                 except (WorkerFailure, ProtocolError, OSError):
                     self.close(failed=True, keep_lock=True)  # gone since it last served: start another
             try:
-                return self._hello(self._spawn(slot, environment))
-            except (WorkerFailure, ProtocolError, OSError, subprocess.SubprocessError) as exc:
+                return self._hello(self._spawn(slot, environment), self.startup_timeout)
+            except (WorkerFailure, ProtocolError, OSError, subprocess.SubprocessError):
                 self.close(failed=True)
-                return Hello(WorkerState.BROKEN, reason=f"{self.framework.name} worker did not start: {exc}")
+                break  # the warm transport failed, not the framework: an ordinary worker
         return super().start()
 
-    def _hello(self, connection: socket.socket) -> Hello:
+    def _hello(self, connection: socket.socket, timeout: float) -> Hello:
         assert self._slot is not None
         self._socket, self._buffer = connection, b""
         self._pid = peer(connection)[0]
         self._cpu_before = _cpu_seconds(self._pid) or 0.0
         self._stderr = open(self._slot.log_path, "rb")
-        return Hello.from_json(self._read(self.startup_timeout))
+        return Hello.from_json(self._read(timeout))
 
     def _spawn(self, slot: Slot, environment: dict[str, str]) -> socket.socket:
         """Start a listening worker for the slot; it detaches once its socket is bound."""
@@ -337,7 +345,12 @@ class WarmWorker(WorkerProcess):
         if self._socket is None:
             return super().execute(recipe, timeout)
         self._pending = True
-        reply = super().execute(recipe, timeout)
+        try:
+            reply = super().execute(recipe, timeout)
+        except BaseException:  # Ctrl-C in this thread: the worker is mid-recipe, kill it
+            if self._socket is not None:
+                self.close(failed=True)
+            raise
         self._pending = False
         return reply
 
@@ -361,8 +374,9 @@ class WarmWorker(WorkerProcess):
             if (failed or self._pending) and _is_worker(self._pid):
                 try:
                     os.kill(self._pid, signal.SIGKILL)
-                except ProcessLookupError:
+                except OSError:
                     pass
+                self._pid = 0  # never again: the number may be another process's soon
                 if self._slot is not None:
                     self._slot.clear()
             try:
@@ -458,7 +472,7 @@ def stop_all() -> list[WarmInfo]:
             try:
                 os.kill(info.pid, signal.SIGTERM)
                 stopped.append(info)
-            except ProcessLookupError:
+            except OSError:
                 pass
         info.slot.clear()
     return stopped

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from conformance import frameworks as registry
-from conformance import warm
+from conformance import runner, schedule, warm
 from conformance.evaluation import Evaluator
 from conformance.process import WorkerProcess
 from conformance.runner import run
+from conformance.schedule import write_costs
 from conformance.user_adapter import UserAdapter
 from tests.conftest import REPO, needs
 from tests.test_runner import CASES, SLOW, _evaluation
@@ -54,8 +55,13 @@ def _pids(framework: str) -> set[int]:
 
 
 @needs("numpy", "torch")
-def test_the_next_run_uses_the_warm_workers_and_gets_the_same_rows(warm_dir, tmp_path):
+def test_the_next_run_uses_the_warm_workers_and_gets_the_same_rows(warm_dir, tmp_path, monkeypatch):
     (tmp_path / "cases.yaml").write_text(CASES)
+    # The same lanes in every run (a run records the costs the next one plans with).
+    costs = tmp_path / "costs.json"
+    write_costs({"numpy": (1.0, 1000), "torch": (10.0, 1000)}, costs)
+    monkeypatch.setattr(schedule, "costs_path", lambda: costs)
+    monkeypatch.setattr(runner, "write_costs", lambda measured: None)
 
     def rows(**options):
         frame = run([tmp_path / "cases.yaml"], ["numpy", "torch"], ("float32", "float64"), **options)
@@ -153,9 +159,11 @@ def test_a_hung_or_interrupted_warm_worker_is_killed_not_kept(warm_dir):
         assert _wait_until(lambda: not _running(hung_pid))  # the next run must not wait for it
         evaluator.timeout = 120
         busy_pid = evaluator._worker(torch)[0]._pid
+        worker = evaluator._worker(torch)[0]
         busy = threading.Thread(target=evaluator.evaluate, args=(_evaluation(SLOW),))
         busy.start()
-        time.sleep(2.0)
+        assert _wait_until(lambda: worker._pending)
+        time.sleep(0.5)
         evaluator.close()  # as Ctrl-C does, in the middle of a recipe
         busy.join(timeout=30)
         assert busy_pid != hung_pid and _wait_until(lambda: not _running(busy_pid))
