@@ -127,14 +127,17 @@ class WorkerProcess:
 
     def cpu_seconds(self) -> float | None:
         """The CPU time the worker has used so far (Linux: from /proc), or None."""
-        if self._proc is None:
-            return None
-        try:
-            fields = open(f"/proc/{self._proc.pid}/stat", encoding="ascii").read().rpartition(")")[2].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return None
+        return process_cpu_seconds(self._proc.pid) if self._proc is not None else None
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """The CPU time process ``pid`` has used so far (Linux: from /proc), or None."""
+    try:
+        fields = open(f"/proc/{pid}/stat", encoding="ascii").read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.binding import Framework
-from conformance.process import WorkerFailure, WorkerProcess
+from conformance.process import WorkerFailure, WorkerProcess, process_cpu_seconds
 from conformance.protocol import Hello, ProtocolError
 
 ENVIRONMENT = "CONFORMANCE_KEEP_WARM"
@@ -283,7 +283,6 @@ class WarmWorker(WorkerProcess):
         self._slot: Slot | None = None
         self._lock: int | None = None
         self._pid = 0
-        self._cpu_before = 0.0
         self._pending = False
 
     def start(self) -> Hello:
@@ -313,7 +312,6 @@ class WarmWorker(WorkerProcess):
         assert self._slot is not None
         self._socket, self._buffer = connection, b""
         self._pid = peer(connection)[0]
-        self._cpu_before = _cpu_seconds(self._pid) or 0.0
         self._stderr = open(self._slot.log_path, "rb")
         return Hello.from_json(self._read(timeout))
 
@@ -400,8 +398,7 @@ class WarmWorker(WorkerProcess):
     def cpu_seconds(self) -> float | None:
         if self._socket is None:
             return super().cpu_seconds()
-        now = _cpu_seconds(self._pid)
-        return None if now is None else now - self._cpu_before
+        return process_cpu_seconds(self._pid)  # the evaluator counts from when it connected
 
     @property
     def alive(self) -> bool:
@@ -417,14 +414,6 @@ def _is_worker(pid: int) -> bool:
         return b"conformance.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = open(f"/proc/{pid}/stat", encoding="ascii").read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def worker(framework: Framework, startup_timeout: float, extra_env: dict[str, str] | None,
