@@ -11,8 +11,9 @@ compiled executables, serve its dtypes and bindings) - and the costliest lanes s
 A framework's cost per row is measured: each run records the CPU seconds its workers spent
 on their recipes (not on starting the framework, which would make a run of one case look
 a hundred times dearer per row), folded into the record by rows, and the next run plans
-with them (``~/.cache/loss-conformance/costs.json``, next to the oracle's cache). Without a
-record every row counts the same.
+with them (``~/.cache/loss-conformance/costs.json``, next to the oracle's cache;
+``CONFORMANCE_COSTS`` names another file, or ``off``). Without a record every row counts
+the same.
 """
 
 from __future__ import annotations
@@ -59,7 +60,16 @@ class Lane:
     cost: float                # expected seconds of this lane
 
 
+# ``off``, or a file: where the record is kept (the suite's own tests keep theirs apart).
+COSTS_ENVIRONMENT = "CONFORMANCE_COSTS"
+
+
 def costs_path() -> Path | None:
+    setting = os.environ.get(COSTS_ENVIRONMENT, "")
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    if setting:
+        return Path(setting)
     oracle = default_path()
     return oracle.with_name("costs.json") if oracle is not None else None
 

@@ -91,6 +91,13 @@ def write_cases(tmp_path: Path):
 
 
 @pytest.fixture(autouse=True)
+def _own_lane_costs(monkeypatch, tmp_path_factory):
+    """Runs of a test's few rows would move the user's record of what each framework costs
+    (which plans the next full run): the suite's tests keep a record of their own."""
+    monkeypatch.setenv("CONFORMANCE_COSTS", str(tmp_path_factory.getbasetemp() / "costs.json"))
+
+
+@pytest.fixture(autouse=True)
 def _no_warm_workers(monkeypatch):
     """The suite's own tests start and stop their workers themselves, whatever the shell sets;
     tests/test_warm.py turns warm workers on where it tests them."""

@@ -55,6 +55,21 @@ def test_known_rows_xfail_with_reason_and_bad_cases_fail_alone(suite):
     ])
 
 
+@needs("torch")
+def test_a_documented_row_is_reported_by_its_reason_not_a_traceback(suite):
+    # pytest renders an exception before it sees that it is an xfail; rendering a traceback
+    # (parsing the source of every frame) was half the matrix's time under pytest.
+    suite.makeconftest("""
+        def pytest_runtest_logreport(report):
+            if getattr(report, "wasxfail", None):
+                print("LONGREPR", type(report.longrepr).__name__, repr(str(report.longrepr)))
+    """)
+    result = suite.runpytest_subprocess("-s", "--conformance-frameworks=torch", "--conformance-dtypes=float32",
+                                        "-k", "documented and cross_entropy")
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines(["*LONGREPR str 'known: log_softmax renormalises log(p)*'"])
+
+
 def test_framework_markers_select_items(suite):
     result = suite.runpytest_subprocess("--co", "-q", "-m", "jax", "--conformance-dtypes=float32")
     ids = [line for line in result.outlines if "::" in line]

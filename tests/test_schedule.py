@@ -92,3 +92,20 @@ def test_a_record_in_the_older_format_is_read_and_replaced(tmp_path):
     assert read_costs(path) == {"torch": 0.9}
     write_costs({"torch": (5.0, 1000)}, path)
     assert read_costs(path) == {"torch": 0.005}
+
+
+def test_the_record_goes_where_conformance_costs_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONFORMANCE_COSTS", str(tmp_path / "elsewhere.json"))
+    write_costs({"torch": (5.0, 1000)})
+    assert read_costs(tmp_path / "elsewhere.json") == {"torch": 0.005}
+    monkeypatch.setenv("CONFORMANCE_COSTS", "off")
+    write_costs({"jax": (5.0, 1000)})
+    assert read_costs() == {}
+    assert "jax" not in read_costs(tmp_path / "elsewhere.json")
+
+
+def test_the_suites_own_tests_keep_the_users_record_apart(tmp_path):
+    # tests/conftest.py points every test at a record of its own.
+    from conformance.schedule import costs_path
+
+    assert costs_path() is not None and "loss-conformance" not in str(costs_path().parent)
