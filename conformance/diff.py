@@ -8,8 +8,10 @@ that moved by more than the dtype's tolerance, or a row that appeared or
 disappeared - e.g. after a framework upgrade or an edited case file.
 
 A case whose content (its numbers, options, expected value, loss and mode)
-differs between the runs is *edited*: its changes are marked so, since they
-say more about the case file than about a framework.
+differs between the runs is *edited*, and a row whose ``expect`` entries (its
+binding's, and those it inherits) differ has an *edited expect*: their changes
+are marked so, since they say more about the case file than about a framework.
+Rows written before they carried their entries' digest are never marked.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from conformance.tolerance import default_tolerance
 KEY = ["case_id", "binding", "dtype", "device"]
 COLUMNS = KEY + ["change", "status_old", "status_new", "grad_status_old", "grad_status_new",
                  "value_old", "value_new", "framework_version_old", "framework_version_new", "case_edited",
-                 "explanation_new", "grad_explanation_new"]
+                 "expect_edited", "explanation_new", "grad_explanation_new"]
 CHANGES = ("new failure", "fixed", "status changed", "value moved", "added", "removed")
 # How each kind of change is counted, in the singular and the plural.
 NOUNS = {"new failure": ("new failure", "new failures"), "fixed": ("fixed row", "fixed rows"),
@@ -40,32 +42,45 @@ NOUNS = {"new failure": ("new failure", "new failures"), "fixed": ("fixed row", 
 
 @dataclass(frozen=True)
 class RunDiff:
-    """What changed between two runs: the changed rows, and the cases whose content was edited."""
+    """What changed between two runs: the changed rows, the cases whose content was edited, and
+    the (case, binding) pairs whose ``expect`` entries were."""
 
     changes: pd.DataFrame
     edited: list[str]
+    expect_edited: tuple[tuple[str, str], ...] = ()
 
     def text(self) -> str:
-        return format_diff(self.changes, self.edited)
+        return format_diff(self.changes, self.edited, self.expect_edited)
 
     def counts(self) -> str:
-        return count_words(self.changes, self.edited)
+        return count_words(self.changes, self.edited, self.expect_edited)
 
 
 def compare_runs(old: pd.DataFrame, new: pd.DataFrame) -> RunDiff:
     """The changed rows of ``new`` against ``old`` and the cases edited between them."""
     before, after = case_hashes(old), case_hashes(new)
     edited = sorted(c for c in before.keys() & after.keys() if before[c] != after[c])
-    keep = KEY + ["status", "grad_status", "value", "framework_version", "explanation", "grad_explanation"]
-    # Runs written before gradients (or devices) existed have no grad_status (or device).
+    keep = KEY + ["status", "grad_status", "value", "framework_version", "explanation", "grad_explanation",
+                  "expect_digest"]
+    # Runs written before gradients (or devices, or expect digests) existed have none.
     old, new = (_with_defaults(frame) for frame in (old, new))
     merged = old[keep].merge(new[keep], on=KEY, how="outer", suffixes=("_old", "_new"), indicator=True)
     merged["change"] = [_change(row) for _, row in merged.iterrows()]
     merged["case_edited"] = merged["case_id"].isin(edited)
+    merged["expect_edited"] = [_digest_changed(a, b) for a, b in zip(merged["expect_digest_old"],
+                                                                      merged["expect_digest_new"])]
+    documentation = tuple(sorted(set(zip(merged.loc[merged["expect_edited"], "case_id"],
+                                         merged.loc[merged["expect_edited"], "binding"]))))
     changed = merged[merged["change"] != ""]
     order = {c: i for i, c in enumerate(CHANGES)}
     changed = changed.assign(_order=changed["change"].map(order))
-    return RunDiff(changed.sort_values(["_order"] + KEY, kind="stable")[COLUMNS].reset_index(drop=True), edited)
+    return RunDiff(changed.sort_values(["_order"] + KEY, kind="stable")[COLUMNS].reset_index(drop=True), edited,
+                   documentation)
+
+
+def _digest_changed(old: object, new: object) -> bool:
+    """Both rows carry a digest of their expect entries, and the two differ."""
+    return isinstance(old, str) and isinstance(new, str) and old != new
 
 
 def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +91,8 @@ def diff_results(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 def _with_defaults(frame: pd.DataFrame) -> pd.DataFrame:
     device = frame["device"].fillna("cpu") if "device" in frame else "cpu"
     return frame.assign(grad_status=frame.get("grad_status"), device=device,
-                        explanation=frame.get("explanation", ""), grad_explanation=frame.get("grad_explanation", ""))
+                        explanation=frame.get("explanation", ""), grad_explanation=frame.get("grad_explanation", ""),
+                        expect_digest=frame.get("expect_digest"))
 
 
 def case_hashes(frame: pd.DataFrame) -> dict[str, str]:
@@ -123,22 +139,33 @@ def _same_value(old: object, new: object, dtype: str) -> bool:
     return matches_value(b, a, default_tolerance(dtype))
 
 
-def count_words(changes: pd.DataFrame, edited: list[str] | tuple = ()) -> str:
+def count_words(changes: pd.DataFrame, edited: list[str] | tuple = (),
+                expect_edited: tuple[tuple[str, str], ...] = ()) -> str:
     """The first line: how many of each kind, in words with their plurals."""
     counts = changes["change"].value_counts() if not changes.empty else pd.Series(dtype=int)
     parts = [f"{counts[c]} {NOUNS[c][int(counts[c] != 1)]}" for c in CHANGES if c in counts]
     if edited:
         parts.append(f"{len(edited)} edited case{'s' if len(edited) != 1 else ''}")
+    documented = {case for case, _ in expect_edited}
+    if documented:
+        parts.append(f"{len(documented)} case{'s' if len(documented) != 1 else ''} with an edited expect")
     return ", ".join(parts) if parts else "no differences between the two runs"
 
 
-def format_diff(changes: pd.DataFrame, edited: list[str] | tuple = ()) -> str:
-    """The diff as text: the counts, the edited cases, then each kind of change with its rows
-    grouped by case and transition (the bindings and dtypes on one line), new failures with their
-    reason."""
-    lines = [count_words(changes, edited)]
+def format_diff(changes: pd.DataFrame, edited: list[str] | tuple = (),
+                expect_edited: tuple[tuple[str, str], ...] = ()) -> str:
+    """The diff as text: the counts, the edited cases and expect entries, then each kind of change
+    with its rows grouped by case and transition (the bindings and dtypes on one line), new
+    failures with their reason."""
+    lines = [count_words(changes, edited, expect_edited)]
     if edited:
         lines.append(f"edited cases (their numbers, options or expected value differ): {', '.join(edited)}")
+    if expect_edited:
+        bindings: dict[str, list[str]] = defaultdict(list)
+        for case, binding in expect_edited:
+            bindings[case].append(binding)
+        lines.append("edited expect entries (what a binding is documented to do differs): "
+                     + "; ".join(f"{case} ({', '.join(names)})" for case, names in bindings.items()))
     for kind in CHANGES:
         rows = changes[changes["change"] == kind]
         if rows.empty:
@@ -148,14 +175,20 @@ def format_diff(changes: pd.DataFrame, edited: list[str] | tuple = ()) -> str:
         for _, row in rows.iterrows():
             # New failures for different reasons are different lines, each with its reason.
             reason = _reason(row) if kind == "new failure" else ""
-            groups[(row["case_id"], _transition(row), reason)].append(row)
-        for (case_id, transition, reason), members in groups.items():
-            mark = " (case edited)" if members[0].get("case_edited") else ""
+            groups[(row["case_id"], _mark(row), _transition(row), reason)].append(row)
+        for (case_id, mark, transition, reason), members in groups.items():
             lines.append(f"  {case_id}{mark}: {transition}")
             lines.append(f"    {_where(members)}")
             if reason not in ("", "-"):
                 lines.append(f"    why: {reason[:240]}")
     return "\n".join(lines)
+
+
+def _mark(row: pd.Series) -> str:
+    """Why a row's change may be the case file's, not the framework's."""
+    if row.get("case_edited"):
+        return " (case edited)"
+    return " (expect edited)" if row.get("expect_edited") else ""
 
 
 def _transition(row: pd.Series) -> str:

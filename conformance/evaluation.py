@@ -8,6 +8,8 @@ the same thing everywhere.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import threading
 from dataclasses import dataclass, replace
@@ -134,6 +136,15 @@ def case_data(case: Case) -> dict:
             "options": options, "description": case.description or ""}
 
 
+def expect_digest(case: Case, binding: Binding) -> str:
+    """A digest of every ``expect`` entry of ``case`` that can apply to ``binding``'s rows (its
+    own entries and those it inherits), in the order they are consulted."""
+    entries = [[link.binding, link.shared_only, [entry.model_dump() for entry in case.expectations(link.binding)]]
+               for link in binding.documentation]
+    text = json.dumps(entries, sort_keys=True, default=lambda v: encode(v) if isinstance(v, np.ndarray) else str(v))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def expected_problem(case: Case, oracle64: OracleValue) -> str | None:
     """Why the case's literal ``expected`` is wrong, judged by the oracle; None if right."""
     if case.expected is None:
@@ -245,7 +256,7 @@ class Evaluator:
         worker, hello = self._worker(evaluation.framework, lane)
         version = hello.versions.get(evaluation.framework.distributions[0])
         result = base_result(case, binding.id, binding.framework.name, dtype, "skipped",
-                             framework_version=version,
+                             framework_version=version, expect_digest=expect_digest(case, binding),
                              device=hello.device if evaluation.device == "cpu" else evaluation.device)
         if not hello.ready:
             # Not installed: nothing to test. Installed but unable to start: a failure.

@@ -85,6 +85,9 @@ class Result:
     source: str = ""
     tags: list[str] = field(default_factory=list)
     case_data: dict = field(default_factory=dict)
+    # A digest of the case's `expect` entries that can apply to this row (its binding's and
+    # those it inherits): `conformance diff` tells an edited documentation from a framework's change.
+    expect_digest: str | None = None
     file: str = ""
     line: int = 0
 

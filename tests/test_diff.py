@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conformance.diff import diff_results
+from conformance.diff import compare_runs, diff_results
 from conformance.results import read_results
 from conformance.runner import run
 from tests.conftest import REPO, needs
@@ -48,22 +48,30 @@ def test_diff_names_moved_values_new_failures_and_removed_rows(tmp_path):
     assert by_row[("gets-a-wrong-expectation", "torch.cross_entropy")] == "new failure"
     assert by_row[("removed-later", "torch.binary_cross_entropy_with_logits")] == "removed"
     assert ("gets-a-wrong-expectation", "torch.nll_loss") not in by_row
+    # A results file written before rows carried their expect digest marks nothing edited.
+    assert not compare_runs(old.drop(columns=["expect_digest"]), new).changes["expect_edited"].any()
     # Each row ran on the cpu, and once more on cuda where torch sees a GPU.
     n = new["device"].nunique()
-    counts = f"{2 * n} new failures, {4 * n} moved values, {2 * n} removed rows, 1 edited case"
+    counts = (f"{2 * n} new failures, {4 * n} moved values, {2 * n} removed rows, 1 edited case, "
+              "1 case with an edited expect")
+    marked = {(r.case_id, r.binding) for r in changes.itertuples() if r.expect_edited}
+    assert marked == {("gets-a-wrong-expectation", "torch.cross_entropy"),
+                      ("gets-a-wrong-expectation", "torch.nn.CrossEntropyLoss")}
 
     done = subprocess.run([sys.executable, "-m", "conformance", "diff", str(tmp_path / "old" / "results.jsonl"),
                            str(tmp_path / "new" / "results.jsonl")], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 1  # a new failure
     # torch.cross_entropy and torch.nn.CrossEntropyLoss share the (wrong) documentation
     assert done.stdout.splitlines()[0] == counts
-    # Only its expect entry changed: the case's numbers are the same, so it is not marked edited.
     assert done.stdout.splitlines()[1] == ("edited cases (their numbers, options or expected value differ): "
                                            "edited-input")
+    # Only its expect entry changed: the new failure is the documentation's, and says so.
+    assert done.stdout.splitlines()[2] == ("edited expect entries (what a binding is documented to do differs): "
+                                           "gets-a-wrong-expectation (torch.cross_entropy, torch.nn.CrossEntropyLoss)")
     failures = done.stdout.split(f"new failures ({2 * n}):\n")[1]
     # Each binding's stale entry names the binding: two reasons, two lines, each with its why.
     lines = failures.splitlines()
-    assert lines[0] == "  gets-a-wrong-expectation: pass -> fail" == lines[3]
+    assert lines[0] == "  gets-a-wrong-expectation (expect edited): pass -> fail" == lines[3]
     assert {lines[1].split()[0], lines[4].split()[0]} == {"torch.cross_entropy", "torch.nn.CrossEntropyLoss"}
     assert lines[2].startswith("    why: stale expectation: ") and lines[5].startswith("    why: stale expectation: ")
     assert "moved values" in done.stdout
