@@ -24,15 +24,17 @@ from conformance.compare import Outcome, judge
 from conformance.deadline import TimeLimitExceeded, time_limit
 from conformance.dtypes import DType, decode, encode
 from conformance.exact import divide, mp_array, total
-from conformance.interpret import Interpretation, explain_gradient, search
+from conformance.interpret import Interpretation, explain_gradient
 from conformance.oracle import OracleValue
 from conformance.oracle_cache import OracleCache, oracle_key
+from conformance.search_cache import SearchCache
 from conformance.vocabulary import Quantity, Status
 from conformance import warm
 from conformance.process import WorkerFailure, WorkerProcess
 from conformance.protocol import Computed, Hello, Raised, Reply, WorkerState
 from conformance.recipe import RecipeWriter
 from conformance.results import GRAD_KEPT, Result
+from conformance.tolerance import Tolerance
 
 # `expected` in a case file is checked against the float64 oracle to this
 # relative precision: write it with at least 7 significant digits.
@@ -176,6 +178,7 @@ class Evaluator:
         self.timeout = timeout
         self.idle = warm.idle_seconds(keep_warm)
         self.oracle_cache = oracle_cache if oracle_cache is not None else OracleCache.default()
+        self.searches = SearchCache(self.oracle_cache)
         self.extra_env = extra_env
         self.startup_timeout = startup_timeout
         # By (framework, lane): a framework with much work may have several workers at once.
@@ -306,7 +309,7 @@ class Evaluator:
             return
         if writer.harness_reduces:
             reply = _reduced_exactly(reply, case, dtype)
-        _judged(result, evaluation, reply, oracle, version)
+        _judged(result, evaluation, reply, oracle, version, self.searches.search)
         if reply.grad is not None:
             try:
                 grad_case = self.gradient_case(case, dtype, writer.gradient_kind)
@@ -385,8 +388,12 @@ def _outcome(part: Computed | Raised) -> Outcome:
     return Outcome(exception=part.exception, message=part.message)
 
 
+# The interpretation search: (case, dtype, value, tolerance) -> what reproduces the value.
+Search = Callable[[Case, DType, np.ndarray, Tolerance], Interpretation]
+
+
 def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: OracleValue,
-            version: str | None) -> Result:
+            version: str | None, search: Search) -> Result:
     result.warnings = list(reply.warnings)
     outcome = _outcome(reply.value)
     if isinstance(reply.value, Computed):
@@ -403,7 +410,7 @@ def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: Oracle
         else:
             found = search(case, dtype, outcome.value, case.tolerance_for(dtype))
             if not found.explained:
-                found = _coarser(found, evaluation, judgement.expectation, outcome.value, version)
+                found = _coarser(found, evaluation, judgement.expectation, outcome.value, version, search)
         result.interpretation, result.readings = found.describe(case), found.structured()
         if judgement.status == Status.FAIL and judgement.expectation is None:
             result.explanation += f"; measured: {result.interpretation}"
@@ -417,7 +424,7 @@ def _judged(result: Result, evaluation: Evaluation, reply: Reply, oracle: Oracle
 
 
 def _coarser(found: Interpretation, evaluation: Evaluation, entry: object, value: np.ndarray,
-             version: str | None) -> Interpretation:
+             version: str | None, search: Search) -> Interpretation:
     """What a float64 row no reading explains at float64 precision measurably is at float32's:
     the canonical loss, where the binding declares that it computes in float32; or a reading
     whose constants or intermediates the API rounds to float32."""

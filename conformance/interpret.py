@@ -89,23 +89,52 @@ def pairs(singles: list[Reading]) -> Iterator[Reading]:
             yield merged
 
 
+def levels(case: Case, dtype: DType) -> Iterator[list[Reading]]:
+    """The readings the search tries, simplest first: every single reading, then every pair."""
+    singles = case.family.readings(case, dtype)
+    yield singles
+    yield list(pairs(singles))
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where the search found its readings: the level (0: singles, 1: pairs) and their
+    positions in it; no level: none reproduces the value. What a cache keeps of a search."""
+
+    level: int | None = None
+    positions: tuple[int, ...] = ()
+
+    def interpretation(self, case: Case, dtype: DType) -> Interpretation | None:
+        """The readings at these positions (None where the case has no such readings)."""
+        if self.level is None:
+            return Interpretation()
+        candidates = next(itertools.islice(levels(case, dtype), self.level, None), None)
+        if not candidates or not self.positions or max(self.positions) >= len(candidates):
+            return None
+        return Interpretation(tuple(candidates[i] for i in self.positions))
+
+
 def search(case: Case, dtype: DType, value: np.ndarray, tol: Tolerance) -> Interpretation:
     """The simplest readings of ``case`` that reproduce ``value`` (none: unexplained)."""
+    return locate(case, dtype, value, tol)[0]
+
+
+def locate(case: Case, dtype: DType, value: np.ndarray, tol: Tolerance) -> tuple[Interpretation, Found | None]:
+    """:func:`search`, and where it found its answer (None: cut short by the time limit)."""
     family = case.family
-    singles = family.readings(case, dtype)
     try:
-        for level in (singles, list(pairs(singles))):
-            found = []
-            for reading in level:
+        for depth, level in enumerate(levels(case, dtype)):
+            positions = []
+            for position, reading in enumerate(level):
                 check()
                 variant = family.variant(case, dtype, reading)
                 if variant is not None and matches_value(value, variant, tol):
-                    found.append(reading)
-            if found:
-                return Interpretation(tuple(found))
+                    positions.append(position)
+            if positions:
+                return Interpretation(tuple(level[i] for i in positions)), Found(depth, tuple(positions))
     except TimeLimitExceeded:
-        return Interpretation(note="not measured: the time limit ran out during the interpretation search")
-    return Interpretation()
+        return Interpretation(note="not measured: the time limit ran out during the interpretation search"), None
+    return Interpretation(), Found()
 
 
 def variant_loss(case: Case, dtype: DType, reading: Reading, inputs: np.ndarray | None = None,

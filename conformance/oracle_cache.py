@@ -11,7 +11,9 @@ family's module invalidates every entry it could change.
 Values are stored exactly (each ``mpf`` as its sign, mantissa, exponent and bit count) and
 read back as JSON: nothing in the file is ever executed. A missing, locked or corrupt file
 is a miss, never an error; ``CONFORMANCE_ORACLE_CACHE=off`` turns the cache off, and
-``CONFORMANCE_ORACLE_CACHE=/path/file.sqlite`` puts it elsewhere.
+``CONFORMANCE_ORACLE_CACHE=/path/file.sqlite`` puts it elsewhere. The same file keeps, in a
+table of its own, where the interpretation search found its answers
+(:mod:`conformance.search_cache`).
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ class OracleCache:
                 connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("CREATE TABLE IF NOT EXISTS oracle (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                connection.execute("CREATE TABLE IF NOT EXISTS interpretation "
+                                   "(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             except (OSError, sqlite3.Error):
                 self.path = None  # unusable here: run without it
                 return None
@@ -189,4 +193,25 @@ class OracleCache:
         try:
             connection.execute("INSERT OR REPLACE INTO oracle (key, value) VALUES (?, ?)", (key, dumps(value)))
         except (sqlite3.Error, TypeError, ValueError):
+            pass
+
+    def get_interpretation(self, key: str) -> str | None:
+        """Where the interpretation search found its answer (:mod:`conformance.search_cache`), as
+        stored text; None if not stored."""
+        connection = self._connection()
+        if connection is None:
+            return None
+        try:
+            row = connection.execute("SELECT value FROM interpretation WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row and isinstance(row[0], str) else None
+
+    def put_interpretation(self, key: str, text: str) -> None:
+        connection = self._connection()
+        if connection is None:
+            return
+        try:
+            connection.execute("INSERT OR REPLACE INTO interpretation (key, value) VALUES (?, ?)", (key, text))
+        except sqlite3.Error:
             pass
