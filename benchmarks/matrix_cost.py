@@ -17,6 +17,7 @@ Run (the second run is the one to quote: the first fills the oracle and JAX cach
 
     .venv/bin/python benchmarks/matrix_cost.py                       # the full matrix
     .venv/bin/python benchmarks/matrix_cost.py --cases cases/probes --frameworks torch,jax
+    .venv/bin/python benchmarks/matrix_cost.py --out after/    # then: conformance diff before/ after/
 """
 
 from __future__ import annotations
@@ -183,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frameworks", type=lambda t: [x for x in t.split(",") if x], default=None)
     parser.add_argument("--dtypes", type=lambda t: [x for x in t.split(",") if x], default=list(DEFAULT_DTYPES))
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep W's results and report here (default: a temporary directory), e.g. for "
+                             "`conformance diff` against a run before a change")
     args = parser.parse_args(argv)
     loaded = load_cases(args.cases)
     frameworks = [registry.framework(n) for n in (args.frameworks or registry.names())]
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(evaluations)} evaluations; {os.cpu_count()} cores", file=sys.stderr)
     serial = serial_limit(evaluations, args.timeout)
     with tempfile.TemporaryDirectory() as tmp:
-        whole = whole_run(args, Path(tmp))
+        whole = whole_run(args, args.out or Path(tmp))
     print(report(serial, whole))
     return 0
 
