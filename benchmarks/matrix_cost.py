@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(loaded.cases)} cases, {len(frameworks)} frameworks, {len(args.dtypes)} dtypes: "
           f"{len(evaluations)} evaluations; {os.cpu_count()} cores", file=sys.stderr)
     serial = serial_limit(evaluations, args.timeout)
+    if args.out is not None:  # the watcher must not read a previous run's rows
+        (args.out / "results.jsonl").unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         whole = whole_run(args, args.out or Path(tmp))
     print(report(serial, whole))

@@ -138,10 +138,13 @@ def case_data(case: Case) -> dict:
             "options": options, "description": case.description or ""}
 
 
-def expect_digest(case: Case, binding: Binding) -> str:
-    """A digest of every ``expect`` entry of ``case`` that can apply to ``binding``'s rows (its
-    own entries and those it inherits), in the order they are consulted."""
-    entries = [[link.binding, link.shared_only, [entry.model_dump() for entry in case.expectations(link.binding)]]
+def expect_digest(case: Case, binding: Binding, dtype: DType) -> str:
+    """A digest of the ``expect`` entries of ``case`` that can apply to ``binding``'s row in
+    ``dtype`` (its own and those it inherits, as :meth:`Case.expectation_for` consults them),
+    whatever the framework's version: editing the float16 entry does not touch a float32 row."""
+    entries = [[link.binding, [entry.model_dump() for entry in case.expectations(link.binding)
+                               if (entry.shared or not link.shared_only)
+                               and entry.applies_to(None, dtype, binding.variant)]]
                for link in binding.documentation]
     text = json.dumps(entries, sort_keys=True, default=lambda v: encode(v) if isinstance(v, np.ndarray) else str(v))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -259,7 +262,7 @@ class Evaluator:
         worker, hello = self._worker(evaluation.framework, lane)
         version = hello.versions.get(evaluation.framework.distributions[0])
         result = base_result(case, binding.id, binding.framework.name, dtype, "skipped",
-                             framework_version=version, expect_digest=expect_digest(case, binding),
+                             framework_version=version, expect_digest=expect_digest(case, binding, dtype),
                              device=hello.device if evaluation.device == "cpu" else evaluation.device)
         if not hello.ready:
             # Not installed: nothing to test. Installed but unable to start: a failure.

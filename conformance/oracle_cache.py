@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 ENVIRONMENT = "CONFORMANCE_ORACLE_CACHE"
 _HERE = Path(__file__).resolve().parent
 # The modules whose source the oracle's values depend on (a family's own module is added).
-_ORACLE_SOURCES = ("oracle.py", "exact.py", "dtypes.py", "families")
+_ORACLE_SOURCES = ("oracle.py", "exact.py", "dtypes.py", "sequences.py", "families")
 
 
 def default_path() -> Path | None:

@@ -11,9 +11,9 @@ readings live), the value, the tolerance, and the source of the search and of th
 comparison.
 
 What is stored is where the answer was found - a level and positions in it, plain
-integers - never a reading itself: a hit rebuilds the readings from the family, and a
-stored entry that does not fit the case (or is not what this module writes) is a miss. A
-search cut short by the time limit is not remembered.
+integers - never a reading itself: a hit rebuilds the readings from the family. A stored
+entry that is not exactly what this module writes, or names positions the case's readings
+do not have, is a miss. A search cut short by the time limit is not remembered.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def search_key(case: Case, dtype: DType, value: np.ndarray, tol: Tolerance) -> s
     digest = hashlib.sha256()
     digest.update(oracle_key(case, dtype, "interpretation").encode())
     digest.update(_search_source().encode())
-    digest.update(f"|{float(tol.rtol)!r}|{float(tol.atol)!r}|".encode())
+    # The readings' models are float64 NumPy: another NumPy may round a borderline match otherwise.
+    digest.update(f"|{np.__version__}|{float(tol.rtol)!r}|{float(tol.atol)!r}|".encode())
     array = np.ascontiguousarray(value, dtype=np.float64)
     digest.update(f"{array.shape}".encode())
     digest.update(array.tobytes())
@@ -74,8 +75,10 @@ def loads(text: str) -> Found | None:
         return None
     if level is None and positions == []:
         return Found()
-    if level not in (0, 1) or not isinstance(positions, list) or not positions \
-            or not all(type(p) is int and 0 <= p for p in positions):
+    # Exactly what dumps writes: 0.0 or true would pass for 0, and [0, 0] would name a reading twice.
+    if type(level) is not int or level not in (0, 1) or not isinstance(positions, list) or not positions \
+            or not all(type(p) is int and p >= 0 for p in positions) \
+            or any(a >= b for a, b in zip(positions, positions[1:])):
         return None
     return Found(level, tuple(positions))
 

@@ -89,3 +89,38 @@ def test_diff_names_moved_values_new_failures_and_removed_rows(tmp_path):
     page = (tmp_path / "new" / "report.html").read_text()
     assert "Changes since the baseline run" in page and counts in page
     assert (tmp_path / "new" / "results.parquet").stat().st_size > 0
+
+
+def _documented(reason: str, also: str = "") -> object:
+    from conformance.case import Case
+
+    text = f"""
+      id: digest
+      loss: cross_entropy
+      input: {{probs: [[0.2, 0.2, 0.2]]}}
+      target: {{index: [0]}}
+      expected: 1.609437912
+      expect:
+        torch.cross_entropy:
+          - {{value: 1.098612289, dtypes: [float16], reason: {reason}}}
+          - {{value: 1.098612289, reason: log_softmax renormalises log(p){also}}}
+    """
+    import yaml
+
+    return Case.model_validate(yaml.safe_load(text))
+
+
+def test_an_expect_digest_covers_the_entries_that_can_apply_to_the_row():
+    from conformance import frameworks
+    from conformance.evaluation import expect_digest
+
+    bindings = {b.id: b for b in frameworks.framework("torch").bindings}
+    ce, module, nll = (bindings[i] for i in ("torch.cross_entropy", "torch.nn.CrossEntropyLoss", "torch.nll_loss"))
+    before, half, every = _documented("one"), _documented("two"), _documented("one", also=" (all dtypes)")
+    # An entry for float16 only: its edit touches the float16 rows alone.
+    assert expect_digest(before, ce, "float32") == expect_digest(half, ce, "float32")
+    assert expect_digest(before, ce, "float16") != expect_digest(half, ce, "float16")
+    # An entry for every dtype: every row of the binding and of the module form that inherits it.
+    for binding in (ce, module):
+        assert expect_digest(before, binding, "float32") != expect_digest(every, binding, "float32")
+    assert expect_digest(before, nll, "float32") == expect_digest(every, nll, "float32")

@@ -64,7 +64,9 @@ def test_without_a_file_the_run_still_shares_one_search(tmp_path):
 @pytest.mark.parametrize("stored", ["not json", '{"level": 0, "positions": [999]}', '{"level": 7, "positions": [0]}',
                                     '{"level": 0, "positions": [true]}', '{"level": null, "positions": [1]}',
                                     '{"level": 0, "positions": []}', '{"level": 0, "positions": [-1]}',
-                                    '{"level": "0", "positions": [0]}', '[]'])
+                                    '{"level": "0", "positions": [0]}', '[]', '{"level": 0.0, "positions": [0]}',
+                                    '{"level": true, "positions": [0]}', '{"level": 0, "positions": [0, 0]}',
+                                    '{"level": 0, "positions": [1, 0]}', '{"level": 0, "positions": [0.0]}'])
 def test_a_stored_answer_that_does_not_fit_is_a_miss(tmp_path, stored):
     case = _case()
     tol = case.tolerance_for("float32")
