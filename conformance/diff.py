@@ -10,9 +10,9 @@ disappeared - e.g. after a framework upgrade or an edited case file.
 A case whose content (its numbers, options, expected value, loss and mode)
 differs between the runs is *edited*, and a row whose ``expect`` entries differ (those
 that can apply to it: its binding's and inherited ones, for its dtype and variant) has an
-*edited expect*: their changes
-are marked so, since they say more about the case file than about a framework.
-Rows written before they carried their entries' digest are never marked.
+*edited expect*: their changes are marked so, since they say more about the case file
+than about a framework. Rows written before they carried their entries' digest are never
+marked.
 """
 
 from __future__ import annotations
