@@ -43,9 +43,13 @@ _HERE = Path(__file__).resolve().parent
 _ORACLE_SOURCES = ("oracle.py", "exact.py", "dtypes.py", "sequences.py", "families")
 
 
+# What turns a cache setting (this one, the lane costs') off.
+OFF = ("off", "0", "no", "false")
+
+
 def default_path() -> Path | None:
     setting = os.environ.get(ENVIRONMENT, "")
-    if setting.lower() in ("off", "0", "no", "false"):
+    if setting.lower() in OFF:
         return None
     if setting:
         return Path(setting)
@@ -55,9 +59,15 @@ def default_path() -> Path | None:
 
 @functools.cache
 def _source_hash(extra: str | None) -> str:
+    return source_digest(_ORACLE_SOURCES, extra)
+
+
+def source_digest(names: tuple[str, ...], extra: str | None = None) -> str:
+    """A hash of the source of the suite's modules ``names`` (a package: every module in it)
+    and of the file ``extra``: what a cached answer computed by them depends on."""
     digest = hashlib.sha256()
     paths: list[Path] = []
-    for name in _ORACLE_SOURCES:
+    for name in names:
         path = _HERE / name
         paths += sorted(path.rglob("*.py")) if path.is_dir() else [path]
     if extra:

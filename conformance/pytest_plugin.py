@@ -16,12 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-
-if TYPE_CHECKING:
-    from conformance.results import Result
 
 _SUITE = pytest.StashKey["object"]()
 _PLUGIN_PROBLEMS_SHOWN = pytest.StashKey[bool]()
@@ -297,25 +293,21 @@ class ConformanceItem(pytest.Item):
             return str(excinfo.value.msg)
         if not isinstance(excinfo.value, ConformanceFailure):
             return super().repr_failure(excinfo, style=style)
-        return _row_report(excinfo.value.args[0])
+        result = excinfo.value.args[0]
+        return "\n".join([
+            f"{result.status.upper()}: {result.explanation}",
+            f"  value  = {result.value}  ({result.value_dtype})",
+            f"  oracle = {result.oracle}",
+            *([f"GRADIENT {result.grad_status.upper()}: {result.grad_explanation}",
+               f"  grad        = {result.grad}",
+               f"  oracle grad = {result.grad_oracle}"] if result.grad_status else []),
+            f"  case   = {result.file}:{result.line}",
+            "  recipe (paste into Python to reproduce):",
+            *("    " + line for line in result.recipe.splitlines()),
+        ])
 
     def reportinfo(self):
         return self.path, max(self.evaluation.case.line - 1, 0), self.name
-
-
-def _row_report(result: Result) -> str:
-    """A row in words, with the recipe that reproduces it."""
-    return "\n".join([
-        f"{result.status.upper()}: {result.explanation}",
-        f"  value  = {result.value}  ({result.value_dtype})",
-        f"  oracle = {result.oracle}",
-        *([f"GRADIENT {result.grad_status.upper()}: {result.grad_explanation}",
-           f"  grad        = {result.grad}",
-           f"  oracle grad = {result.grad_oracle}"] if result.grad_status else []),
-        f"  case   = {result.file}:{result.line}",
-        "  recipe (paste into Python to reproduce):",
-        *("    " + line for line in result.recipe.splitlines()),
-    ])
 
 
 class UnexpressibleItem(pytest.Item):

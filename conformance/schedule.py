@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.evaluation import Evaluation
-from conformance.oracle_cache import default_path
+from conformance.oracle_cache import OFF, default_path
 
 # More workers of one framework than this buys little: each imports the framework anew.
 MAX_LANES = 4
@@ -66,7 +66,7 @@ COSTS_ENVIRONMENT = "CONFORMANCE_COSTS"
 
 def costs_path() -> Path | None:
     setting = os.environ.get(COSTS_ENVIRONMENT, "")
-    if setting.lower() in ("off", "0", "no", "false"):
+    if setting.lower() in OFF:
         return None
     if setting:
         return Path(setting)

@@ -22,31 +22,25 @@ import functools
 import hashlib
 import json
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from conformance.interpret import Found, Interpretation, locate
-from conformance.oracle_cache import OracleCache, oracle_key
+from conformance.oracle_cache import OracleCache, oracle_key, source_digest
 
 if TYPE_CHECKING:
     from conformance.case import Case
     from conformance.dtypes import DType
     from conformance.tolerance import Tolerance
 
-_HERE = Path(__file__).resolve().parent
 # The modules whose source decides what the search answers (beyond the oracle key's).
 _SEARCH_SOURCES = ("interpret.py", "compare.py", "search_cache.py")
 
 
 @functools.cache
 def _search_source() -> str:
-    digest = hashlib.sha256()
-    for name in _SEARCH_SOURCES:
-        digest.update(name.encode())
-        digest.update((_HERE / name).read_bytes())
-    return digest.hexdigest()
+    return source_digest(_SEARCH_SOURCES)
 
 
 def search_key(case: Case, dtype: DType, value: np.ndarray, tol: Tolerance) -> str:
