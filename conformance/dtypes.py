@@ -8,7 +8,9 @@ same round-to-nearest-even conversion the frameworks apply to Python floats.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -98,9 +100,23 @@ def decoded_array(value: Any) -> np.ndarray | None:
 
 def brief(value: Any, digits: int = 8, shown: int = 4) -> str:
     """Numbers in a line of text: ``digits`` significant digits, the first ``shown`` of an array."""
-    array = decoded_array(value)
-    if array is None:
+    if value is None:
         return "-"
-    flat = [f"{v:.{digits}g}" for v in array.flat]
-    more = ", ...]" if len(flat) > shown else "]"
-    return flat[0] if array.ndim == 0 else "[" + ", ".join(flat[:shown]) + more
+    if not isinstance(value, (list, tuple, np.ndarray)) or np.ndim(value) == 0:
+        return f"{float(np.float64(decode(value))):.{digits}g}"
+    # Only the numbers shown are decoded and formatted: a report briefs tens of thousands of
+    # values, some of them 64,000-element losses.
+    head = list(itertools.islice(_leaves(value), shown + 1))
+    more = ", ...]" if len(head) > shown else "]"
+    return "[" + ", ".join(f"{float(np.float64(decode(v))):.{digits}g}" for v in head[:shown]) + more
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """The numbers of a nested list (or array), in C order, one at a time."""
+    if isinstance(value, np.ndarray):
+        yield from value.flat
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value

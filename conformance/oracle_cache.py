@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 ENVIRONMENT = "CONFORMANCE_ORACLE_CACHE"
 _HERE = Path(__file__).resolve().parent
-# The modules whose source the oracle's values depend on (a family's own module is added).
-_ORACLE_SOURCES = ("oracle.py", "exact.py", "dtypes.py", "sequences.py", "families")
+# The modules whose source the oracle's values depend on (a family's own module is added);
+# case.py derives what a family reads (the class axis, an option's value, the input's rank).
+_ORACLE_SOURCES = ("oracle.py", "exact.py", "dtypes.py", "sequences.py", "case.py", "families")
 
 
 # What turns a cache setting (this one, the lane costs') off.

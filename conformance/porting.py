@@ -24,16 +24,17 @@ def porting_guide(frame: pd.DataFrame, dtype: str = "float32") -> pd.DataFrame:
     passed = (faithful.groupby(["configuration", "binding", "case_id"], sort=False)["status"]
               .agg(lambda s: bool((s == "pass").all())).reset_index(name="all_pass"))
     # One proof row per (case, binding): the one in ``dtype`` where the run has it.
-    proofs = (faithful.assign(_other_dtype=faithful["dtype"] != dtype)
-              .sort_values("_other_dtype", kind="stable").drop_duplicates(["case_id", "binding"])
-              .set_index(["case_id", "binding"]))
+    first = (faithful.assign(_other_dtype=faithful["dtype"] != dtype)
+             .sort_values("_other_dtype", kind="stable").drop_duplicates(["case_id", "binding"]))
+    proofs = {(case, binding): {"framework": framework, "call": call} for case, binding, framework, call
+              in zip(first["case_id"], first["binding"], first["framework"], first["call"])}
     rows = []
     for (configuration, binding), group in passed.groupby(["configuration", "binding"], sort=False):
         good = group[group["all_pass"]]
         if good.empty:
             continue
         case_id = good["case_id"].iloc[0]
-        proof = proofs.loc[(case_id, binding)]
+        proof = proofs[(case_id, binding)]
         rows.append({"configuration": configuration, "framework": proof["framework"], "binding": binding,
                      "call": proof["call"], "case_id": case_id, "passing_cases": len(good),
                      "cases": len(group)})

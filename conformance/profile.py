@@ -80,35 +80,39 @@ def _combine(labels: list[str]) -> str:
 # effects of its own (clip bounds that round to 0 or 1, overflow), which the
 # cases document, so the profile is measured in full precision only.
 PROFILE_DTYPES = ("float32", "float64")
+# The columns a probe's label is read from.
+_PROBED = ("binding", "case_id", "dtype", "tags", "status", "readings", "raised", "input_kind", "loss")
 
 
 def measured(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (binding, aspect) probed in float32/float64: the measured label and its evidence."""
     rows: list[dict] = []
     readings: dict[str, str] = {}
-    frame = frame[frame["dtype"].isin(PROFILE_DTYPES)]
+    # Records, not pandas rows: a full run probes thousands of rows.
+    frame = frame.loc[frame["dtype"].isin(PROFILE_DTYPES), [c for c in _PROBED if c in frame]]
     # How a binding reads its input first: the other aspects set aside readings that contradict it.
     for aspect in sorted(aspects(), key=lambda a: a.kind_of is None):
         tag = f"aspect:{aspect.name}"
         # An empty frame maps to an empty object Series, which pandas would read as columns.
         probes = frame[frame["tags"].map(lambda tags, tag=tag: tag in (tags or [])).astype(bool)]
         for binding, group in probes.groupby("binding", sort=True):
+            records = group.to_dict("records")
             labels = [label(aspect, r["status"], _readings(r), _raised(r), r.get("input_kind", ""),
-                            readings.get(binding), r.get("loss")) for _, r in group.iterrows()]
+                            readings.get(binding), r.get("loss")) for r in records]
             if aspect.kind_of is not None:
                 readings[binding] = _combine(labels)
-            evidence = sorted({f"{r['case_id']}[{r['dtype']}]" for _, r in group.iterrows()})
+            evidence = sorted({f"{r['case_id']}[{r['dtype']}]" for r in records})
             rows.append({"binding": binding, "aspect": aspect.name, "measured": _combine(labels),
                          "evidence": ", ".join(evidence)})
     return pd.DataFrame(rows, columns=["binding", "aspect", "measured", "evidence"])
 
 
-def _readings(row: pd.Series) -> list[Mapping[str, Any]]:
+def _readings(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     value = row.get("readings")
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
-def _raised(row: pd.Series) -> str | None:
+def _raised(row: Mapping[str, Any]) -> str | None:
     value = row.get("raised")
     return value if isinstance(value, str) and value else None
 

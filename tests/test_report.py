@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 import re
 
 import pytest
 
+from conformance.dtypes import brief
 from conformance.report import page_data, render_html, status_matrix, summary, write_reports
 from conformance.report.agreement import Agreement, agreement_cells
 from conformance.report.findings import Severity, findings, pitfalls
@@ -206,3 +208,14 @@ def test_a_finding_measures_error_against_the_whole_exact_value():
     # A row with no interpretation is still a finding (its key is not NaN).
     tiny = next(f for f in findings(frame) if f.bindings == ["torch.cross_entropy"])
     assert tiny.severity == Severity.UNDOCUMENTED and tiny.effect.startswith("off by 1e-10 relative to 1 ")
+
+
+@pytest.mark.parametrize("value,shown", [
+    (None, "-"), (2.5, "2.5"), ("-inf", "-inf"), (np.float32(1 / 3), "0.33333334"), (np.array(3.0), "3"),
+    ([], "[]"), ([1, 2, 3, 4], "[1, 2, 3, 4]"), ([1, 2, 3, 4, 5], "[1, 2, 3, 4, ...]"),
+    ([["nan", 1.0], [2.0, 1 / 3], [5.0, 6.0]], "[nan, 1, 2, 0.33333333, ...]"),
+    (np.arange(64000.0).reshape(64, 1000), "[0, 1, 2, 3, ...]"),
+])
+def test_brief_shows_the_first_numbers_in_c_order(value, shown):
+    # Only the numbers shown are read (a report briefs 64,000-element losses by the thousand).
+    assert brief(value) == shown
