@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import shutil
+import tempfile
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance import frameworks as registry
+from conformance import warm
 from conformance.binding import Binding
 
 pytest_plugins = ["pytester"]
@@ -90,15 +94,53 @@ def write_cases(tmp_path: Path):
     return write
 
 
-@pytest.fixture(autouse=True)
-def _own_lane_costs(monkeypatch, tmp_path_factory):
-    """Runs of a test's few rows would move the user's record of what each framework costs
-    (which plans the next full run): the suite's tests keep a record of their own."""
-    monkeypatch.setenv("CONFORMANCE_COSTS", str(tmp_path_factory.getbasetemp() / "costs.json"))
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cold_workers: the test starts and stops its own workers (it tests "
+                            "their start, transport or death), never the session's warm ones")
+
+
+# Minutes a warm worker of the session's pool waits for the next test: the tests that reuse
+# one come within a minute or two, and after the last of them the pool leaves rather than
+# holding a few GB beside the matrix's own workers (the session stops whatever is left).
+_POOL_MINUTES = "3"
+
+
+@pytest.fixture(scope="session")
+def _warm_pool() -> Iterator[Path]:
+    """A private directory of warm workers for this pytest process.
+
+    Most tests need a framework's answers, not its start: starting torch, TensorFlow, JAX
+    and Keras again for each of them was about half of the suite's time. So they share one
+    warm worker per framework and worker environment (``conformance.warm``, whose slot key
+    holds everything that could change an answer). The directory is short (a socket's path
+    has a length limit) and this process's alone, so xdist's processes never share it."""
+    path = Path(tempfile.mkdtemp(prefix="lcw", dir="/tmp"))
+    yield path
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(warm.DIRECTORY_ENVIRONMENT, str(path))
+        warm.stop_all()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _suite_environment(_warm_pool: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What every run in a test module sees (its module-scoped fixtures too, and the pytest
+    runs its tests start), whatever the shell sets. Module by module, so the conformance
+    matrix that shares this pytest process (cases/) runs as a user runs it.
+
+    - Runs of a test's few rows would move the user's record of what each framework costs
+      (which plans the next full run): the suite's tests keep a record of their own.
+    - Runs use the session's pool of warm workers."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONFORMANCE_COSTS", str(tmp_path_factory.getbasetemp() / "costs.json"))
+        patch.setenv(warm.ENVIRONMENT, _POOL_MINUTES)
+        patch.setenv(warm.DIRECTORY_ENVIRONMENT, str(_warm_pool))
+        yield
 
 
 @pytest.fixture(autouse=True)
-def _no_warm_workers(monkeypatch):
-    """The suite's own tests start and stop their workers themselves, whatever the shell sets;
-    tests/test_warm.py turns warm workers on where it tests them."""
-    monkeypatch.delenv("CONFORMANCE_KEEP_WARM", raising=False)
+def _cold_workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked ``cold_workers`` (it tests a worker's start, transport or death) starts
+    and stops its own; tests/test_warm.py tests warm workers in directories of its own."""
+    if request.node.get_closest_marker("cold_workers"):
+        monkeypatch.delenv(warm.ENVIRONMENT, raising=False)

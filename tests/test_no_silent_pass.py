@@ -49,6 +49,7 @@ def test_a_framework_that_is_not_installed_is_skipped_not_failed():
     ("import os\nos._exit(3)", "exited with status 3"),
     ("import time\ntime.sleep(600)", "no answer within the 3 s time limit"),
 ], ids=["raises", "exits", "hangs"])
+@pytest.mark.cold_workers
 def test_an_installed_framework_that_cannot_start_fails_the_run(tmp_path, body, words):
     (tmp_path / "cases.yaml").write_text(GOOD, encoding="utf-8")
     done = _conformance("run", "--cases", "cases.yaml", "--frameworks", "sklearn", "--dtypes", "float64",

@@ -104,6 +104,7 @@ SLOW = "loss = torch.mm(torch.ones(6000, 6000), torch.ones(6000, 6000)).sum()"
 
 
 @needs("torch")
+@pytest.mark.cold_workers
 def test_a_crash_becomes_an_error_row_and_the_next_evaluation_runs():
     evaluator = Evaluator(timeout=120)
     try:
@@ -121,6 +122,7 @@ def test_a_crash_becomes_an_error_row_and_the_next_evaluation_runs():
 
 
 @needs("torch")
+@pytest.mark.cold_workers
 def test_a_hang_past_the_time_limit_becomes_an_error_row():
     evaluator = Evaluator(timeout=2)
     try:
@@ -143,6 +145,7 @@ def test_an_exception_in_the_api_is_an_error_row_with_its_message():
 
 
 @needs("keras")
+@pytest.mark.cold_workers
 def test_an_installed_framework_that_cannot_start_gives_error_rows_with_the_reason():
     evaluator = Evaluator(extra_env={"KERAS_BACKEND": "no-such-backend"})
     try:

@@ -26,6 +26,9 @@ from conformance.user_adapter import UserAdapter
 from tests.conftest import REPO, needs
 from tests.test_runner import CASES, SLOW, _evaluation
 
+# Each test here makes and inspects warm workers of its own.
+pytestmark = pytest.mark.cold_workers
+
 COLUMNS = ["case_id", "binding", "dtype", "status", "value", "grad", "grad_status", "explanation"]
 
 
