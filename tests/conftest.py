@@ -100,8 +100,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # Minutes a warm worker of the session's pool waits for the next test: the tests that reuse
-# one come within a minute or two, and after the last of them the pool leaves rather than
-# holding a few GB beside the matrix's own workers (the session stops whatever is left).
+# one come within a minute or two, and a pool whose pytest was killed leaves by itself
+# (a session that ends stops whatever is left).
 _POOL_MINUTES = "3"
 
 
