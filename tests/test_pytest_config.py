@@ -1,0 +1,31 @@
+"""This repository's own pytest configuration: xdist's order is set where xdist is loaded,
+and a session without xdist still runs (``pyproject.toml``, the root ``conftest.py``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+QUICK = "tests/test_schema.py"  # a module that needs no framework
+
+
+def _pytest(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_a_session_without_xdist_runs():
+    # --maxschedchunk in addopts made this "error: unrecognized arguments".
+    done = _pytest("-p", "no:xdist", "-q", QUICK)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("given,chunk", [([], 1), (["--maxschedchunk", "4"], 4)])
+def test_under_xdist_the_matrix_goes_one_item_at_a_time_unless_chosen(given, chunk):
+    done = _pytest("-n", "2", *given, "--collect-only", QUICK)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"pytest-xdist: --maxschedchunk {chunk} " in done.stdout
