@@ -33,7 +33,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from conformance.dtypes import decode
+from conformance.number_text import decode
 from conformance.tolerance import POLICY_ULPS
 
 # (binding prefix, input kind): the paths that are right by construction.

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BeforeValidator, Strict
 
-from conformance.dtypes import NONFINITE_NAMES, decode
 from conformance.generate import MAX_DIMS
+from conformance.number_text import NONFINITE_NAMES, decode
 
 INT64 = (-2 ** 63, 2 ** 63 - 1)
 

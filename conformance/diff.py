@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from conformance.compare import matches_value, relative_to_largest
-from conformance.dtypes import brief, decode
+from conformance.number_text import brief, decode
 from conformance.results import FAILING
 from conformance.tolerance import default_tolerance
 

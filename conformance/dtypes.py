@@ -1,16 +1,17 @@
-"""Floating-point dtypes of a run: rounding, spacing and number encoding.
+"""Floating-point dtypes of a run: rounding and spacing.
 
 Every array in a case is written in decimal and evaluated in some dtype. The
 oracle must see exactly the values the framework sees, so rounding to the
 dtype happens here, once, with NumPy (and ``ml_dtypes`` for bfloat16) - the
 same round-to-nearest-even conversion the frameworks apply to Python floats.
+
+The oracle's cached values depend on this module's source (:mod:`conformance.oracle_cache`),
+so how numbers are written as text lives apart, in :mod:`conformance.number_text`.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -22,8 +23,6 @@ DEFAULT_DTYPES: tuple[DType, ...] = DTYPES
 # Machine epsilon (spacing just above 1) of each dtype: the unit of the tolerance policy.
 MACHINE_EPS: dict[DType, float] = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23,
                                    "float64": 2.0 ** -52}
-
-NONFINITE_NAMES = {"inf": math.inf, "-inf": -math.inf, "+inf": math.inf, "nan": math.nan}
 
 
 def numpy_dtype(dtype: DType) -> np.dtype:
@@ -47,76 +46,3 @@ def spacing(value: float, dtype: DType) -> float:
         return math.nan
     rounded = np.asarray(abs(value), dtype=np.float64).astype(numpy_dtype(dtype))
     return float(np.spacing(rounded).astype(np.float64))
-
-
-def literal(value: float, dtype: DType) -> str:
-    """Shortest decimal text that reads back as ``value`` in ``dtype``.
-
-    Used in recipes, so ``torch.tensor([0.1], dtype=torch.float32)`` holds
-    the same bits the oracle used.
-    """
-    value = float(round_to(value, dtype))
-    if math.isnan(value):
-        return 'float("nan")'
-    if math.isinf(value):
-        return 'float("inf")' if value > 0 else 'float("-inf")'
-    if dtype == "bfloat16":
-        return repr(value)
-    scalar = numpy_dtype(dtype).type(value)
-    if value == 0 or 1e-4 <= abs(value) < 1e16:
-        return np.format_float_positional(scalar, unique=True, trim="0")
-    return np.format_float_scientific(scalar, unique=True, trim="0").replace("+", "")
-
-
-def encode(value: Any) -> Any:
-    """JSON form of a number or nested list: non-finite numbers become strings."""
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray):
-        return encode(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
-    value = float(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
-def decode(value: Any) -> Any:
-    """Inverse of :func:`encode`; also accepts the case-file spellings."""
-    if isinstance(value, (list, tuple)):
-        return [decode(v) for v in value]
-    if isinstance(value, str):
-        return NONFINITE_NAMES[value.strip().lower()]
-    return value
-
-
-def decoded_array(value: Any) -> np.ndarray | None:
-    """:func:`decode` as a float64 array; None stays None (nothing was computed)."""
-    return None if value is None else np.asarray(decode(value), dtype=np.float64)
-
-
-def brief(value: Any, digits: int = 8, shown: int = 4) -> str:
-    """Numbers in a line of text: ``digits`` significant digits, the first ``shown`` of an array."""
-    if value is None:
-        return "-"
-    if not isinstance(value, (list, tuple, np.ndarray)) or np.ndim(value) == 0:
-        return f"{float(np.float64(decode(value))):.{digits}g}"
-    # Only the numbers shown are decoded and formatted: a report briefs tens of thousands of
-    # values, some of them 64,000-element losses.
-    head = list(itertools.islice(_leaves(value), shown + 1))
-    more = ", ...]" if len(head) > shown else "]"
-    return "[" + ", ".join(f"{float(np.float64(decode(v))):.{digits}g}" for v in head[:shown]) + more
-
-
-def _leaves(value: Any) -> Iterator[Any]:
-    """The numbers of a nested list (or array), in C order, one at a time."""
-    if isinstance(value, np.ndarray):
-        yield from value.flat
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value

@@ -22,9 +22,10 @@ from conformance.binding import Binding, Framework
 from conformance.case import Case
 from conformance.compare import Outcome, judge
 from conformance.deadline import TimeLimitExceeded, time_limit
-from conformance.dtypes import DType, decode, encode
+from conformance.dtypes import DType
 from conformance.exact import divide, mp_array, total
 from conformance.interpret import Interpretation, explain_gradient
+from conformance.number_text import decode, encode
 from conformance.oracle import OracleValue
 from conformance.oracle_cache import OracleCache, oracle_key
 from conformance.search_cache import SearchCache

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 from conformance.case import Case
-from conformance.dtypes import DEFAULT_DTYPES, DType, brief
+from conformance.dtypes import DEFAULT_DTYPES, DType
 from conformance.loader import LoadResult, load_cases
+from conformance.number_text import brief
 from conformance.porting import format_guide, porting_guide
 from conformance.runner import run
 

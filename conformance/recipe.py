@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conformance.dtypes import DType, literal
+from conformance.dtypes import DType
+from conformance.number_text import literal
 from conformance.vocabulary import Elements
 
 # Splits a recipe into the loss and its gradient: the worker runs the first

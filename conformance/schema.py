@@ -20,7 +20,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from conformance import families
 from conformance.case import Case
-from conformance.dtypes import NONFINITE_NAMES
+from conformance.number_text import NONFINITE_NAMES
 from conformance.vocabulary import Elements
 
 if TYPE_CHECKING:

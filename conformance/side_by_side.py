@@ -29,9 +29,10 @@ from conformance import frameworks as registry
 from conformance.binding import Binding
 from conformance.case import Case
 from conformance.compare import abs_errors
-from conformance.dtypes import DEFAULT_DTYPES, MACHINE_EPS, DType, brief, decoded_array
+from conformance.dtypes import DEFAULT_DTYPES, MACHINE_EPS, DType
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.loader import LoadResult, load_cases
+from conformance.number_text import brief, decoded_array
 from conformance.results import Result
 from conformance.tolerance import POLICY_ULPS
 

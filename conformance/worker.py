@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from conformance.binding import Framework
-from conformance.dtypes import encode
+from conformance.number_text import encode
 from conformance.protocol import Computed, Hello, Raised, RecipeRequest, Reply, WorkerState
 from conformance.recipe import GRADIENT_MARKER
 from conformance.recipe_guard import RecipeRefused, allowed_imports, check_recipe, restricted_builtins

@@ -100,7 +100,8 @@ def test_the_checker_sees_a_cycle():
 def test_the_vocabulary_and_the_arrays_are_leaves():
     graph = import_graph()
     assert graph["conformance.vocabulary"] == set()
-    assert graph["conformance.arrays"] <= {"conformance.dtypes", "conformance.generate"}
+    assert graph["conformance.arrays"] <= {"conformance.dtypes", "conformance.generate", "conformance.number_text"}
+    assert graph["conformance.number_text"] <= {"conformance.dtypes"}
 
 
 def test_the_installed_name_does_not_shadow_a_users_adapters(tmp_path):

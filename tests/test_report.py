@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conformance.dtypes import brief
+from conformance.number_text import brief
 from conformance.report import page_data, render_html, status_matrix, summary, write_reports
 from conformance.report.agreement import Agreement, agreement_cells
 from conformance.report.findings import Severity, findings, pitfalls

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from conformance.dtypes import encode
 from conformance.fuzz.search import Finding
 from conformance.fuzz.strategies import written
+from conformance.number_text import encode
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 

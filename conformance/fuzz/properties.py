@@ -46,12 +46,13 @@ from hypothesis import strategies as st
 from conformance import families
 from conformance.binding import Binding
 from conformance.case import Case
-from conformance.dtypes import DType, MACHINE_EPS, brief, decoded_array
+from conformance.dtypes import DType, MACHINE_EPS
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.families import Family
 from conformance.fuzz import by_framework, chosen_bindings
 from conformance.fuzz.search import Budget, fuzzable
 from conformance.fuzz.strategies import build, cases, written
+from conformance.number_text import brief, decoded_array
 from conformance.oracle import evaluate, evaluate_gradient
 from conformance.oracle_cache import OracleCache
 from conformance.compare import gradient_size

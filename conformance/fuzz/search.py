@@ -32,9 +32,10 @@ from hypothesis.errors import HypothesisException
 from conformance import families
 from conformance.binding import Binding
 from conformance.case import Case
-from conformance.dtypes import DType, decode, decoded_array
+from conformance.dtypes import DType
 from conformance.evaluation import Evaluation, Evaluator
 from conformance.fuzz.strategies import KIND_DOMAINS, cases
+from conformance.number_text import decode, decoded_array
 from conformance.oracle_cache import OracleCache
 from conformance.results import Result, read_result_rows
 

@@ -27,8 +27,8 @@ from hypothesis import assume, strategies as st
 
 from conformance.case import Case
 from conformance.case_rules import check_case
-from conformance.dtypes import encode
 from conformance.families import Family
+from conformance.number_text import encode
 from conformance.oracle import evaluate
 
 

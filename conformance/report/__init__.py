@@ -25,13 +25,13 @@ import pandas as pd
 
 from conformance.diff import compare_runs
 from conformance.loader import CaseError
+from conformance.number_text import decoded_array
 from conformance.porting import porting_guide
 from conformance.profile import profile, semantic_table
 from conformance.report.agreement import agreement_cells
 from conformance.report.findings import findings, pitfalls
 from conformance.report.text import count_failing, in_words, story, summary, verdict
 from conformance.report.payload import encode, rows_payload
-from conformance.dtypes import decoded_array
 from conformance.results import DEVIATING, STATUSES
 
 __all__ = ["export_frame", "in_words", "page_data", "render_html", "status_matrix", "summary", "write_reports"]

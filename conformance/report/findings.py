@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from conformance.compare import relative_to_largest
-from conformance.dtypes import brief, decoded_array
+from conformance.number_text import brief, decoded_array
 from conformance.results import DEVIATING, FAILING
 from conformance.vocabulary import Quantity
 

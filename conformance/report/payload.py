@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from conformance.dtypes import NONFINITE_NAMES, brief
+from conformance.number_text import NONFINITE_NAMES, brief
 
 # Columns whose text repeats from row to row: each becomes codes into its own table.
 CODED = ("case_id", "loss", "binding", "framework", "dtype", "device", "mode", "status", "grad_status",
