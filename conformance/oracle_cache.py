@@ -14,10 +14,17 @@ is a miss, never an error; ``CONFORMANCE_ORACLE_CACHE=off`` turns the cache off,
 ``CONFORMANCE_ORACLE_CACHE=/path/file.sqlite`` puts it elsewhere. The same file keeps, in a
 table of its own, where the interpretation search found its answers
 (:mod:`conformance.search_cache`).
+
+Every entry records the last day it was read or written, and once a day the first process to
+open the file deletes what no run has used for :data:`UNUSED_DAYS` days: an edit of the
+oracle (or an upgrade) makes every old entry unreachable, and without this the file would
+grow by the whole matrix's values each time. SQLite reuses the freed pages, so the file
+stays about the size of what the recent runs used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -25,6 +32,8 @@ import json
 import os
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +55,14 @@ _ORACLE_SOURCES = ("oracle.py", "exact.py", "dtypes.py", "sequences.py", "case.p
 
 # What turns a cache setting (this one, the lane costs') off.
 OFF = ("off", "0", "no", "false")
+# An entry no run has read or written for this many days is deleted.
+UNUSED_DAYS = 30
+_TABLES = ("oracle", "interpretation")
+
+
+def today() -> int:
+    """Days since 1970-01-01 (UTC): the unit of an entry's last use."""
+    return int(time.time() // 86400)
 
 
 def default_path() -> Path | None:
@@ -155,8 +172,9 @@ def loads(text: str) -> OracleValue:
 class OracleCache:
     """Oracle values by :func:`oracle_key`, in one SQLite file shared by every process."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, day: Callable[[], int] = today):
         self.path = path
+        self._day = day
         self._local = threading.local()
         self.hits = self.misses = 0
 
@@ -173,23 +191,47 @@ class OracleCache:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("CREATE TABLE IF NOT EXISTS oracle (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                connection.execute("CREATE TABLE IF NOT EXISTS interpretation "
-                                   "(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                # A commit per value: without fsync each (WAL keeps the file consistent; a power
+                # cut may lose the last values, which are only recomputed).
+                connection.execute("PRAGMA synchronous=NORMAL")
+                _prepare(connection, self._day())
             except (OSError, sqlite3.Error):
                 self.path = None  # unusable here: run without it
                 return None
             self._local.connection = connection
         return connection
 
-    def get(self, key: str) -> OracleValue | None:
+    def _read(self, table: str, key: str) -> str | None:
         connection = self._connection()
         if connection is None:
             return None
         try:
-            row = connection.execute("SELECT value FROM oracle WHERE key = ?", (key,)).fetchone()
-            value = loads(row[0]) if row else None
-        except (sqlite3.Error, ValueError, KeyError, TypeError):
+            row = connection.execute(f"SELECT value, used FROM {table} WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None:
+            return None
+        day = self._day()
+        if row[1] != day:  # at most one write per entry and day; a failed one leaves the value standing
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute(f"UPDATE {table} SET used = ? WHERE key = ?", (day, key))
+        return row[0] if isinstance(row[0], str) else None
+
+    def _write(self, table: str, key: str, text: str) -> None:
+        connection = self._connection()
+        if connection is None:
+            return
+        try:
+            connection.execute(f"INSERT OR REPLACE INTO {table} (key, value, used) VALUES (?, ?, ?)",
+                               (key, text, self._day()))
+        except sqlite3.Error:
+            pass
+
+    def get(self, key: str) -> OracleValue | None:
+        text = self._read("oracle", key)
+        try:
+            value = loads(text) if text is not None else None
+        except (ValueError, KeyError, TypeError):
             value = None
         if value is None:
             self.misses += 1
@@ -198,31 +240,52 @@ class OracleCache:
         return value
 
     def put(self, key: str, value: OracleValue) -> None:
-        connection = self._connection()
-        if connection is None:
-            return
         try:
-            connection.execute("INSERT OR REPLACE INTO oracle (key, value) VALUES (?, ?)", (key, dumps(value)))
-        except (sqlite3.Error, TypeError, ValueError):
-            pass
+            text = dumps(value)
+        except (TypeError, ValueError):
+            return
+        self._write("oracle", key, text)
 
     def get_interpretation(self, key: str) -> str | None:
         """Where the interpretation search found its answer (:mod:`conformance.search_cache`), as
         stored text; None if not stored."""
-        connection = self._connection()
-        if connection is None:
-            return None
-        try:
-            row = connection.execute("SELECT value FROM interpretation WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error:
-            return None
-        return row[0] if row and isinstance(row[0], str) else None
+        return self._read("interpretation", key)
 
     def put_interpretation(self, key: str, text: str) -> None:
-        connection = self._connection()
-        if connection is None:
-            return
-        try:
-            connection.execute("INSERT OR REPLACE INTO interpretation (key, value) VALUES (?, ?)", (key, text))
-        except sqlite3.Error:
-            pass
+        self._write("interpretation", key, text)
+
+
+def _prepare(connection: sqlite3.Connection, day: int) -> None:
+    """Create the tables, add the day of last use to a file written before it existed (its
+    entries count as used today), and, once a day, delete the entries unused for
+    :data:`UNUSED_DAYS` days."""
+    for table in _TABLES:
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {table} "
+                           "(key TEXT PRIMARY KEY, value TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0)")
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if "used" not in columns:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                if "used" not in {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}:
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
+                    connection.execute(f"UPDATE {table} SET used = ?", (day,))
+                connection.execute("COMMIT")
+            except sqlite3.Error:
+                connection.execute("ROLLBACK")
+                raise
+    connection.execute("CREATE TABLE IF NOT EXISTS pruned (day INTEGER NOT NULL)")
+    last = connection.execute("SELECT max(day) FROM pruned").fetchone()[0]
+    if last is not None and last >= day:
+        return
+    connection.execute("BEGIN IMMEDIATE")  # one process prunes; the others then see today's day
+    try:
+        last = connection.execute("SELECT max(day) FROM pruned").fetchone()[0]
+        if last is None or last < day:
+            for table in _TABLES:
+                connection.execute(f"DELETE FROM {table} WHERE used < ?", (day - UNUSED_DAYS,))
+            connection.execute("DELETE FROM pruned")
+            connection.execute("INSERT INTO pruned (day) VALUES (?)", (day,))
+        connection.execute("COMMIT")
+    except sqlite3.Error:
+        connection.execute("ROLLBACK")
+        raise

@@ -92,3 +92,59 @@ def test_a_corrupt_or_unwritable_cache_is_a_miss_not_an_error(tmp_path):
 def test_the_cache_can_be_turned_off(monkeypatch):
     monkeypatch.setenv(oracle_cache.ENVIRONMENT, "off")
     assert OracleCache.default().path is None and OracleCache.default().get("key") is None
+
+
+class Calendar:
+    """The day a cache believes it is, set by the test."""
+
+    def __init__(self, day: int):
+        self.day = day
+
+    def __call__(self) -> int:
+        return self.day
+
+
+def _open_on(path, day: int) -> OracleCache:
+    """A cache opened on ``day`` (a miss opens the file, which prunes it)."""
+    cache = OracleCache(path, day=Calendar(day))
+    assert cache.get("never written") is None
+    return cache
+
+
+def _stored(path, table: str = "oracle") -> set[str]:
+    """The keys on file, read without counting as a use."""
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        return {row[0] for row in connection.execute(f"SELECT key FROM {table}")}
+
+
+def test_an_entry_no_run_used_for_30_days_is_deleted_and_a_used_one_kept(tmp_path):
+    path, one = tmp_path / "oracle.sqlite", OracleValue(MP.mpf(1) / 3)
+    first = _open_on(path, 100)
+    for key in ("read again", "left alone"):
+        first.put(key, one)
+        first.put_interpretation(key, "[1, [0]]")
+    again = _open_on(path, 125)
+    assert again.get("read again") is not None and again.get_interpretation("read again") == "[1, [0]]"
+    _open_on(path, 100 + oracle_cache.UNUSED_DAYS)  # 30 days after its last use: kept
+    assert _stored(path) == _stored(path, "interpretation") == {"read again", "left alone"}
+    later = _open_on(path, 101 + oracle_cache.UNUSED_DAYS)
+    assert _stored(path) == _stored(path, "interpretation") == {"read again"}
+    assert _same(later.get("read again").exact, one.exact)
+
+
+def test_a_file_written_before_entries_had_a_day_keeps_them_from_today(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "oracle.sqlite"
+    with sqlite3.connect(path) as old:  # the schema before days of use
+        old.execute("CREATE TABLE oracle (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        old.execute("CREATE TABLE interpretation (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        old.execute("INSERT INTO oracle VALUES (?, ?)", ("old", dumps(OracleValue(MP.mpf(2)))))
+    _open_on(path, 200)
+    _open_on(path, 200 + oracle_cache.UNUSED_DAYS)
+    assert _stored(path) == {"old"}
+    assert _open_on(path, 200 + oracle_cache.UNUSED_DAYS).get("old").exact == 2
+    _open_on(path, 231 + oracle_cache.UNUSED_DAYS)
+    assert _stored(path) == set()
