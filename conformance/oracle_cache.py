@@ -33,7 +33,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -256,36 +256,42 @@ class OracleCache:
 
 
 def _prepare(connection: sqlite3.Connection, day: int) -> None:
-    """Create the tables, add the day of last use to a file written before it existed (its
-    entries count as used today), and, once a day, delete the entries unused for
-    :data:`UNUSED_DAYS` days."""
+    """Create the tables (or add the day of last use to a file written before it existed),
+    then prune the file if no process has yet today."""
     for table in _TABLES:
         connection.execute(f"CREATE TABLE IF NOT EXISTS {table} "
                            "(key TEXT PRIMARY KEY, value TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0)")
-        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-        if "used" not in columns:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                if "used" not in {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}:
+        if not _has_days(connection, table):
+            with _immediate(connection):  # re-checked inside: another process may have added them
+                if not _has_days(connection, table):
                     connection.execute(f"ALTER TABLE {table} ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
-                    connection.execute(f"UPDATE {table} SET used = ?", (day,))
-                connection.execute("COMMIT")
-            except sqlite3.Error:
-                connection.execute("ROLLBACK")
-                raise
+                    connection.execute(f"UPDATE {table} SET used = ?", (day,))  # their entries: used today
     connection.execute("CREATE TABLE IF NOT EXISTS pruned (day INTEGER NOT NULL)")
+    if _last_pruned(connection) < day:
+        with _immediate(connection):  # one process prunes; the others then see today's date
+            if _last_pruned(connection) < day:
+                for table in _TABLES:
+                    connection.execute(f"DELETE FROM {table} WHERE used < ?", (day - UNUSED_DAYS,))
+                connection.execute("DELETE FROM pruned")
+                connection.execute("INSERT INTO pruned (day) VALUES (?)", (day,))
+
+
+def _has_days(connection: sqlite3.Connection, table: str) -> bool:
+    return "used" in {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+
+def _last_pruned(connection: sqlite3.Connection) -> int:
     last = connection.execute("SELECT max(day) FROM pruned").fetchone()[0]
-    if last is not None and last >= day:
-        return
-    connection.execute("BEGIN IMMEDIATE")  # one process prunes; the others then see today's day
+    return last if isinstance(last, int) else -1
+
+
+@contextlib.contextmanager
+def _immediate(connection: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction taken at once (autocommit connection): committed, or rolled back."""
+    connection.execute("BEGIN IMMEDIATE")
     try:
-        last = connection.execute("SELECT max(day) FROM pruned").fetchone()[0]
-        if last is None or last < day:
-            for table in _TABLES:
-                connection.execute(f"DELETE FROM {table} WHERE used < ?", (day - UNUSED_DAYS,))
-            connection.execute("DELETE FROM pruned")
-            connection.execute("INSERT INTO pruned (day) VALUES (?)", (day,))
-        connection.execute("COMMIT")
-    except sqlite3.Error:
+        yield
+    except BaseException:
         connection.execute("ROLLBACK")
         raise
+    connection.execute("COMMIT")
