@@ -69,6 +69,16 @@ def test_failure_kinds_without_an_interpretation():
     assert mechanism_of(row, "value") is None
 
 
+def test_an_unexplained_gradient_is_keyed_by_how_it_fails():
+    row = Result(case_id="c", loss="squared_error", binding="b", framework="f", dtype="float32", mode="faithful",
+                 status="pass", value=1.0, oracle=1.0, grad_status="fail", grad=["nan", 1.0], grad_oracle=[0.5, 1.0])
+    assert mechanism_of(row, "grad") == "gradient: NaN where the oracle is finite"
+    row.grad = [-0.5, 1.0]
+    assert mechanism_of(row, "grad") == "gradient: the opposite sign of the oracle"
+    row.grad = [0.6, 1.0]
+    assert mechanism_of(row, "grad") == "gradient: beyond the tolerance, unexplained"
+
+
 def test_findings_are_case_files_that_replay(tmp_path):
     (report,) = fuzz(["torch.binary_cross_entropy"], budget=Budget(40), out=tmp_path / "found", known=None)
     assert report.findings and all(f.file is not None and f.file.exists() for f in report.findings)

@@ -52,7 +52,7 @@ class FailureKind(StrEnum):
     WRONG_SIGN = "the opposite sign of the oracle"
     RAISED = "raises"
     BEYOND_TOLERANCE = "beyond the tolerance, unexplained"
-    GRADIENT = "gradient beyond the tolerance"
+    GRADIENT = "gradient"  # a prefix: "gradient: NaN where the oracle is finite"
 
 
 @dataclass
@@ -145,7 +145,9 @@ def mechanisms_of(result: Result, quantity: str) -> list[str]:
         if result.grad_status not in ("fail", "error"):
             return []
         if not result.grad_interpretation:
-            return [FailureKind.GRADIENT.value]
+            # By how it fails, as a value is: one unexplained gradient deviation of a binding
+            # does not make every other one of it known.
+            return [f"{FailureKind.GRADIENT.value}: {_failure_kind(result.grad, result.grad_oracle).value}"]
         # The reading's constants follow the dtype (a clip at 1e-7 or at 2.22e-16): not part of the key.
         return list(dict.fromkeys(_NUMBER.sub("#", said) for said in result.grad_interpretation.split(" | ")))
     if result.status not in ("fail", "error"):
@@ -156,11 +158,12 @@ def mechanisms_of(result: Result, quantity: str) -> list[str]:
         return list(dict.fromkeys("reading: " + (", ".join(sorted(k for k, v in reading.items() if v is not None))
                                                  or "the definition (computed otherwise)")
                                   for reading in result.readings))
-    return [_failure_kind(result).value]
+    return [_failure_kind(result.value, result.oracle).value]
 
 
-def _failure_kind(result: Result) -> FailureKind:
-    value, oracle = decoded_array(result.value), decoded_array(result.oracle)
+def _failure_kind(computed: object, exact: object) -> FailureKind:
+    """How a value (or gradient) fails against the oracle's, both as a row stores them."""
+    value, oracle = decoded_array(computed), decoded_array(exact)
     if value is None or oracle is None or value.shape != oracle.shape:
         return FailureKind.BEYOND_TOLERANCE
     finite = np.isfinite(oracle)
