@@ -451,6 +451,7 @@ def _judged_gradient(result: Result, evaluation: Evaluation, reply: Reply, oracl
     judgement = judge(Quantity.GRAD, case, evaluation.binding, dtype, outcome, oracle_grad, version,
                       loss=oracle, reading=reading)
     result.grad_status, result.grad_explanation = judgement.status.value, judgement.explanation
+    result.grad_raised = outcome.exception
     if outcome.value is not None and outcome.value.size <= GRAD_KEPT:
         result.grad, result.grad_oracle = reply.grad.value, encode(oracle_grad.as_float())
     if judgement.errors is not None:

@@ -18,8 +18,9 @@ table of its own, where the interpretation search found its answers
 Every entry records the last day it was read or written, and once a day the first process to
 open the file deletes what no run has used for :data:`UNUSED_DAYS` days: an edit of the
 oracle (or an upgrade) makes every old entry unreachable, and without this the file would
-grow by the whole matrix's values each time. SQLite reuses the freed pages, so the file
-stays about the size of what the recent runs used.
+grow by the whole matrix's values each time, for good. What it holds is bounded by what
+runs wrote or read in the last 30 days; SQLite reuses the freed pages but does not give
+them back, so the file keeps its largest size.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ OFF = ("off", "0", "no", "false")
 # An entry no run has read or written for this many days is deleted.
 UNUSED_DAYS = 30
 _TABLES = ("oracle", "interpretation")
+# How long a process waits for another's write before going on without it.
+BUSY_SECONDS = 30.0
 
 
 def today() -> int:
@@ -189,15 +192,19 @@ class OracleCache:
         if connection is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                connection.execute("PRAGMA journal_mode=WAL")
-                # A commit per value: without fsync each (WAL keeps the file consistent; a power
-                # cut may lose the last values, which are only recomputed).
-                connection.execute("PRAGMA synchronous=NORMAL")
-                _prepare(connection, self._day())
+                connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+                if connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                    # A commit per value, without an fsync each: safe with WAL (a power cut may
+                    # lose the last values, which are only recomputed), not with a rollback journal.
+                    connection.execute("PRAGMA synchronous=NORMAL")
+                _create(connection, self._day())
             except (OSError, sqlite3.Error):
+                if connection is not None:
+                    connection.close()
                 self.path = None  # unusable here: run without it
                 return None
+            with contextlib.suppress(sqlite3.Error):  # a read-only or busy file is still read
+                _prune(connection, self._day())
             self._local.connection = connection
         return connection
 
@@ -255,25 +262,30 @@ class OracleCache:
         self._write("interpretation", key, text)
 
 
-def _prepare(connection: sqlite3.Connection, day: int) -> None:
-    """Create the tables (or add the day of last use to a file written before it existed),
-    then prune the file if no process has yet today."""
+def _create(connection: sqlite3.Connection, day: int) -> None:
+    """The tables; a file written before entries had a day of last use gets the column, its
+    entries counting as used ``day`` (a constant default: no row is rewritten)."""
     for table in _TABLES:
         connection.execute(f"CREATE TABLE IF NOT EXISTS {table} "
                            "(key TEXT PRIMARY KEY, value TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0)")
         if not _has_days(connection, table):
-            with _immediate(connection):  # re-checked inside: another process may have added them
+            with _immediate(connection):  # re-checked inside: another process may have added it
                 if not _has_days(connection, table):
-                    connection.execute(f"ALTER TABLE {table} ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
-                    connection.execute(f"UPDATE {table} SET used = ?", (day,))  # their entries: used today
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN used INTEGER NOT NULL DEFAULT {int(day)}")
     connection.execute("CREATE TABLE IF NOT EXISTS pruned (day INTEGER NOT NULL)")
-    if _last_pruned(connection) < day:
-        with _immediate(connection):  # one process prunes; the others then see today's date
-            if _last_pruned(connection) < day:
-                for table in _TABLES:
-                    connection.execute(f"DELETE FROM {table} WHERE used < ?", (day - UNUSED_DAYS,))
-                connection.execute("DELETE FROM pruned")
-                connection.execute("INSERT INTO pruned (day) VALUES (?)", (day,))
+
+
+def _prune(connection: sqlite3.Connection, day: int) -> None:
+    """Delete the entries unused for :data:`UNUSED_DAYS` days, once a day: the first process to
+    open the file does it, the others then see the day recorded."""
+    if _last_pruned(connection) >= day:
+        return
+    with _immediate(connection):
+        if _last_pruned(connection) < day:
+            for table in _TABLES:
+                connection.execute(f"DELETE FROM {table} WHERE used < ?", (day - UNUSED_DAYS,))
+            connection.execute("DELETE FROM pruned")
+            connection.execute("INSERT INTO pruned (day) VALUES (?)", (day,))
 
 
 def _has_days(connection: sqlite3.Connection, table: str) -> bool:
@@ -291,7 +303,8 @@ def _immediate(connection: sqlite3.Connection) -> Iterator[None]:
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield
+        connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:  # SQLite rolls some failures back itself
+            connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")

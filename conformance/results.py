@@ -67,6 +67,7 @@ class Result:
     grad_status: str | None = None  # None: no gradient was taken (as_is, gradient: false, no autodiff)
     grad_explanation: str = ""
     grad_interpretation: str = ""
+    grad_raised: str | None = None  # the exception the gradient raised, by name
     grad_max_abs_err: Any = None
     grad_ulp_err: Any = None
     grad_scaled_err: Any = None     # in machine epsilons at the gradient's size

@@ -77,6 +77,8 @@ def test_an_unexplained_gradient_is_keyed_by_how_it_fails():
     assert mechanism_of(row, "grad") == "gradient: the opposite sign of the oracle"
     row.grad = [0.6, 1.0]
     assert mechanism_of(row, "grad") == "gradient: beyond the tolerance, unexplained"
+    row.grad_status, row.grad, row.grad_oracle, row.grad_raised = "error", None, None, "RuntimeError"
+    assert mechanism_of(row, "grad") == "gradient: raises RuntimeError"
 
 
 def test_findings_are_case_files_that_replay(tmp_path):

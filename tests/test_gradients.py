@@ -128,6 +128,7 @@ def test_a_failing_gradient_keeps_the_value(evaluator):
     row = evaluator.evaluate(planted(case, "loss = {F}.cross_entropy(logits.detach(), target)"))
     assert row.status == "pass"
     assert row.grad_status == "error" and "RuntimeError" in row.grad_explanation
+    assert row.grad_raised == "RuntimeError" and row.raised is None
 
 
 def test_as_is_cases_and_frameworks_without_autodiff_take_no_gradient(evaluator):

@@ -3,6 +3,11 @@ reads, a second evaluator that computes nothing, and a broken file that is only 
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -94,28 +99,16 @@ def test_the_cache_can_be_turned_off(monkeypatch):
     assert OracleCache.default().path is None and OracleCache.default().get("key") is None
 
 
-class Calendar:
-    """The day a cache believes it is, set by the test."""
-
-    def __init__(self, day: int):
-        self.day = day
-
-    def __call__(self) -> int:
-        return self.day
-
-
 def _open_on(path, day: int) -> OracleCache:
     """A cache opened on ``day`` (a miss opens the file, which prunes it)."""
-    cache = OracleCache(path, day=Calendar(day))
+    cache = OracleCache(path, day=lambda: day)
     assert cache.get("never written") is None
     return cache
 
 
 def _stored(path, table: str = "oracle") -> set[str]:
     """The keys on file, read without counting as a use."""
-    import sqlite3
-
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
         return {row[0] for row in connection.execute(f"SELECT key FROM {table}")}
 
 
@@ -134,17 +127,43 @@ def test_an_entry_no_run_used_for_30_days_is_deleted_and_a_used_one_kept(tmp_pat
     assert _same(later.get("read again").exact, one.exact)
 
 
-def test_a_file_written_before_entries_had_a_day_keeps_them_from_today(tmp_path):
-    import sqlite3
-
-    path = tmp_path / "oracle.sqlite"
-    with sqlite3.connect(path) as old:  # the schema before days of use
+def _old_file(path) -> None:
+    """A cache file as written before entries had a day of last use."""
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
         old.execute("CREATE TABLE oracle (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         old.execute("CREATE TABLE interpretation (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         old.execute("INSERT INTO oracle VALUES (?, ?)", ("old", dumps(OracleValue(MP.mpf(2)))))
+        old.execute("INSERT INTO interpretation VALUES (?, ?)", ("old", "[0, []]"))
+
+
+def test_a_file_written_before_entries_had_a_day_keeps_them_from_today(tmp_path):
+    path = tmp_path / "oracle.sqlite"
+    _old_file(path)
     _open_on(path, 200)
     _open_on(path, 200 + oracle_cache.UNUSED_DAYS)
-    assert _stored(path) == {"old"}
-    assert _open_on(path, 200 + oracle_cache.UNUSED_DAYS).get("old").exact == 2
+    assert _stored(path) == _stored(path, "interpretation") == {"old"}
+    cache = _open_on(path, 200 + oracle_cache.UNUSED_DAYS)
+    assert cache.get("old").exact == 2 and cache.get_interpretation("old") == "[0, []]"
     _open_on(path, 231 + oracle_cache.UNUSED_DAYS)
-    assert _stored(path) == set()
+    assert _stored(path) == _stored(path, "interpretation") == set()
+
+
+def test_two_processes_upgrading_one_old_file_both_read_it(tmp_path):
+    path = tmp_path / "oracle.sqlite"
+    _old_file(path)
+    code = ("import sys; from pathlib import Path; from conformance.oracle_cache import OracleCache; "
+            "print(OracleCache(Path(sys.argv[1]), day=lambda: 300).get('old').exact)")
+    running = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+               for _ in range(4)]
+    assert [p.communicate(timeout=120)[0].strip() for p in running] == ["2.0"] * 4
+
+
+def test_a_file_another_process_is_writing_is_still_read_on_a_new_day(tmp_path, monkeypatch):
+    path = tmp_path / "oracle.sqlite"
+    _open_on(path, 400).put("kept", OracleValue(MP.mpf(3)))
+    monkeypatch.setattr(oracle_cache, "BUSY_SECONDS", 0.2)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")  # holds the write lock: the day's prune cannot run
+        cache = OracleCache(path, day=lambda: 401)
+        assert cache.get("kept").exact == 3 and cache.path is not None
+        writer.execute("ROLLBACK")

@@ -144,6 +144,8 @@ def mechanisms_of(result: Result, quantity: str) -> list[str]:
     if quantity == "grad":
         if result.grad_status not in ("fail", "error"):
             return []
+        if result.grad_status == "error":  # raised, or crashed or hung (no name then)
+            return [f"{FailureKind.GRADIENT.value}: {FailureKind.RAISED.value} {result.grad_raised or 'an error'}"]
         if not result.grad_interpretation:
             # By how it fails, as a value is: one unexplained gradient deviation of a binding
             # does not make every other one of it known.
