@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -10,6 +11,7 @@ import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,6 +138,26 @@ def _suite_environment(_warm_pool: Path, tmp_path_factory: pytest.TempPathFactor
         patch.setenv(warm.ENVIRONMENT, _POOL_MINUTES)
         patch.setenv(warm.DIRECTORY_ENVIRONMENT, str(_warm_pool))
         yield
+
+
+def run_once_per_session(tmp_path_factory: pytest.TempPathFactory, name: str, **run_args: Any) -> Any:
+    """``conformance.runner.run(**run_args)`` for a module fixture that several xdist processes
+    need: the first to ask runs it, the others wait and read its results file (they would
+    otherwise run the same matrix side by side on the same cores). pytest-xdist's recipe for a
+    fixture executed once; a run that fails leaves nothing, and the next process runs it itself."""
+    from conformance.results import read_results
+    from conformance.runner import run
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / f"shared-{name}"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (shared / "done").exists():
+            return read_results(shared / "results.jsonl")
+        frame = run(out=shared, **run_args)
+        (shared / "done").write_text("")
+        return frame
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,7 @@ from conformance import families
 from conformance import frameworks as registry
 from conformance.profile import PROFILE_DTYPES, aspects, label, profile, semantic_table
 from conformance.report import render_html
-from conformance.runner import run
-from tests.conftest import REPO, installed, needs
+from tests.conftest import REPO, installed, needs, run_once_per_session
 
 # Every framework installed here (all of them under `make test`, one under `tox -e torch`)
 # is probed, and each of its bindings must agree with what it declares.
@@ -17,8 +16,9 @@ PROBED = [name for name in registry.names() if installed(name)]
 
 
 @pytest.fixture(scope="module")
-def probe_rows():
-    return run([REPO / "cases" / "probes"], frameworks=PROBED, out=None, dtypes=PROFILE_DTYPES)
+def probe_rows(tmp_path_factory):
+    return run_once_per_session(tmp_path_factory, "probes", cases=[REPO / "cases" / "probes"], frameworks=PROBED,
+                                dtypes=PROFILE_DTYPES)
 
 
 @pytest.fixture(scope="module")
