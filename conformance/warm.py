@@ -368,7 +368,10 @@ class WarmWorker(WorkerProcess):
     def close(self, failed: bool = False, keep_lock: bool = False) -> None:
         """Hand the worker back to its slot; one that failed, or is still busy with a recipe
         (an interrupted run), is killed instead, so that the next run gets a fresh one."""
-        if self._socket is not None:
+        # The run's thread and, on Ctrl-C, the main thread may both close: each works on the
+        # socket it saw (closing a socket twice is harmless), never on one set to None under it.
+        connection = self._socket
+        if connection is not None:
             if (failed or self._pending) and _is_worker(self._pid):
                 try:
                     os.kill(self._pid, signal.SIGKILL)
@@ -378,14 +381,14 @@ class WarmWorker(WorkerProcess):
                 if self._slot is not None:
                     self._slot.clear()
             try:
-                self._socket.shutdown(socket.SHUT_RDWR)
+                connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             if self._pending and not failed:
                 # Another thread waits for the reply: it reads the end now and closes the rest
                 # itself (closing the descriptor under it could hand it someone else's).
                 return
-            self._socket.close()
+            connection.close()
             self._socket, self._pending = None, False
         if self._stderr is not None:
             self._stderr.close()
