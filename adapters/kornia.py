@@ -15,28 +15,12 @@ from __future__ import annotations
 from conformance.adapters.kornia_focal import BINDINGS as FOCAL_BINDINGS
 from conformance.adapters.kornia_overlap import BINDINGS as OVERLAP_BINDINGS
 from conformance.adapters.torch import device, result_dtype, to_numpy  # noqa: F401 - the worker calls them
-from conformance.binding import Framework
+from conformance.adapters.torch import library_on_torch
+from conformance.adapters.torch import setup as torch_setup
 
-FRAMEWORK = Framework(
-    name="kornia",
-    distributions=("kornia", "torch"),
-    imports=("import torch", "import kornia.losses"),
-    float_array="torch.tensor({data}, dtype=torch.{dtype})",
-    index_array="torch.tensor({data})",
-    show="loss.tolist()",
-    worker_module="conformance.adapters.kornia",
-    complete=False,
-    bindings=FOCAL_BINDINGS + OVERLAP_BINDINGS,
-    gradient=("leaf = {x}.detach().requires_grad_(True)",
-              "grad, = torch.autograd.grad(loss_of(leaf).sum(), leaf)",
-              "print(grad.tolist())"),
-)
+FRAMEWORK = library_on_torch("kornia", "kornia.losses", FOCAL_BINDINGS + OVERLAP_BINDINGS)
 
 
 # -- worker side: only ever called inside the kornia worker process ----------
 def setup() -> None:
-    import kornia.losses  # noqa: F401
-    import torch
-
-    torch.set_num_threads(1)
-
+    torch_setup("kornia.losses")

@@ -14,28 +14,12 @@ from __future__ import annotations
 from conformance.adapters.monai_focal import BINDINGS as FOCAL_BINDINGS
 from conformance.adapters.monai_overlap import BINDINGS as OVERLAP_BINDINGS
 from conformance.adapters.torch import device, result_dtype, to_numpy  # noqa: F401 - the worker calls them
-from conformance.binding import Framework
+from conformance.adapters.torch import library_on_torch
+from conformance.adapters.torch import setup as torch_setup
 
-FRAMEWORK = Framework(
-    name="monai",
-    distributions=("monai", "torch"),
-    imports=("import torch", "import monai.losses"),
-    float_array="torch.tensor({data}, dtype=torch.{dtype})",
-    index_array="torch.tensor({data})",
-    show="loss.tolist()",
-    worker_module="conformance.adapters.monai",
-    complete=False,
-    bindings=FOCAL_BINDINGS + OVERLAP_BINDINGS,
-    gradient=("leaf = {x}.detach().requires_grad_(True)",
-              "grad, = torch.autograd.grad(loss_of(leaf).sum(), leaf)",
-              "print(grad.tolist())"),
-)
+FRAMEWORK = library_on_torch("monai", "monai.losses", FOCAL_BINDINGS + OVERLAP_BINDINGS)
 
 
 # -- worker side: only ever called inside the MONAI worker process ----------
 def setup() -> None:
-    import monai.losses  # noqa: F401
-    import torch
-
-    torch.set_num_threads(1)
-
+    torch_setup("monai.losses")

@@ -164,6 +164,10 @@ _MODULE_FORMS = tuple(
             doc=f"https://pytorch.org/docs/stable/generated/torch.nn.{_MODULES[b.id][0]}.html")
     for b in _FUNCTIONAL)
 
+_GRADIENT = ("leaf = {x}.detach().requires_grad_(True)",
+             "grad, = torch.autograd.grad(loss_of(leaf).sum(), leaf)",
+             "print(grad.tolist())")
+
 FRAMEWORK = Framework(
     name="torch",
     distributions=("torch",),
@@ -175,17 +179,32 @@ FRAMEWORK = Framework(
     bindings=_FUNCTIONAL + _MODULE_FORMS + CTC_BINDINGS + REGRESSION_BINDINGS + MARGIN_BINDINGS + SIMILARITY_BINDINGS
     + MULTICLASS_BINDINGS,
     accelerators={"cuda": 'torch.set_default_device("cuda")'},
-    gradient=("leaf = {x}.detach().requires_grad_(True)",
-              "grad, = torch.autograd.grad(loss_of(leaf).sum(), leaf)",
-              "print(grad.tolist())"),
+    gradient=_GRADIENT,
 )
 
 
+def library_on_torch(name: str, module: str, bindings: tuple[Binding, ...]) -> Framework:
+    """A library of losses written on torch (kornia, MONAI): torch's tensors and autograd,
+    in a worker of its own (``conformance.adapters.<name>``), on the CPU. It covers part
+    of the case format only, so it is not a complete framework."""
+    return Framework(
+        name=name, distributions=(name, "torch"), imports=("import torch", f"import {module}"),
+        float_array=FRAMEWORK.float_array, index_array=FRAMEWORK.index_array, show=FRAMEWORK.show,
+        worker_module=f"conformance.adapters.{name}", complete=False, bindings=bindings,
+        gradient=_GRADIENT)
+
+
 # -- worker side: only ever called inside the torch worker process ----------
-def setup() -> None:
+def setup(library: str | None = None) -> None:
+    """One thread (the runner runs frameworks side by side), and ``library`` imported
+    before the first recipe, so that its import is start-up, not a recipe's time."""
+    import importlib
+
     import torch
 
     torch.set_num_threads(1)
+    if library is not None:
+        importlib.import_module(library)
 
 
 def to_numpy(value: Any) -> Any:
