@@ -27,6 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if getattr(config.option, "numprocesses", None) and getattr(config.option, "maxschedchunk", None):
+    # Only xdist's ``load`` schedule (its default with -n) reads the option.
+    if getattr(config.option, "dist", None) == "load" and getattr(config.option, "maxschedchunk", None):
         return f"pytest-xdist: --maxschedchunk {config.option.maxschedchunk} (the matrix first; conftest.py says why)"
     return None

@@ -32,6 +32,13 @@ def test_under_xdist_the_matrix_goes_one_item_at_a_time_unless_chosen(given, chu
     assert f"pytest-xdist: --maxschedchunk {chunk} " in done.stdout
 
 
+def test_the_header_is_silent_where_the_schedule_ignores_the_option():
+    pytest.importorskip("xdist")
+    done = _pytest("-n", "2", "--dist", "loadfile", "--collect-only", QUICK)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "--maxschedchunk" not in done.stdout
+
+
 def test_every_package_of_the_library_is_installed():
     # An editable install finds every folder; a wheel holds only the packages listed
     # (conformance.fuzz was missing: `conformance fuzz` failed when installed from one).
