@@ -36,7 +36,7 @@ from conformance.side_by_side import UnknownBinding, compare_bindings, format_co
 if TYPE_CHECKING:
     from conformance.fuzz.search import SearchReport
 from conformance.listing import format_bindings, format_cases, format_frameworks, format_listing, format_losses
-from conformance.user_adapter import AdapterSpecError, UserAdapter
+from conformance.user_adapter import AdapterSpecError, UserAdapter, coverage
 from conformance.validation import expected_errors
 
 
@@ -317,6 +317,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if not loaded.cases:
         print(_nothing_to_run(args.cases, loaded.errors), file=sys.stderr)
         return 2
+    if adapter is not None:
+        covered = coverage(adapter, loaded.cases)
+        if covered.not_run:
+            print(covered.text(), file=sys.stderr)
+        if not covered.runs:
+            return 2
     broken = [f"framework {name!r} ({r.reference}, from {r.distribution}) is installed but cannot be "
               f"loaded: {r.problem}" for name, r in registry.registrations().items() if r.problem]
     for problem in broken:
@@ -326,6 +332,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                 resume=args.resume, startup_timeout=args.startup_timeout, adapter=adapter, shard=args.shard,
                 on_result=progress, on_plan=progress.plan, keep_warm=args.keep_warm)
     progress.clear()
+    if frame.empty and args.shard is None:  # a shard of a small matrix may be empty
+        print(f"nothing to run: no binding of {', '.join(args.frameworks or ['the installed frameworks'])} can express any of "
+              f"the {len(loaded.cases)} cases loaded in {', '.join(args.dtypes)} (`conformance list bindings` "
+              "says which losses each computes)", file=sys.stderr)
+        return 2
     progress.say("writing the reports")
     page = write_reports(frame, args.out, loaded.errors, read_run_info(Path(args.out) / "results.jsonl"))
     progress.clear()

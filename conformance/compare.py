@@ -25,6 +25,7 @@ from conformance.case import Case, Expectation
 from conformance.dtypes import MACHINE_EPS, DType, round_to, spacing
 from conformance.oracle import OracleValue
 from conformance.tolerance import Tolerance, bound_tolerance, known_match
+from conformance.user_adapter import FRAMEWORK_NAME as USER_FRAMEWORK
 from conformance.vocabulary import Mode, Quantity, Status
 
 
@@ -282,7 +283,8 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
             return verdict(deviated, entry.reason, errors, entry)
         got = "" if grad else f", got {outcome.value.tolist()}"
         return verdict(Status.FAIL, f"{'the gradient ' if grad else ''}deviates differently than documented: "
-                       f"expect says {terms.said(entry)} ({entry.reason}){got}", errors)
+                       f"expect says {terms.said(entry)} ({entry.reason}){got}"
+                       f"{_too_few_digits(outcome.value, documented, dtype)}", errors)
     if case.mode == Mode.AS_IS:
         return verdict(Status.DIFFERENCE, f"as_is: the {case.input.kind} went in as written; "
                        f"{binding.id} {binding.reads}", errors)
@@ -298,8 +300,30 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
     if grad:
         also = f" and from the declared reading {declared!r}" if declared else ""
         return verdict(Status.FAIL, f"undocumented gradient deviation from the oracle{also} (max abs "
-                       f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); fix the adapter or document it "
-                       "in `expect` with `grad`", errors)
+                       f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); {_remedy(binding)} with `grad`", errors)
     return verdict(Status.FAIL, f"undocumented deviation of {errors.ulp_err:.3g} ULP (abs {errors.abs_err:.3g}, "
-                   f"tolerance rtol={terms.tol.rtol:g} atol={terms.tol.atol:g}); fix the adapter or document it "
-                   "in `expect`", errors)
+                   f"tolerance rtol={terms.tol.rtol:g} atol={terms.tol.atol:g}); {_remedy(binding)}", errors)
+
+
+def _too_few_digits(value: np.ndarray, documented: np.ndarray | None, dtype: DType) -> str:
+    """A hint where a documented literal agrees with the API's value to several digits but
+    not to the few ULPs it is matched within: most often a value written too short."""
+    if documented is None or np.shape(value) != np.shape(documented):
+        return ""
+    value, documented = np.asarray(value, dtype=np.float64), np.asarray(documented, dtype=np.float64)
+    if not (np.isfinite(value).all() and np.isfinite(documented).all()):
+        return ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = float(np.max(np.abs(value - documented) / np.maximum(np.abs(value), np.finfo(np.float64).tiny),
+                                initial=0.0))
+    if not 0 < relative < 1e-5:
+        return ""
+    return (f"; the two agree to about {int(-math.log10(relative))} significant digits, and a documented value "
+            f"is matched within a few ULPs of {dtype}: derive it to 17 significant digits, or restrict the "
+            "entry's dtypes")
+
+
+def _remedy(binding: Binding) -> str:
+    if binding.id.startswith(f"{USER_FRAMEWORK}."):
+        return "fix your function, or document the difference in `expect` if it is intended"
+    return "fix the adapter or document it in `expect`"

@@ -99,6 +99,14 @@ def test_unknown_framework_is_a_usage_error():
     assert done.returncode == 2 and "unknown framework mxnet" in done.stderr
 
 
+def test_a_run_where_no_binding_expresses_any_case_says_so_and_exits_2(tmp_path):
+    # scikit-learn has no CTC loss: this printed "Empty DataFrame", "OK: no failures" and exited 0.
+    done = conformance("run", "--frameworks", "sklearn", "--cases", "cases/ctc/hand.yaml", "--out", str(tmp_path))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "nothing to run: no binding of sklearn can express any of the" in done.stderr
+    assert "Empty DataFrame" not in done.stdout and "OK" not in done.stdout
+
+
 @needs("torch")
 def test_explain_prints_values_causes_and_equivalent_calls():
     done = conformance("explain", "ce-probs-unnormalised", "--dtypes", "float32", "--frameworks", "torch")

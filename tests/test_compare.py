@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from conformance import frameworks as registry
+from conformance.binding import Binding
 from conformance.case import Case
-from conformance.compare import Outcome, judge, measure
+from conformance.compare import Outcome, _remedy, _too_few_digits, judge, measure
 from conformance.vocabulary import Quantity
 from conformance.oracle import evaluate
 
@@ -168,3 +169,18 @@ def test_an_exact_loss_beyond_the_dtype_is_the_infinity_it_rounds_to():
     assert not measure(inf, beyond, "float64", default_tolerance("float64")).close
     assert not measure(np.asarray(3.0e38), beyond, "float32", default_tolerance("float32")).close
     assert in_range_of(np.array([-5e39, 1.0, math.nan]), "float32").tolist()[:2] == [-math.inf, 1.0]
+
+
+def test_a_documented_value_written_too_short_is_named_as_such():
+    # 16.11809565 for 16.11809565095832: "deviates differently than documented" said no more.
+    hint = _too_few_digits(np.array(16.11809565095832), np.array(16.11809565), "float64")
+    assert "agree to about 10 significant digits" in hint and "derive it to 17 significant digits" in hint
+    assert _too_few_digits(np.array(16.1), np.array(15.9), "float64") == ""  # another value, not a short one
+    assert _too_few_digits(np.array([1.0, 2.0]), np.array(1.0), "float64") == ""
+    assert _too_few_digits(np.array(np.inf), np.array(1.0), "float64") == ""
+
+
+def test_a_row_of_your_own_function_asks_you_to_fix_it_not_an_adapter():
+    user = Binding("user.mypkg.f", "cross_entropy", frozenset({"logits"}), frozenset({"index"}), lambda w: None)
+    assert _remedy(user).startswith("fix your function")
+    assert _remedy(registry.all_bindings()["torch.cross_entropy"]) == "fix the adapter or document it in `expect`"

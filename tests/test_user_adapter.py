@@ -14,7 +14,9 @@ import sys
 import pytest
 
 from conformance.runner import run
-from conformance.user_adapter import AdapterSpecError, UserAdapter
+from conformance.evaluation import Evaluation
+from conformance.loader import load_cases
+from conformance.user_adapter import AdapterSpecError, UserAdapter, coverage
 from tests.conftest import REPO, needs
 
 SEED = "examples.user_loss.seed_losses:cross_entropy_one_hot"
@@ -37,6 +39,56 @@ def test_a_wrong_spec_says_what_to_write(function, declared, on, words):
     with pytest.raises(AdapterSpecError, match=None) as raised:
         UserAdapter.parse(function, declared, on)
     assert words in str(raised.value)
+
+
+def test_a_loss_name_with_digits_is_a_name():
+    # [a-z_]+ refused smooth_l1 with "write loss[input,target]", the form given.
+    adapter = UserAdapter.parse("mypkg:f", "smooth_l1[predictions, values, sum]")
+    assert (adapter.loss, adapter.input, adapter.target, adapter.reduction) == \
+        ("smooth_l1", "predictions", "values", "sum")
+
+
+def test_the_cases_an_adapter_cannot_run_are_counted_with_why():
+    loaded = load_cases([REPO / "cases" / "regression" / "smooth_l1.yaml", REPO / "cases" / "regression" / "huber.yaml"])
+    smooth = [c for c in loaded.cases if c.loss == "smooth_l1"]
+    # Every shipped smooth L1 case sets beta: without the option declared, none runs.
+    assert coverage(UserAdapter.parse("mypkg:f", "smooth_l1[predictions,values]"), loaded.cases).runs == 0
+    found = coverage(UserAdapter.parse("mypkg:f", "smooth_l1[predictions,values](beta)"), loaded.cases)
+    plain = [c for c in smooth if c.reduction == "mean" and set(c.options_set()) <= {"beta"} and c.mode == "faithful"]
+    assert found.loaded == len(loaded.cases) and found.runs == len(plain) > 0
+    assert sum(n for _, n in found.not_run) == found.loaded - found.runs
+    huber = sum(c.loss == "huber" for c in loaded.cases)
+    assert (f"another loss than smooth_l1 (huber {huber})", huber) in found.not_run
+    assert ("your function has no equivalent of `weight`", 1) in found.not_run, found.not_run
+
+
+def test_a_declared_option_is_passed_as_a_keyword_and_an_array_in_the_run_dtype():
+    loaded = load_cases([REPO / "cases" / "regression" / "smooth_l1.yaml"])
+    weighted = next(c for c in loaded.cases if c.option("weight") is not None)
+    framework = UserAdapter.parse("mypkg:f", "smooth_l1[predictions,values](beta,weight)").framework()
+    recipe = Evaluation(weighted, framework.bindings[0], "float32").recipe()
+    assert "loss = user_module.f(predictions, target, beta=1.0, weight=weight)" in recipe
+    assert "weight = torch.tensor(" in recipe and "dtype=torch.float32" in recipe
+
+
+@pytest.mark.parametrize("declared,words", [
+    ("smooth_l1[predictions,values](betta)", "options are weight | beta, not 'betta' (did you mean 'beta'?)"),
+    ("smooth_l1[predictions,values](beta;import os)", "write loss[input,target]"),
+])
+def test_a_wrong_option_says_what_to_write(declared, words):
+    with pytest.raises(AdapterSpecError) as raised:
+        UserAdapter.parse("mypkg:f", declared)
+    assert words in str(raised.value)
+
+
+def test_an_adapter_that_runs_no_case_is_a_usage_error(tmp_path):
+    # It printed an empty table, "OK: no failures" and exited 0.
+    done = subprocess.run([sys.executable, "-m", "conformance", "run", "--cases", str(CASES), "--adapter", SEED,
+                           "--as", "smooth_l1[predictions,values]", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "runs 0 of the" in done.stderr and "another loss than smooth_l1 (cross_entropy" in done.stderr
+    assert "conformance list cases --loss smooth_l1" in done.stderr and "OK" not in done.stdout
 
 
 def test_the_reference_round_trips_and_is_data_not_code():
