@@ -14,6 +14,7 @@ from conformance.report import page_data, render_html, status_matrix, summary, w
 from conformance.report.agreement import Agreement, agreement_cells
 from conformance.report.findings import Severity, findings, pitfalls
 from conformance.report.payload import decode
+from conformance.report.text import story
 from conformance.results import Result, to_frame
 
 
@@ -168,6 +169,28 @@ def test_findings_are_one_per_cause_ranked_by_what_they_do():
     assert [p.headline for p in pitfalls(deviations())] == ["applies softmax to the input"]
 
 
+def test_undocumented_rows_are_one_finding_per_measured_mechanism():
+    # They were one finding per binding: one clip on three Keras backends, in two forms, was six lines.
+    clip = "clips probabilities to [1e-07, 1-1e-07]"
+    frame = to_frame([
+        _ce("z", "keras.CategoricalCrossentropy", "fail", 15.9, "inf", interpretation=clip),
+        _ce("z", "keras_jax.losses.categorical_crossentropy", "fail", 15.9, "inf",
+            interpretation=f"{clip} | {clip}, then renormalises them"),
+        _ce("z", "torch.cross_entropy", "fail", 2.0, 1.0, interpretation="unexplained"),
+        _ce("z", "jax.optax.softmax_cross_entropy", "fail", 3.0, 1.0, interpretation="unexplained"),
+        _ce("z", "tensorflow.nn.softmax_cross_entropy_with_logits", "fail", 3.0, 1.0,
+            interpretation="not measured: the time limit ran out during the interpretation search"),
+        _ce("z", "keras_torch.CategoricalCrossentropy", "fail", 3.0, 1.0,
+            interpretation="not measured: the time limit ran out during the interpretation search"),
+    ])
+    found = {tuple(f.bindings): f for f in findings(frame)}
+    assert set(found) == {("keras.CategoricalCrossentropy", "keras_jax.losses.categorical_crossentropy"),
+                          ("torch.cross_entropy",), ("jax.optax.softmax_cross_entropy",),
+                          ("tensorflow.nn.softmax_cross_entropy_with_logits",),
+                          ("keras_torch.CategoricalCrossentropy",)}
+    assert found["keras.CategoricalCrossentropy", "keras_jax.losses.categorical_crossentropy"].headline == clip
+
+
 def test_agreement_cells_count_faithful_rows_per_loss_and_framework():
     cells = {(c.loss, c.framework): c for c in agreement_cells(deviations())}
     assert cells["cross_entropy", "numpy"].agreement == Agreement.AGREES
@@ -219,3 +242,14 @@ def test_a_finding_measures_error_against_the_whole_exact_value():
 def test_brief_shows_the_first_numbers_in_c_order(value, shown):
     # Only the numbers shown are read (a report briefs 64,000-element losses by the thousand).
     assert brief(value) == shown
+
+
+def test_the_story_counts_failing_values_and_gradients():
+    # "6 match the mathematics" stood beside "FAILED: 5 failing rows" where the gradients failed.
+    frame = to_frame([
+        _ce("a", "torch.cross_entropy", "pass", 1.0, 1.0, grad_status="fail"),
+        _ce("b", "torch.cross_entropy", "pass", 1.0, 1.0, grad_status="pass"),
+        _ce("c", "torch.cross_entropy", "fail", 2.0, 1.0, grad_status="skipped"),
+    ])
+    assert story(frame) == ("3 evaluations of 3 cases by 1 bindings in 1 dtypes: 2 match the mathematics, "
+                            "1 fail or raise. Of their 2 gradients, 1 match the oracle, 1 fail or raise.")

@@ -28,6 +28,8 @@ from conformance.results import DEVIATING, FAILING
 from conformance.vocabulary import Quantity
 
 UNEXPLAINED = {"", "unexplained", None}
+# Interpretations that say what could not be measured, or only where a gradient is NaN.
+NOT_A_READING = ("not measured", "NaN gradient at ")
 # The columns a finding reads (besides the value or gradient and its exact one).
 _READ = ("case_id", "binding", "framework", "dtype", "raised", "link", "oracle")
 DTYPE_PREFERENCE = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
@@ -199,10 +201,15 @@ def _group(rows: pd.DataFrame, quantity: Quantity, reasons: pd.Series, readings:
 
 
 def _cause(reasons: pd.Series, bindings: pd.Series, readings: pd.Series, statuses: pd.Series) -> pd.Series:
-    # A documented deviation shares its reason; an undocumented one has none to share, so it is
-    # one finding per binding and reading.
+    # A documented deviation shares its reason. An undocumented one has none to share: what was
+    # measured (the simplest reading) is its cause, over every binding and dtype that shows it;
+    # an unexplained one is one finding per binding.
     undocumented = statuses.isin(FAILING)
-    return reasons.fillna("").where(~undocumented, bindings + "\x00" + readings.fillna(""))
+    simplest = readings.fillna("").astype(str).str.split(" | ", n=1, regex=False).str[0]
+    # A note of what could not be measured names no mechanism to share.
+    vague = simplest.isin(UNEXPLAINED) | simplest.str.startswith(NOT_A_READING)
+    measured = simplest.where(~vague, bindings + "\x00" + simplest)
+    return reasons.fillna("").where(~undocumented, "\x01" + measured)
 
 
 def rank(findings: list[Finding]) -> list[Finding]:

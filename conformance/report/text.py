@@ -25,9 +25,21 @@ def story(frame: pd.DataFrame) -> str:
         parts.append(f"{counts['known']:,} deviate as their case documents")
     if counts.get("difference", 0):
         parts.append(f"{counts['difference']:,} show an as_is pitfall")
+    wrong = counts.get("fail", 0) + counts.get("error", 0)
+    if wrong:
+        parts.append(f"{wrong:,} fail or raise")
     if counts.get("skipped", 0):
         parts.append(f"{counts['skipped']:,} did not apply (a dtype or input the API does not take)")
-    return parts[0] + " " + ", ".join(parts[1:]) + "."
+    sentence = parts[0] + " " + ", ".join(parts[1:]) + "."
+    # The values' count alone read "6 match" beside "FAILED: 5 failing rows" where gradients failed.
+    grads = frame["grad_status"].value_counts() if "grad_status" in frame else pd.Series(dtype=int)
+    checked = int(grads.drop("skipped", errors="ignore").sum())
+    if checked:
+        wrong = grads.get("fail", 0) + grads.get("error", 0)
+        sentence += (f" Of their {checked:,} gradients, {grads.get('pass', 0):,} match the oracle"
+                     + (f", {grads['known']:,} deviate as documented" if grads.get("known", 0) else "")
+                     + (f", {wrong:,} fail or raise" if wrong else "") + ".")
+    return sentence
 
 
 def count_failing(frame: pd.DataFrame, errors: Iterable[CaseError] = ()) -> int:
