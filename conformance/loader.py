@@ -143,7 +143,6 @@ def load_cases(paths: Iterable[str | Path], limits: LoadLimits = LoadLimits(),
 
     ``bindings``: the ids ``expect`` may name (default: every adapter's bindings).
     """
-    bindings = known_bindings() if bindings is None else bindings
     budget = ElementBudget(limits.max_total)
     result = LoadResult()
     first_seen: dict[str, Case] = {}
@@ -185,10 +184,13 @@ def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),
         return [], [CaseError(name, exc.line, exc.column, "", str(exc))]
     except (OSError, UnicodeDecodeError, _TooLarge) as exc:
         return [], [CaseError(name, 1, 1, "", f"cannot read file: {exc}")]
+    # With the adapters' own bindings (not a caller's list of ids), an entry is also checked
+    # against what its binding can express.
+    runnable = _binding_objects() if bindings is None else {}
     bindings = known_bindings() if bindings is None else bindings
     budget = ElementBudget(limits.max_total) if budget is None else budget
     context = {"max_elements": limits.max_elements, "bindings": bindings, "budget": budget,
-               "variants": known_variants()}
+               "variants": known_variants(), "runnable": runnable}
     problem = _check_top_level(data)
     if problem:
         key, message = problem
@@ -255,12 +257,40 @@ def _build_case(file: str, index: int, raw: Any, defaults: dict, marks: SourceMa
     try:
         fields = {key: marks.locate((*(("defaults",) if key not in raw else ("cases", index)), key))
                   for key in merged if isinstance(key, str)}
-        return Case.model_validate(merged, context=context).located(file, line, fields), None
+        case = Case.model_validate(merged, context=context).located(file, line, fields)
     except ValidationError as exc:
         return None, _first_error(file, index, raw, defaults, exc, marks, case_id)
     except Exception as exc:  # noqa: BLE001 - a bug of ours must cost this case, not the file
         return None, CaseError(file, line, col, "", f"could not be read ({type(exc).__name__}: "
                                f"{str(exc)[:200]}); please report this case", case_id)
+    dead = _dead_entry(case, context["runnable"])
+    if dead is not None:
+        key_line, key_col = marks.locate_key((*(("defaults",) if "expect" not in raw else ("cases", index)),
+                                              "expect", dead[0]))
+        return None, CaseError(file, key_line, key_col, "expect", dead[1], case_id)
+    return case, None
+
+
+def _binding_objects() -> dict:
+    from conformance import frameworks as registry
+
+    return registry.all_bindings()
+
+
+def _dead_entry(case: Case, runnable: dict) -> tuple[str, str] | None:
+    """The first ``expect`` key whose binding never runs ``case`` (its entry would document
+    nothing, silently), and what to write instead."""
+    for binding_id in case.expect:
+        binding = runnable.get(binding_id)
+        why = binding.cannot_express(case) if binding is not None else None
+        if why is None:
+            continue
+        framework = binding_id.split(".", 1)[0]
+        runs = [b for b, other in runnable.items()
+                if b.split(".", 1)[0] == framework and other.cannot_express(case) is None]
+        instead = f"; of {framework}'s, {', '.join(runs[:4])} run{'s' if len(runs) == 1 else ''} it" if runs else ""
+        return binding_id, f"{binding_id} never runs this case ({why}), so its entry documents nothing{instead}"
+    return None
 
 
 def _over_budget(count: int, budget: ElementBudget) -> str:

@@ -71,6 +71,40 @@ def test_expect_entries_name_bindings_that_run_the_case(case_id):
             assert entry.reason.strip() and entry.category, f"{binding_id}: reason and category"
 
 
+def test_an_entry_whose_binding_never_runs_the_case_is_a_located_error(write_cases):
+    # The README's own example documented keras.CategoricalCrossentropy on a weighted case with
+    # class indices, which only keras.SparseCategoricalCrossentropy runs; validate said OK.
+    path = write_cases("""
+        cases:
+          - id: dead-entry
+            loss: cross_entropy
+            input: {logits: [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]}
+            target: {index: [2, 0]}
+            weight: [1.0, 1.0, 3.0]
+            expected: 0.9076059644
+            expect:
+              torch.cross_entropy:
+                value: 1.0
+                reason: not a real deviation, only a live entry beside the dead one
+                category: semantic
+              keras.CategoricalCrossentropy:
+                value: 1.0
+                reason: a deviation of another binding
+                category: semantic
+          - id: still-loaded
+            loss: cross_entropy
+            input: {logits: [[1.0, 2.0]]}
+            target: {index: [0]}
+            expected: 1.3132616875182228
+    """)
+    loaded = load_cases([path])
+    assert [c.id for c in loaded.cases] == ["still-loaded"]
+    (error,) = loaded.errors
+    assert (error.line, error.field, error.case_id) == (13, "expect", "dead-entry")  # the key's line
+    assert "keras.CategoricalCrossentropy never runs this case" in error.message
+    assert "keras.SparseCategoricalCrossentropy runs it" in error.message
+
+
 def test_nonfinite_expected_values_are_kept():
     assert math.isnan(float(CASES["ce-all-ignored-mean"].expected))
     assert float(CASES["ce-probs-zero-on-target"].expected) == math.inf
