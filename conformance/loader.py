@@ -6,6 +6,7 @@ and every other case still loads.
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -328,14 +329,26 @@ def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: Validati
     if error["type"] == "missing":
         message = "required field is missing"
     elif error["type"] == "extra_forbidden":
-        message = f"unknown field {loc[-1]!r}"
+        message = f"unknown field {loc[-1]!r}{_closest_field(loc[-1])}"
     from_defaults = bool(loc) and loc[0] in defaults and loc[0] not in raw
     root = ("defaults",) if from_defaults else ("cases", index)
     line, col = (marks.locate_key if error["type"] == "extra_forbidden" else marks.locate)(root + loc)
-    more = len(exc.errors()) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''} in this case)"
+    # Field names as written may hold anything (a lone surrogate): printable, and short.
+    others = [".".join(map(str, _written_path({**defaults, **raw}, tuple(e["loc"]))))[:60]
+              .encode("utf-8", "backslashreplace").decode("utf-8") or "the case" for e in exc.errors()[1:]]
+    if others:
+        message += (f" (and {len(others)} more problem{'s' if len(others) > 1 else ''} in this case: "
+                    f"{', '.join(dict.fromkeys(others[:5]))}{', ...' if len(others) > 5 else ''})")
     return CaseError(file, line, col, ".".join(map(str, loc)), message, case_id)
+
+
+def _closest_field(name: object) -> str:
+    """`` (did you mean 'beta'?)`` for a misspelt case field or option, else nothing."""
+    from conformance import families
+
+    known = {*Case.model_fields, *(o for f in families.families() for o in f.options.model_fields)} - {"options"}
+    close = difflib.get_close_matches(str(name)[:100], sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _written_path(data: Any, loc: tuple) -> tuple:

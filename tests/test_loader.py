@@ -67,6 +67,15 @@ def test_each_malformed_case_gets_one_located_error_and_the_rest_loads(
     assert str(error).startswith(f"{error.file}:{error.line}:")
 
 
+def test_a_misspelt_field_gets_a_suggestion_and_the_other_problems_are_named(write_cases):
+    write_cases("cases:\n  - id: typo\n    loss: smooth_l1\n    input: {predictions: [1.0]}\n"
+                "    target: {values: [0.0]}\n    betta: 0.5\n    expcted: 0.5\n")
+    (error,) = load_cases([write_cases.root]).errors
+    assert (error.line, error.column) == (6, 5)
+    assert error.message == ("unknown field 'betta' (did you mean 'beta'?) (and 1 more problem in this case: "
+                             "expcted)")
+
+
 def test_invalid_yaml_fails_that_file_only(write_cases):
     write_cases("cases:\n  - id: [\n", "broken.yaml")
     write_cases("cases:\n" + GOOD.format(n=1).lstrip("\n"), "fine.yaml")
