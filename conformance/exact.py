@@ -110,3 +110,51 @@ def divide(numerator: Any, denominator: Any) -> Any:
     if denominator == 0:
         return NAN if numerator == 0 or MP.isnan(numerator) else MP.sign(numerator) * INF
     return numerator / denominator
+
+
+# Central differences (the oracle's gradients of piecewise losses): the first step is this
+# fraction of the argument's size; each next one is STEP_SHRINK smaller, in DIGITS_PER_STEP
+# more digits, so that the difference of the two evaluations keeps DIGITS significant digits.
+FIRST_STEP = MP.mpf("1e-20")
+STEP_SHRINK = MP.mpf("1e-10")
+DIGITS_PER_STEP = 10
+# Successive steps agree: relatively, or where both slopes vanish (a C1 kink: the slope is O(step)).
+AGREE = MP.mpf("1e-25")
+VANISHING = MP.mpf("1e-30")
+# The last step, below the smallest magnitude in play: a kink where two floats' sum or
+# difference crosses another float is at least about 2**-106 of them away.
+LAST_STEP = MP.mpf("1e-45")
+
+
+def central_slope(f: Any, x: Any, scale: Any, smallest: Any) -> Any:
+    """df/dx at ``x`` by central differences, from a step of 1e-20 ``scale`` down by 1e-10
+    until two successive steps agree.
+
+    A fixed step averages the two sides of a kink closer to ``x`` than the step (``|r|`` at
+    r = 1e-30 gave 1e-10, not 1); a step below that distance gives the slope itself, and
+    exactly at a kink every step gives the mean of the one-sided slopes. ``scale``: the size
+    of the arguments (the loss's variation is measured against it); ``smallest``: the smallest
+    nonzero magnitude in play (nothing smaller than ``LAST_STEP`` of it is tried). NaN where
+    no two successive steps give finite values.
+    """
+    step, last = FIRST_STEP * scale, LAST_STEP * smallest
+    previous = None
+    for k in range(64):
+        with MP.workdps(DIGITS + DIGITS_PER_STEP * k):
+            high, low = f(x + step), f(x - step)
+            slope = (high - low) / (2 * step) if MP.isfinite(high) and MP.isfinite(low) else None
+        if slope is not None and previous is not None:
+            size = max(abs(slope), abs(previous))
+            if abs(slope - previous) <= AGREE * size or size <= VANISHING:
+                return +slope
+        if step < last:
+            break
+        previous, step = slope, step * STEP_SHRINK
+    return +slope if slope is not None else NAN
+
+
+def smallest_magnitude(*values: Any) -> Any:
+    """The smallest nonzero finite ``|v|`` (1 where there is none): how close two arguments'
+    kinks can be, for :func:`central_slope`."""
+    sizes = [abs(v) for v in values if MP.isfinite(v) and v != 0]
+    return min(sizes) if sizes else ONE

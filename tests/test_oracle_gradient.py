@@ -168,3 +168,36 @@ def test_softmax_reading_of_log_probs_is_the_logits_gradient():
     as_logits = make(**{**fields, "input": {"logits": [[-1.2, -0.9, -1.6]]}})
     np.testing.assert_array_equal(evaluate_gradient(make(**fields), reading="softmax").as_float(),
                                   evaluate_gradient(as_logits).as_float())
+
+
+# Inputs closer to a kink than the numerical derivative's old fixed step (1e-20 of max(|x|, 1),
+# or of a row's largest score): both sides were averaged into a number that is neither slope.
+# The expected slopes are the closed forms' (sign(r), clip(r / beta, -1, 1), ...), by hand.
+NEAR_A_KINK = [
+    ({"loss": "absolute_error", "input": {"predictions": [1e-30]}, "target": {"values": [0.0]},
+      "reduction": "sum"}, "float64", [1.0]),
+    ({"loss": "absolute_error", "input": {"predictions": [1e-21]}, "target": {"values": [0.0]},
+      "reduction": "sum"}, "float32", [1.0]),
+    ({"loss": "absolute_percentage_error", "input": {"predictions": [1e-30]}, "target": {"values": [2e-30]},
+      "reduction": "sum"}, "float64", [-100 / 2e-30]),
+    ({"loss": "perceptron", "input": {"scores": [1e-30, -3e-21]}, "target": {"signs": [1.0, 1.0]},
+      "reduction": "sum"}, "float64", [0.0, -1.0]),
+    ({"loss": "hinge_embedding", "input": {"distances": [1e-30]}, "target": {"signs": [-1.0]}, "margin": 0.0,
+      "reduction": "sum"}, "float64", [0.0]),
+    ({"loss": "multi_margin", "input": {"scores": [[1.0, 2.0 ** -52, 1e6]]}, "target": {"index": [0]},
+      "reduction": "sum"}, "float64", [[-2.0, 1.0, 1.0]]),
+    ({"loss": "multiclass_perceptron", "input": {"scores": [[-1e6, 1e-15, 0.0]]}, "target": {"index": [0]},
+      "reduction": "sum"}, "float64", [[-1.0, 1.0, 0.0]]),
+    ({"loss": "multilabel_margin", "input": {"scores": [[1e6, 1.0, 2.0 ** -52]]},
+      "target": {"index_lists": [[1, -1, -1]]}, "reduction": "sum"}, "float64", [[1.0, -2.0, 1.0]]),
+    ({"loss": "smooth_l1", "input": {"predictions": [1e-15, 2e-15]}, "target": {"values": [0.0, 0.0]},
+      "beta": 1e-15, "reduction": "sum"}, "float64", [1.0, 1.0]),
+    ({"loss": "huber", "input": {"predictions": [1e-15]}, "target": {"values": [0.0]}, "delta": 1e-15,
+      "reduction": "sum"}, "float64", [1e-15]),
+]
+
+
+@pytest.mark.parametrize("fields,dtype,slopes", NEAR_A_KINK, ids=[f["loss"] + "-" + d for f, d, _ in NEAR_A_KINK])
+def test_an_input_beside_a_kink_gets_its_own_side_s_slope(fields, dtype, slopes):
+    got = evaluate_gradient(make(**fields), dtype).as_float()
+    np.testing.assert_allclose(got, slopes, rtol=1e-14, atol=1e-25)

@@ -23,7 +23,7 @@ import numpy as np
 from conformance.arrays import Number
 from conformance.case_rules import CaseRuleError
 from conformance.dtypes import round_to
-from conformance.exact import MP, NAN, ONE, mp_array
+from conformance.exact import MP, NAN, ONE, central_slope, mp_array, smallest_magnitude
 from conformance.families import multiclass_margin as shared
 from conformance.families.base import Family, Options, Reading, reduce_exact
 from conformance.vocabulary import Elements, Reduction
@@ -86,10 +86,9 @@ class HingeEmbedding(Family):
             if not MP.isfinite(v):
                 grad[index] = NAN
                 continue
-            step = MP.mpf("1e-20") * max(abs(v), ONE)
-            high = self.element(case, dtype, v + step, t[index])
-            low = self.element(case, dtype, v - step, t[index])
-            grad[index] = (high - low) / (2 * step)
+            margin = MP.mpf(self._margin(case, dtype))
+            grad[index] = central_slope(lambda u, t=t[index]: self.element(case, dtype, u, t), v,
+                                        max(abs(v), ONE), smallest_magnitude(v, v - margin))
         scale = self.scale(case, x.shape)
         return grad * scale, scale
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from conformance.case_rules import CaseRuleError
 from conformance.dtypes import round_to
-from conformance.exact import MP, NAN, ONE, mp_array, total
+from conformance.exact import MP, NAN, ONE, central_slope, mp_array, smallest_magnitude, total
 from conformance.families.base import Aspect, Family, Reading, Rule, reduce_exact
 from conformance.vocabulary import Elements, Reduction
 
@@ -190,15 +190,16 @@ class RowFamily(Family):
     def _row_partial(self, case: Case, dtype: DType, row: np.ndarray, target: Any, j: int) -> Any:
         if not all(MP.isfinite(v) for v in row):
             return NAN
-        # A step relative to the row's largest score: the row's loss is of that size, and a
-        # step far below it would vanish in the 50 digits (1e30 against 1e-20).
-        step = MP.mpf("1e-20") * max(max(abs(v) for v in row), ONE)
-        up, down = row.copy(), row.copy()
-        up[j], down[j] = row[j] + step, row[j] - step
-        high, low = self.row_loss(case, dtype, up, target), self.row_loss(case, dtype, down, target)
-        if not (MP.isfinite(high) and MP.isfinite(low)):
-            return NAN
-        return (high - low) / (2 * step)
+
+        def moved(v: Any) -> Any:
+            changed = row.copy()
+            changed[j] = v
+            return self.row_loss(case, dtype, changed, target)
+
+        # Steps relative to the row's largest score (the row's loss is of that size), down to
+        # below its closest two scores: a kink is where two scores' difference crosses a margin.
+        gaps = [a - b for a in row for b in row]
+        return central_slope(moved, row[j], max(max(abs(v) for v in row), ONE), smallest_magnitude(*row, *gaps))
 
     # -- interpretation ----------------------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:

@@ -28,7 +28,7 @@ import numpy as np
 from conformance.arrays import FloatArray
 from conformance.case_rules import CaseRuleError
 from conformance.dtypes import MACHINE_EPS, round_to
-from conformance.exact import MP, NAN, ONE, divide, mp_array, total
+from conformance.exact import MP, NAN, ONE, central_slope, divide, mp_array, smallest_magnitude, total
 from conformance.families.base import Aspect, Family, Options, Reading, Rule
 from conformance.vocabulary import Reduction
 
@@ -186,13 +186,12 @@ class ElementwiseFamily(Family):
     def _slope(self, case: Case, x: Any, y: Any, reading: str | None = None) -> Any:
         if not (MP.isfinite(x) and MP.isfinite(y)):
             return NAN
-        step = MP.mpf("1e-20") * max(abs(x), ONE)
-        left = reading == "left_slope_at_tie" and x == y
-        high = self.element(case, x if left else x + step, y)
-        low = self.element(case, x - step, y)
-        if not (MP.isfinite(high) and MP.isfinite(low)):
-            return NAN
-        return (high - low) / (step if left else 2 * step)
+        if reading == "left_slope_at_tie" and x == y:
+            step = MP.mpf("1e-20") * max(abs(x), ONE)
+            here, low = self.element(case, x, y), self.element(case, x - step, y)
+            return (here - low) / step if MP.isfinite(here) and MP.isfinite(low) else NAN
+        return central_slope(lambda v: self.element(case, v, y), x, max(abs(x), abs(y), ONE),
+                             smallest_magnitude(x, y, x - y))
 
     # -- interpretation -----------------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:
