@@ -6,7 +6,9 @@ textbook sum over the other classes. Input ``scores`` of shape ``(C,)`` or
 ``p`` (1 or 2, default 1), ``margin`` (default 1) and ``weight``, one weight per
 class, of which each sample takes its true class's ``w_y`` as a factor of its
 loss. ``mean`` is the plain mean over the samples (the weights are inside each
-sample's loss; torch does not divide by them either).
+sample's loss; torch does not divide by them either). The weight multiplies the hinge
+term, as torch's kernel computes it (``LossMultiMargin.cpp``); torch's documentation
+writes ``max(0, w_y (margin - s_y + s_j))^p``, which for ``p = 2`` would square the weight.
 
 torch's documentation and kernel divide each sample's sum by C, the true class
 included: the faithful glue multiplies torch's per-sample output by C (in
