@@ -7,8 +7,8 @@ textbook sum over the other classes. Input ``scores`` of shape ``(C,)`` or
 class, of which each sample takes its true class's ``w_y`` as a factor of its
 loss. ``mean`` is the plain mean over the samples (the weights are inside each
 sample's loss; torch does not divide by them either). The weight multiplies the hinge
-term, as torch's kernel computes it (``LossMultiMargin.cpp``); torch's documentation
-writes ``max(0, w_y (margin - s_y + s_j))^p``, which for ``p = 2`` would square the weight.
+term raised to ``p``, ``w_y max(0, ...)^p``, as torch's ``MultiMarginLoss`` documents it
+and its kernel computes it.
 
 torch's documentation and kernel divide each sample's sum by C, the true class
 included: the faithful glue multiplies torch's per-sample output by C (in
