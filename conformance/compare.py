@@ -300,9 +300,11 @@ def judge(quantity: Quantity, case: Case, binding: Binding, dtype: DType, outcom
     if grad:
         also = f" and from the declared reading {declared!r}" if declared else ""
         return verdict(Status.FAIL, f"undocumented gradient deviation from the oracle{also} (max abs "
-                       f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); {_remedy(binding)} with `grad`", errors)
+                       f"{errors.abs_err:.3g}, {errors.ulp_err:.3g} ULP); {_remedy(binding)} with `grad`"
+                       f"{_rounded_away(case, dtype)}", errors)
     return verdict(Status.FAIL, f"undocumented deviation of {errors.ulp_err:.3g} ULP (abs {errors.abs_err:.3g}, "
-                   f"tolerance rtol={terms.tol.rtol:g} atol={terms.tol.atol:g}); {_remedy(binding)}", errors)
+                   f"tolerance rtol={terms.tol.rtol:g} atol={terms.tol.atol:g}); {_remedy(binding)}"
+                   f"{_rounded_away(case, dtype)}", errors)
 
 
 def _too_few_digits(value: np.ndarray, documented: np.ndarray | None, dtype: DType) -> str:
@@ -321,6 +323,19 @@ def _too_few_digits(value: np.ndarray, documented: np.ndarray | None, dtype: DTy
     return (f"; the two agree to about {int(-math.log10(relative))} significant digits, and a documented value "
             f"is matched within a few ULPs of {dtype}: derive it to 17 significant digits, or restrict the "
             "entry's dtypes")
+
+
+def _rounded_away(case: Case, dtype: DType) -> str:
+    """A note where ``dtype`` cannot hold some of the input's values (1e-9 is 0 in float16):
+    the row, and its oracle, are of the rounded input, whatever the case file says."""
+    written = np.asarray(case.input.values, dtype=np.float64).ravel()
+    rounded = round_to(written, dtype)
+    lost = ((rounded == 0) & (written != 0)) | (np.isinf(rounded) & np.isfinite(written))
+    if not lost.any():
+        return ""
+    shown = [f"{w:.3g} is {r:g}" for w, r in zip(written[lost][:2], rounded[lost][:2])]
+    more = f" (and {int(lost.sum()) - 2} more)" if lost.sum() > 2 else ""
+    return f" (in {dtype} the input's {', '.join(shown)}{more}: the row and its oracle take the input as {dtype} holds it)"
 
 
 def _remedy(binding: Binding) -> str:

@@ -10,7 +10,7 @@ import pytest
 from conformance import frameworks as registry
 from conformance.binding import Binding
 from conformance.case import Case
-from conformance.compare import Outcome, _remedy, _too_few_digits, judge, measure
+from conformance.compare import Outcome, _remedy, _rounded_away, _too_few_digits, judge, measure
 from conformance.vocabulary import Quantity
 from conformance.oracle import evaluate
 
@@ -184,3 +184,12 @@ def test_a_row_of_your_own_function_asks_you_to_fix_it_not_an_adapter():
     user = Binding("user.mypkg.f", "cross_entropy", frozenset({"logits"}), frozenset({"index"}), lambda w: None)
     assert _remedy(user).startswith("fix your function")
     assert _remedy(registry.all_bindings()["torch.cross_entropy"]) == "fix the adapter or document it in `expect`"
+
+
+def test_an_input_the_dtype_cannot_hold_is_named_on_a_failing_row():
+    # A newcomer's p = 1e-9 is 0 in float16: its float16 rows looked like framework bugs.
+    case = Case.model_validate({"id": "t", "loss": "binary_cross_entropy", "input": {"probs": [1e-9, 0.5]},
+                                "target": {"probs": [1.0, 0.0]}, "expected": 10.708847208815138})
+    assert _rounded_away(case, "float16") == (" (in float16 the input's 1e-09 is 0: the row and its oracle take the "
+                                              "input as float16 holds it)")
+    assert _rounded_away(case, "float32") == ""
