@@ -253,3 +253,14 @@ def test_the_story_counts_failing_values_and_gradients():
     ])
     assert story(frame) == ("3 evaluations of 3 cases by 1 bindings in 1 dtypes: 2 match the mathematics, "
                             "1 fail or raise. Of their 2 gradients, 1 match the oracle, 1 fail or raise.")
+
+
+def test_a_coarse_dtype_s_extra_reading_does_not_become_a_cause_of_its_own():
+    # bfloat16 fitted "applies sigmoid" first and the batch mean every other dtype shows second.
+    batch = "averages over the first axis (batch) only"
+    rows = [Result(case_id="m", loss="binary_cross_entropy", binding="user.f", framework="user", dtype=d,
+                   mode="faithful", status="fail", value=1.6, oracle=0.8,
+                   interpretation=(f"applies sigmoid to the input | {batch}" if d == "bfloat16" else batch))
+            for d in ("float64", "float32", "float16", "bfloat16")]
+    (found,) = findings(to_frame(rows))
+    assert found.headline == batch and found.dtypes == ["bfloat16", "float16", "float32", "float64"]

@@ -200,16 +200,29 @@ def _group(rows: pd.DataFrame, quantity: Quantity, reasons: pd.Series, readings:
     return [_finding(rows, positions, badness, quantity) for positions in members.values()]
 
 
-def _cause(reasons: pd.Series, bindings: pd.Series, readings: pd.Series, statuses: pd.Series) -> pd.Series:
+def _cause(rows: pd.DataFrame, reasons: pd.Series, readings: pd.Series, statuses: pd.Series) -> pd.Series:
     # A documented deviation shares its reason. An undocumented one has none to share: what was
-    # measured (the simplest reading) is its cause, over every binding and dtype that shows it;
-    # an unexplained one is one finding per binding.
+    # measured is its cause, over every binding and dtype that shows it; an unexplained one is one
+    # finding per binding.
     undocumented = statuses.isin(FAILING)
-    simplest = readings.fillna("").astype(str).str.split(" | ", n=1, regex=False).str[0]
+    measured = _agreed_readings(rows["case_id"], rows["binding"], readings.fillna("").astype(str))
     # A note of what could not be measured names no mechanism to share.
-    vague = simplest.isin(UNEXPLAINED) | simplest.str.startswith(NOT_A_READING)
-    measured = simplest.where(~vague, bindings + "\x00" + simplest)
+    vague = measured.isin(UNEXPLAINED) | measured.str.startswith(NOT_A_READING)
+    measured = measured.where(~vague, rows["binding"] + "\x00" + measured)
     return reasons.fillna("").where(~undocumented, "\x01" + measured)
+
+
+def _agreed_readings(cases: pd.Series, bindings: pd.Series, readings: pd.Series) -> pd.Series:
+    """Each row's reading: of the ones that fit it ("a | b", simplest first), the one most rows
+    of its case and binding share. A coarse dtype fits more readings (bfloat16 fitted "applies
+    sigmoid" first, and the batch mean every dtype shows second): the other dtypes settle it."""
+    fits = readings.str.split(" | ", regex=False)
+    shared: dict[tuple, Counter] = {}
+    for key, options in zip(zip(cases, bindings), fits):
+        shared.setdefault(key, Counter()).update(set(options))
+    chosen = [max(options, key=lambda r, c=shared[key]: (c[r], -options.index(r)))
+              for key, options in zip(zip(cases, bindings), fits)]
+    return pd.Series(chosen, index=readings.index, dtype=object)
 
 
 def rank(findings: list[Finding]) -> list[Finding]:
@@ -225,9 +238,9 @@ def findings(frame: pd.DataFrame) -> list[Finding]:
         else frame.iloc[:0]
     grad_readings = grad["grad_interpretation"] if "grad_interpretation" in grad else grad["grad_explanation"]
     found = _group(value, Quantity.VALUE, value["explanation"], value["interpretation"], value["status"],
-                   _cause(value["explanation"], value["binding"], value["interpretation"], value["status"]))
+                   _cause(value, value["explanation"], value["interpretation"], value["status"]))
     found += _group(grad, Quantity.GRAD, grad["grad_explanation"], grad_readings, grad["grad_status"],
-                    _cause(grad["grad_explanation"], grad["binding"], grad_readings, grad["grad_status"]))
+                    _cause(grad, grad["grad_explanation"], grad_readings, grad["grad_status"]))
     return rank(found)
 
 
