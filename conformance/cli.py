@@ -84,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                               "function(input, target)")
     run_cmd.add_argument("--as", dest="adapter_as", default=None, metavar="LOSS[INPUT,TARGET]",
                          help="what --adapter computes: e.g. cross_entropy[logits,index] (returns the "
-                              "mean) or cross_entropy[logits,probs,sum]")
+                              "mean) or cross_entropy[logits,probs,sum]; the loss's options it takes as "
+                              "keywords in parentheses: smooth_l1[predictions,values](beta,weight)")
     run_cmd.add_argument("--on", dest="adapter_on", default="torch", metavar="FRAMEWORK",
                          help="whose arrays --adapter takes (default torch)")
     run_cmd.add_argument("--dtypes", type=_csv(DTYPES, "dtype"), default=list(DEFAULT_DTYPES),

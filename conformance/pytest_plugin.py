@@ -36,7 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-adapter", default=None, metavar="MODULE:FUNCTION",
                     help="test your own loss function, e.g. mypkg.losses:my_cross_entropy")
     group.addoption("--conformance-adapter-as", default=None, metavar="LOSS[INPUT,TARGET]",
-                    help="what the adapter computes, e.g. cross_entropy[logits,index]")
+                    help="what the adapter computes, e.g. cross_entropy[logits,index], with the options "
+                         "it takes as keywords in parentheses: smooth_l1[predictions,values](beta)")
     group.addoption("--conformance-adapter-on", default="torch", metavar="FRAMEWORK",
                     help="whose arrays the adapter takes (default torch)")
     group.addoption("--conformance-timeout", type=float, default=60.0,
