@@ -8,6 +8,7 @@ the mathematics is undefined (``log`` of a negative number, softmax of
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import mpmath
@@ -114,11 +115,12 @@ def divide(numerator: Any, denominator: Any) -> Any:
 
 # Central differences (the oracle's gradients of piecewise losses): the first step is this
 # fraction of the argument's size; each next one is STEP_SHRINK smaller, in DIGITS_PER_STEP
-# more digits, so that the difference of the two evaluations keeps DIGITS significant digits.
+# more digits, so that the difference of the two evaluations keeps DIGITS - 20 significant digits.
 FIRST_STEP = MP.mpf("1e-20")
 STEP_SHRINK = MP.mpf("1e-10")
 DIGITS_PER_STEP = 10
-# Successive steps agree: relatively, or where both slopes vanish (a C1 kink: the slope is O(step)).
+# Successive steps agree: relatively, or where both slopes vanish (at a C1 kink such as the
+# squared hinge's, the central difference is O(step)).
 AGREE = MP.mpf("1e-25")
 VANISHING = MP.mpf("1e-30")
 # The last step, below the smallest magnitude in play: a kink where two floats' sum or
@@ -128,29 +130,32 @@ LAST_STEP = MP.mpf("1e-45")
 
 def central_slope(f: Any, x: Any, scale: Any, smallest: Any) -> Any:
     """df/dx at ``x`` by central differences, from a step of 1e-20 ``scale`` down by 1e-10
-    until two successive steps agree.
+    until two successive steps agree, the larger of them already below 1e-20 ``smallest``.
 
     A fixed step averages the two sides of a kink closer to ``x`` than the step (``|r|`` at
-    r = 1e-30 gave 1e-10, not 1); a step below that distance gives the slope itself, and
+    r = 1e-30 gave 1e-10, not 1), and two steps both above that distance can agree on the
+    average (at r = 1e-60, steps 1e-20 and 1e-30); below it a step gives the slope itself, and
     exactly at a kink every step gives the mean of the one-sided slopes. ``scale``: the size
     of the arguments (the loss's variation is measured against it); ``smallest``: the smallest
-    nonzero magnitude in play (nothing smaller than ``LAST_STEP`` of it is tried). NaN where
-    no two successive steps give finite values.
+    nonzero magnitude in play (no step below ``LAST_STEP`` of it is tried: there, the smallest
+    step's slope is the answer). NaN where no step gives finite values.
     """
-    step, last = FIRST_STEP * scale, LAST_STEP * smallest
-    previous = None
-    for k in range(64):
+    step, settled, last = FIRST_STEP * scale, FIRST_STEP * smallest, LAST_STEP * smallest
+    previous, found = None, NAN
+    for k in itertools.count():
+        check()
         with MP.workdps(DIGITS + DIGITS_PER_STEP * k):
             high, low = f(x + step), f(x - step)
             slope = (high - low) / (2 * step) if MP.isfinite(high) and MP.isfinite(low) else None
-        if slope is not None and previous is not None:
-            size = max(abs(slope), abs(previous))
-            if abs(slope - previous) <= AGREE * size or size <= VANISHING:
-                return +slope
+        if slope is not None:
+            found = +slope
+            if previous is not None and step <= settled * STEP_SHRINK:
+                size = max(abs(slope), abs(previous))
+                if abs(slope - previous) <= AGREE * size or size <= VANISHING:
+                    return found
         if step < last:
-            break
+            return found
         previous, step = slope, step * STEP_SHRINK
-    return +slope if slope is not None else NAN
 
 
 def smallest_magnitude(*values: Any) -> Any:

@@ -194,6 +194,17 @@ NEAR_A_KINK = [
       "beta": 1e-15, "reduction": "sum"}, "float64", [1.0, 1.0]),
     ({"loss": "huber", "input": {"predictions": [1e-15]}, "target": {"values": [0.0]}, "delta": 1e-15,
       "reduction": "sum"}, "float64", [1e-15]),
+    # Closer still: two steps both above the distance agreed on the average (a review found these).
+    ({"loss": "absolute_error", "input": {"predictions": [1e-60, 5e-324]}, "target": {"values": [0.0, 0.0]},
+      "reduction": "sum"}, "float64", [1.0, 1.0]),
+    ({"loss": "perceptron", "input": {"scores": [1e-60, -1e-60]}, "target": {"signs": [1.0, 1.0]},
+      "reduction": "sum"}, "float64", [0.0, -1.0]),
+    ({"loss": "hinge_embedding", "input": {"distances": [1e-60]}, "target": {"signs": [-1.0]}, "margin": 0.0,
+      "reduction": "sum"}, "float64", [0.0]),
+    ({"loss": "multiclass_perceptron", "input": {"scores": [[-1e6, 1e-60, 0.0]]}, "target": {"index": [0]},
+      "reduction": "sum"}, "float64", [[-1.0, 1.0, 0.0]]),
+    ({"loss": "smooth_l1", "input": {"predictions": [1e-60]}, "target": {"values": [0.0]}, "beta": 1e-70,
+      "reduction": "sum"}, "float64", [1.0]),
 ]
 
 

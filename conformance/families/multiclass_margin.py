@@ -182,12 +182,16 @@ class RowFamily(Family):
         targets = self.target_rows(case, dtype)
         grad = np.empty(rows.shape, dtype=object)
         for i in range(rows.shape[0]):
+            # A kink is where two scores' difference crosses a margin: steps go below the row's
+            # smallest score and its closest two scores (adjacent once sorted).
+            ordered = sorted(v for v in rows[i] if MP.isfinite(v))
+            smallest = smallest_magnitude(*ordered, *(b - a for a, b in zip(ordered, ordered[1:])))
             for j in range(rows.shape[1]):
-                grad[i, j] = self._row_partial(case, dtype, rows[i], targets[i], j)
+                grad[i, j] = self._row_partial(case, dtype, rows[i], targets[i], j, smallest)
         scale = self.scale(case, x.shape)
         return grad.reshape(x.shape) * scale, scale
 
-    def _row_partial(self, case: Case, dtype: DType, row: np.ndarray, target: Any, j: int) -> Any:
+    def _row_partial(self, case: Case, dtype: DType, row: np.ndarray, target: Any, j: int, smallest: Any) -> Any:
         if not all(MP.isfinite(v) for v in row):
             return NAN
 
@@ -196,10 +200,8 @@ class RowFamily(Family):
             changed[j] = v
             return self.row_loss(case, dtype, changed, target)
 
-        # Steps relative to the row's largest score (the row's loss is of that size), down to
-        # below its closest two scores: a kink is where two scores' difference crosses a margin.
-        gaps = [a - b for a in row for b in row]
-        return central_slope(moved, row[j], max(max(abs(v) for v in row), ONE), smallest_magnitude(*row, *gaps))
+        # Steps relative to the row's largest score: the row's loss is of that size.
+        return central_slope(moved, row[j], max(max(abs(v) for v in row), ONE), smallest)
 
     # -- interpretation ----------------------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:
