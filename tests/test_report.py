@@ -182,12 +182,20 @@ def test_undocumented_rows_are_one_finding_per_measured_mechanism():
             interpretation="not measured: the time limit ran out during the interpretation search"),
         _ce("z", "keras_torch.CategoricalCrossentropy", "fail", 3.0, 1.0,
             interpretation="not measured: the time limit ran out during the interpretation search"),
+        # What raised, and what was too large to search, name no shared mechanism either.
+        _ce("r", "torch.nn.CrossEntropyLoss", "error", None, 1.0, interpretation="raises RuntimeError"),
+        _ce("r", "sklearn.log_loss", "error", None, 1.0, interpretation="raises RuntimeError"),
+        _ce("u", "tinygrad.cross_entropy", "fail", 3.0, 1.0,
+            interpretation="unexplained (more than 256 components: not searched)"),
+        _ce("u", "kornia.cross_entropy", "fail", 3.0, 1.0,
+            interpretation="unexplained (more than 256 components: not searched)"),
     ])
     found = {tuple(f.bindings): f for f in findings(frame)}
     assert set(found) == {("keras.CategoricalCrossentropy", "keras_jax.losses.categorical_crossentropy"),
                           ("torch.cross_entropy",), ("jax.optax.softmax_cross_entropy",),
                           ("tensorflow.nn.softmax_cross_entropy_with_logits",),
-                          ("keras_torch.CategoricalCrossentropy",)}
+                          ("keras_torch.CategoricalCrossentropy",), ("torch.nn.CrossEntropyLoss",),
+                          ("sklearn.log_loss",), ("tinygrad.cross_entropy",), ("kornia.cross_entropy",)}
     assert found["keras.CategoricalCrossentropy", "keras_jax.losses.categorical_crossentropy"].headline == clip
 
 
@@ -256,11 +264,13 @@ def test_the_story_counts_failing_values_and_gradients():
 
 
 def test_a_coarse_dtype_s_extra_reading_does_not_become_a_cause_of_its_own():
-    # bfloat16 fitted "applies sigmoid" first and the batch mean every other dtype shows second.
+    # bfloat16 fitted "applies sigmoid" first and the batch mean every other dtype shows second; the
+    # headline is the reading the rows were grouped by, though two of four list sigmoid first.
     batch = "averages over the first axis (batch) only"
     rows = [Result(case_id="m", loss="binary_cross_entropy", binding="user.f", framework="user", dtype=d,
                    mode="faithful", status="fail", value=1.6, oracle=0.8,
-                   interpretation=(f"applies sigmoid to the input | {batch}" if d == "bfloat16" else batch))
+                   interpretation=(f"applies sigmoid to the input | {batch}" if d in ("bfloat16", "float16")
+                                   else batch))
             for d in ("float64", "float32", "float16", "bfloat16")]
     (found,) = findings(to_frame(rows))
     assert found.headline == batch and found.dtypes == ["bfloat16", "float16", "float32", "float64"]

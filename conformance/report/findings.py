@@ -28,8 +28,9 @@ from conformance.results import DEVIATING, FAILING
 from conformance.vocabulary import Quantity
 
 UNEXPLAINED = {"", "unexplained", None}
-# Interpretations that say what could not be measured, or only where a gradient is NaN.
-NOT_A_READING = ("not measured", "NaN gradient at ")
+# Interpretations that name no mechanism: what could not be measured or searched, that it
+# raised (whatever it raised), or only where a gradient is NaN.
+NOT_A_READING = ("not measured", "NaN gradient at ", "raises", "unexplained")
 # The columns a finding reads (besides the value or gradient and its exact one).
 _READ = ("case_id", "binding", "framework", "dtype", "raised", "link", "oracle")
 DTYPE_PREFERENCE = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
@@ -200,15 +201,14 @@ def _group(rows: pd.DataFrame, quantity: Quantity, reasons: pd.Series, readings:
     return [_finding(rows, positions, badness, quantity) for positions in members.values()]
 
 
-def _cause(rows: pd.DataFrame, reasons: pd.Series, readings: pd.Series, statuses: pd.Series) -> pd.Series:
+def _cause(bindings: pd.Series, reasons: pd.Series, measured: pd.Series, statuses: pd.Series) -> pd.Series:
     # A documented deviation shares its reason. An undocumented one has none to share: what was
-    # measured is its cause, over every binding and dtype that shows it; an unexplained one is one
-    # finding per binding.
+    # measured (``measured``: the agreed reading) is its cause, over every binding and dtype that
+    # shows it; an unexplained one is one finding per binding.
     undocumented = statuses.isin(FAILING)
-    measured = _agreed_readings(rows["case_id"], rows["binding"], readings.fillna("").astype(str))
-    # A note of what could not be measured names no mechanism to share.
+    # A note of what could not be measured, or that it raised, names no mechanism to share.
     vague = measured.isin(UNEXPLAINED) | measured.str.startswith(NOT_A_READING)
-    measured = measured.where(~vague, rows["binding"] + "\x00" + measured)
+    measured = measured.where(~vague, bindings + "\x00" + measured)
     return reasons.fillna("").where(~undocumented, "\x01" + measured)
 
 
@@ -237,10 +237,12 @@ def findings(frame: pd.DataFrame) -> list[Finding]:
     grad = frame[frame["grad_status"].isin(DEVIATING)] if "grad_status" in frame \
         else frame.iloc[:0]
     grad_readings = grad["grad_interpretation"] if "grad_interpretation" in grad else grad["grad_explanation"]
-    found = _group(value, Quantity.VALUE, value["explanation"], value["interpretation"], value["status"],
-                   _cause(value, value["explanation"], value["interpretation"], value["status"]))
-    found += _group(grad, Quantity.GRAD, grad["grad_explanation"], grad_readings, grad["grad_status"],
-                    _cause(grad, grad["grad_explanation"], grad_readings, grad["grad_status"]))
+    found = []
+    for rows, quantity, reasons, readings, statuses in (
+            (value, Quantity.VALUE, value["explanation"], value["interpretation"], value["status"]),
+            (grad, Quantity.GRAD, grad["grad_explanation"], grad_readings, grad["grad_status"])):
+        agreed = _agreed_readings(rows["case_id"], rows["binding"], readings.fillna("").astype(str))
+        found += _group(rows, quantity, reasons, agreed, statuses, _cause(rows["binding"], reasons, agreed, statuses))
     return rank(found)
 
 
