@@ -105,6 +105,30 @@ def test_an_entry_whose_binding_never_runs_the_case_is_a_located_error(write_cas
     assert "keras.SparseCategoricalCrossentropy runs it" in error.message
 
 
+def test_an_entry_a_running_binding_inherits_is_live(write_cases):
+    # keras.ops.ctc_loss has no reduction of its own, so it never runs an as_is mean case; keras.CTC
+    # does, and reads keras.ops.ctc_loss's entries (documented_by): the entry documents keras.CTC.
+    path = write_cases("""
+        cases:
+          - id: inherited-entry
+            mode: as_is
+            loss: ctc
+            input: {log_probs: [[[-1.6094379124341003, -0.6931471805599453, -1.2039728043259361],
+                                 [-0.5108256237659907, -1.2039728043259361, -2.3025850929940455]]]}
+            target: {labels: [[1]]}
+            expected: 1.0
+            expect:
+              keras.ops.ctc_loss:
+                value: 1.0
+                reason: an entry the CTC class form inherits
+                category: semantic
+    """)
+    binding = registry.all_bindings()["keras.ops.ctc_loss"]
+    loaded = load_cases([path])
+    assert binding.cannot_express(loaded.cases[0]) is not None  # the premise: the key's own binding never runs it
+    assert not loaded.errors and [c.id for c in loaded.cases] == ["inherited-entry"]
+
+
 def test_nonfinite_expected_values_are_kept():
     assert math.isnan(float(CASES["ce-all-ignored-mean"].expected))
     assert float(CASES["ce-probs-zero-on-target"].expected) == math.inf
