@@ -19,6 +19,10 @@ from collections.abc import Callable, Mapping
 from conformance.case import Case, Expectation
 from conformance.recipe import RecipeWriter
 
+# The framework name of a user's own function under test (``--adapter``): its bindings are
+# ``user.<module>.<function>``.
+USER_FRAMEWORK = "user"
+
 
 @dataclass(frozen=True)
 class Inherits:

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conformance.binding import Binding
+from conformance.binding import USER_FRAMEWORK, Binding
 from conformance.case import Case, Expectation
 from conformance.dtypes import MACHINE_EPS, DType, round_to, spacing
 from conformance.oracle import OracleValue
 from conformance.tolerance import Tolerance, bound_tolerance, known_match
-from conformance.user_adapter import FRAMEWORK_NAME as USER_FRAMEWORK
 from conformance.vocabulary import Mode, Quantity, Status
 
 

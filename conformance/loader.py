@@ -336,7 +336,7 @@ def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: Validati
     if error["type"] == "missing":
         message = "required field is missing"
     elif error["type"] == "extra_forbidden":
-        message = f"unknown field {loc[-1]!r}{_closest_field(loc[-1])}"
+        message = f"unknown field {loc[-1]!r}{_closest_field(loc[-1], raw.get('loss', defaults.get('loss')))}"
     from_defaults = bool(loc) and loc[0] in defaults and loc[0] not in raw
     root = ("defaults",) if from_defaults else ("cases", index)
     line, col = (marks.locate_key if error["type"] == "extra_forbidden" else marks.locate)(root + loc)
@@ -349,11 +349,13 @@ def _first_error(file: str, index: int, raw: dict, defaults: dict, exc: Validati
     return CaseError(file, line, col, ".".join(map(str, loc)), message, case_id)
 
 
-def _closest_field(name: object) -> str:
-    """`` (did you mean 'beta'?)`` for a misspelt case field or option, else nothing."""
+def _closest_field(name: object, loss: object) -> str:
+    """`` (did you mean 'beta'?)`` for a misspelt case field or option of the case's loss
+    (every family's, where the loss is not known), else nothing."""
     from conformance import families
 
-    known = {*Case.model_fields, *(o for f in families.families() for o in f.options.model_fields)} - {"options"}
+    named = [f for f in families.families() if f.name == loss] or families.families()
+    known = {*Case.model_fields, *(o for f in named for o in f.options.model_fields)} - {"options"}
     close = difflib.get_close_matches(str(name)[:100], sorted(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -9,9 +9,10 @@ a failing row's recipe reproduces the call as it is. Every faithful case the
 function can express (that input and target kind, the class axis last of a
 1-d or 2-d input, and no option but those it declares) runs against the
 oracle, with the gradient where the framework differentiates. A declared option
-(``smooth_l1[predictions,values](beta)``) is passed as a keyword wherever a case
-gives it a value: ``function(input, target, beta=0.5)``; an array option
-(``weight``) as an array of the framework in the run's dtype.
+(``smooth_l1[predictions,values](beta)``) is passed as a keyword with the case's
+value, or the family's default where the case gives none:
+``function(input, target, beta=0.5)``; an array option (``weight``) only where
+the case gives one, as an array of the framework in the run's dtype.
 
 The adapter travels to the worker process as its *reference*,
 ``adapter:`` followed by its fields as JSON; nothing in it is ever evaluated:
@@ -31,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from conformance.binding import Binding, Framework
+from conformance.binding import USER_FRAMEWORK, Binding, Framework
 from conformance.case import Case
 from conformance.recipe import RecipeWriter
 
 ADAPTER_PREFIX = "adapter:"
-FRAMEWORK_NAME = "user"
+FRAMEWORK_NAME = USER_FRAMEWORK
 _IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"
 _FUNCTION = re.compile(rf"^(?P<module>{_IDENTIFIER}(\.{_IDENTIFIER})*):(?P<function>{_IDENTIFIER})$")
 _NAME = r"[a-z_][a-z0-9_]*"  # a loss, kind or reduction name: smooth_l1, log_probs
@@ -98,13 +99,18 @@ class UserAdapter:
         for role, kind, allowed in (("input", self.input, family.inputs), ("target", self.target, family.targets)):
             if kind not in allowed:
                 raise AdapterSpecError(f"--as: {self.loss} takes {role} {' | '.join(sorted(allowed))}, not {kind!r}")
-        known = list(family.options.model_fields)
+        fields = family.options.model_fields
         for option in self.options:
-            if option not in known:
-                close = difflib.get_close_matches(option, known, n=1)
+            if option not in fields:
+                close = difflib.get_close_matches(option, list(fields), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise AdapterSpecError(f"--as: {self.loss} options are {' | '.join(known) or 'none'}, "
+                raise AdapterSpecError(f"--as: {self.loss} options are {' | '.join(fields) or 'none'}, "
                                        f"not {option!r}{hint}")
+            default = fields[option].default
+            if default is not None and not isinstance(default, (bool, int, float)):
+                raise AdapterSpecError(f"--as: {self.loss}'s {option} is a choice ({default!r} by default), not "
+                                       "a number or an array, and is not passed to a function: leave it out "
+                                       "(the cases that set it are then not run)")
         if self.reduction not in family.reductions:
             raise AdapterSpecError(f"--as: {self.loss} reductions are {' | '.join(sorted(family.reductions))}, "
                                    f"not {self.reduction!r}")

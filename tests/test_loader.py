@@ -76,6 +76,14 @@ def test_a_misspelt_field_gets_a_suggestion_and_the_other_problems_are_named(wri
                              "expcted)")
 
 
+def test_the_suggestion_is_a_field_of_the_case_s_own_loss(write_cases):
+    # `gamma` is a focal option: suggesting it for cross_entropy's `gama` led to a second error.
+    write_cases("cases:\n  - id: typo\n    loss: cross_entropy\n    input: {logits: [[1.0, 0.0]]}\n"
+                "    target: {index: [0]}\n    gama: 2.0\n    expected: 0.31326168751822286\n")
+    (error,) = load_cases([write_cases.root]).errors
+    assert error.message == "unknown field 'gama'"
+
+
 def test_invalid_yaml_fails_that_file_only(write_cases):
     write_cases("cases:\n  - id: [\n", "broken.yaml")
     write_cases("cases:\n" + GOOD.format(n=1).lstrip("\n"), "fine.yaml")

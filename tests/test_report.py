@@ -260,7 +260,7 @@ def test_the_story_counts_failing_values_and_gradients():
         _ce("c", "torch.cross_entropy", "fail", 2.0, 1.0, grad_status="skipped"),
     ])
     assert story(frame) == ("3 evaluations of 3 cases by 1 bindings in 1 dtypes: 2 match the mathematics, "
-                            "1 fail or raise. Of their 2 gradients, 1 match the oracle, 1 fail or raise.")
+                            "1 is a failure or an error. Of their 2 gradients, 1 match the oracle, 1 is a failure or an error.")
 
 
 def test_a_coarse_dtype_s_extra_reading_does_not_become_a_cause_of_its_own():

@@ -74,6 +74,8 @@ def test_a_declared_option_is_passed_as_a_keyword_and_an_array_in_the_run_dtype(
 @pytest.mark.parametrize("declared,words", [
     ("smooth_l1[predictions,values](betta)", "options are weight | beta, not 'betta' (did you mean 'beta'?)"),
     ("smooth_l1[predictions,values](beta;import os)", "write loss[input,target]"),
+    # A choice, not a number: every case has it (its default), and none could pass it.
+    ("dice[probs,probs](overlap_over)", "dice's overlap_over is a choice"),
 ])
 def test_a_wrong_option_says_what_to_write(declared, words):
     with pytest.raises(AdapterSpecError) as raised:
@@ -89,6 +91,14 @@ def test_an_adapter_that_runs_no_case_is_a_usage_error(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "runs 0 of the" in done.stderr and "another loss than smooth_l1 (cross_entropy" in done.stderr
     assert "conformance list cases --loss smooth_l1" in done.stderr and "OK" not in done.stdout
+
+
+def test_an_adapter_that_runs_no_case_beside_named_frameworks_lets_them_run(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "conformance", "run", "--cases", str(CASES), "--adapter", SEED,
+                           "--as", "smooth_l1[predictions,values]", "--frameworks", "numpy", "--dtypes", "float64",
+                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert "runs 0 of the" in done.stderr and done.returncode == 0, done.stdout + done.stderr
+    assert "numpy" in done.stdout
 
 
 def test_the_reference_round_trips_and_is_data_not_code():

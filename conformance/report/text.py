@@ -27,7 +27,7 @@ def story(frame: pd.DataFrame) -> str:
         parts.append(f"{counts['difference']:,} show an as_is pitfall")
     wrong = counts.get("fail", 0) + counts.get("error", 0)
     if wrong:
-        parts.append(f"{wrong:,} fail or raise")
+        parts.append(_failing_words(wrong))
     if counts.get("skipped", 0):
         parts.append(f"{counts['skipped']:,} did not apply (a dtype or input the API does not take)")
     sentence = parts[0] + " " + ", ".join(parts[1:]) + "."
@@ -38,8 +38,12 @@ def story(frame: pd.DataFrame) -> str:
         wrong = grads.get("fail", 0) + grads.get("error", 0)
         sentence += (f" Of their {checked:,} gradients, {grads.get('pass', 0):,} match the oracle"
                      + (f", {grads['known']:,} deviate as documented" if grads.get("known", 0) else "")
-                     + (f", {wrong:,} fail or raise" if wrong else "") + ".")
+                     + (f", {_failing_words(wrong)}" if wrong else "") + ".")
     return sentence
+
+
+def _failing_words(count: int) -> str:
+    return f"{count:,} {'is a failure or an error' if count == 1 else 'are failures or errors'}"
 
 
 def count_failing(frame: pd.DataFrame, errors: Iterable[CaseError] = ()) -> int:
