@@ -214,3 +214,22 @@ class Framework:
                 return binding
         raise KeyError(f"{self.name} has no binding {binding_id!r}; "
                        f"known: {', '.join(b.id for b in self.bindings)}")
+
+
+def dead_entry(case: Case, binding_id: str, bindings: Mapping[str, Binding]) -> str | None:
+    """Why the ``expect`` entries of ``binding_id`` document nothing on ``case`` (None when
+    they do): no binding that reads them runs it. A key's readers are its binding and those
+    that inherit its entries (``documented_by``: Keras on other backends, a class over its
+    function), each where it takes the entries at all (``shared: false`` ones stay); where it
+    fails, the message names the bindings of that framework that do run the case."""
+    shared = any(entry.shared for entry in case.expectations(binding_id))
+    readers = [b for b in bindings.values() for link in b.documentation
+               if link.binding == binding_id and (shared or not link.shared_only)]
+    if binding_id not in bindings or any(b.cannot_express(case) is None for b in readers):
+        return None
+    framework = binding_id.split(".", 1)[0]
+    runs = [b for b, other in bindings.items()
+            if b.split(".", 1)[0] == framework and other.cannot_express(case) is None]
+    instead = f"; of {framework}'s, {', '.join(runs[:4])} run{'s' if len(runs) == 1 else ''} it" if runs else ""
+    return (f"{binding_id} never runs this case ({bindings[binding_id].cannot_express(case)}), nor does any "
+            f"binding that inherits its entries, so its entry documents nothing{instead}")

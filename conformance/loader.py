@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable
 
 from pydantic import ValidationError
 
+from conformance.binding import dead_entry
 from conformance.case import Case
 from conformance.case_error import CaseError
 from conformance.case_rules import CaseRuleError
@@ -279,25 +280,12 @@ def _binding_objects() -> dict:
 
 
 def _dead_entry(case: Case, runnable: dict) -> tuple[str, str] | None:
-    """The first ``expect`` key that no binding reading it runs on ``case`` (its entry would
-    document nothing, silently), and what to write instead. A key's readers are its binding
-    and those that inherit its entries (``documented_by``: Keras on other backends, a class
-    over its function), each where it takes the entries at all (``shared: false`` ones stay)."""
+    """The first ``expect`` key whose entries document nothing on ``case``, and why. A key
+    this install does not have (a plugin's) cannot be told apart: it passes."""
     for binding_id in case.expect:
-        if binding_id not in runnable:
-            continue  # a plugin's, or a binding this install does not have: no way to tell
-        shared = any(entry.shared for entry in case.expectations(binding_id))
-        readers = [b for b in runnable.values() for link in b.documentation
-                   if link.binding == binding_id and (shared or not link.shared_only)]
-        if any(b.cannot_express(case) is None for b in readers):
-            continue
-        why = runnable[binding_id].cannot_express(case)
-        framework = binding_id.split(".", 1)[0]
-        runs = [b for b, other in runnable.items()
-                if b.split(".", 1)[0] == framework and other.cannot_express(case) is None]
-        instead = f"; of {framework}'s, {', '.join(runs[:4])} run{'s' if len(runs) == 1 else ''} it" if runs else ""
-        return binding_id, (f"{binding_id} never runs this case ({why}), nor does any binding that inherits "
-                            f"its entries, so its entry documents nothing{instead}")
+        why = dead_entry(case, binding_id, runnable)
+        if why is not None:
+            return binding_id, why
     return None
 
 

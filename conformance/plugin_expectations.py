@@ -23,7 +23,7 @@ from importlib import resources
 
 from pydantic import TypeAdapter, ValidationError
 
-from conformance.binding import Framework
+from conformance.binding import Framework, dead_entry
 from conformance.case import Case, Expectation
 from conformance.case_error import CaseError
 from conformance.case_rules import CaseRuleError, check_expected
@@ -71,7 +71,8 @@ def _problem(case: Case, framework: Framework, binding_id: str, entries: list[Ex
         return f"{binding_id!r} is not a binding of {framework.name}"
     if binding_id in case.expect:
         return f"case {case.id} documents {binding_id} itself; document it in one place"
-    return None
+    documented = case.model_copy(update={"expect": {**case.expect, binding_id: entries}})
+    return dead_entry(documented, binding_id, {b.id: b for b in framework.bindings})
 
 
 def _entries(framework: Framework, limits: YamlLimits):

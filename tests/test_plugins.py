@@ -34,6 +34,8 @@ ce-logits-onehot:
   fake.cross_entropy: {valu: 9.0, reason: a misspelt field}
 ce-logits-soft-mean:
   torch.cross_entropy: {value: 9.0, reason: not a binding of this plugin}
+bce-probs-mean:
+  fake.cross_entropy: {value: 9.0, reason: an entry for a case no binding of the plugin runs}
 '''
 ENTRY_POINTS = '''
 [loss_conformance.frameworks]
@@ -47,7 +49,7 @@ PROBE = '''
 import json
 from conformance import families, frameworks
 from conformance.loader import load_cases
-loaded = load_cases(["cases/cross_entropy/basics.yaml"])
+loaded = load_cases(["cases/cross_entropy/basics.yaml", "cases/binary_cross_entropy/basics.yaml"])
 case = {c.id: c for c in loaded.cases}["ce-logits-index-mean"]
 print(json.dumps({
     "names": frameworks.names(),
@@ -95,8 +97,10 @@ def test_a_plugin_registers_like_the_built_in_frameworks_and_broken_ones_are_nam
 def test_a_plugins_expectations_merge_and_a_bad_entry_costs_only_itself(plugin_env):
     seen = json.loads(_python(PROBE, plugin_env).stdout)
     assert seen["merged"] == ["a planted entry to see it merged"]
-    assert seen["plugin_errors"] == 2
+    assert seen["plugin_errors"] == 3
     errors = "\n".join(seen["errors"])
+    assert ("fakeplug:expectations.yaml:9:23: bce-probs-mean.fake.cross_entropy: fake.cross_entropy never runs this "
+            "case (fake.cross_entropy computes cross_entropy, not binary_cross_entropy)") in errors
     assert "fakeplug:expectations.yaml:5:23: ce-logits-onehot.fake.cross_entropy.valu: unknown field 'valu'" in errors
     assert "'torch.cross_entropy' is not a binding of fake" in errors
 
