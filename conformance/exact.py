@@ -119,10 +119,10 @@ def divide(numerator: Any, denominator: Any) -> Any:
 FIRST_STEP = MP.mpf("1e-20")
 STEP_SHRINK = MP.mpf("1e-10")
 DIGITS_PER_STEP = 10
-# Successive steps agree: relatively, or where both slopes vanish (at a C1 kink such as the
-# squared hinge's, the central difference is O(step)).
+# Successive steps agree relatively; or the slope vanishes: at a C1 kink with zero slope (the
+# squared hinge at its margin) the central difference is O(step), so it shrinks with the step,
+# by STEP_SHRINK (within a factor 10), twice running.
 AGREE = MP.mpf("1e-25")
-VANISHING = MP.mpf("1e-30")
 # The last step, below the smallest magnitude in play: a kink where two floats' sum or
 # difference crosses another float is at least about 2**-106 of them away.
 LAST_STEP = MP.mpf("1e-45")
@@ -141,21 +141,31 @@ def central_slope(f: Any, x: Any, scale: Any, smallest: Any) -> Any:
     step's slope is the answer). NaN where no step gives finite values.
     """
     step, settled, last = FIRST_STEP * scale, FIRST_STEP * smallest, LAST_STEP * smallest
-    previous, found = None, NAN
+    slopes: list[Any] = []  # the last three steps' (None: not finite)
+    found = NAN
     for k in itertools.count():
         check()
         with MP.workdps(DIGITS + DIGITS_PER_STEP * k):
             high, low = f(x + step), f(x - step)
             slope = (high - low) / (2 * step) if MP.isfinite(high) and MP.isfinite(low) else None
+        slopes = (slopes + [slope])[-3:]
         if slope is not None:
             found = +slope
+            previous = slopes[-2] if len(slopes) > 1 else None
             if previous is not None and step <= settled * STEP_SHRINK:
-                size = max(abs(slope), abs(previous))
-                if abs(slope - previous) <= AGREE * size or size <= VANISHING:
+                if abs(slope - previous) <= AGREE * max(abs(slope), abs(previous)):
                     return found
+                if len(slopes) == 3 and slopes[0] is not None and _shrinks(previous, slopes[0]) \
+                        and _shrinks(slope, previous):
+                    return ZERO
         if step < last:
             return found
-        previous, step = slope, step * STEP_SHRINK
+        step *= STEP_SHRINK
+
+
+def _shrinks(smaller: Any, larger: Any) -> bool:
+    """Whether ``smaller`` is ``larger`` times STEP_SHRINK, within a factor 10."""
+    return larger != 0 and STEP_SHRINK / 10 <= abs(smaller / larger) <= STEP_SHRINK * 10
 
 
 def smallest_magnitude(*values: Any) -> Any:

@@ -205,6 +205,23 @@ NEAR_A_KINK = [
       "reduction": "sum"}, "float64", [[-1.0, 1.0, 0.0]]),
     ({"loss": "smooth_l1", "input": {"predictions": [1e-60]}, "target": {"values": [0.0]}, "beta": 1e-70,
       "reduction": "sum"}, "float64", [1.0]),
+    # A margin far larger than the inputs sets the loss's size (the steps were too fine to see it),
+    # a tiny one sets how close a tie's kink is, and a C1 kink's zero slope at a large scale.
+    ({"loss": "hinge_embedding", "input": {"distances": [1.0, 0.5]}, "target": {"signs": [-1.0, -1.0]},
+      "margin": 1e35, "reduction": "sum"}, "float64", [-1.0, -1.0]),
+    ({"loss": "multi_margin", "input": {"scores": [[0.0, 1.0]]}, "target": {"index": [0]}, "margin": 1e35,
+      "reduction": "sum"}, "float64", [[-1.0, 1.0]]),
+    ({"loss": "multi_margin", "input": {"scores": [[1.0, 1.0]]}, "target": {"index": [0]}, "margin": 1e-300,
+      "reduction": "sum"}, "float64", [[-1.0, 1.0]]),
+    ({"loss": "multi_margin", "input": {"scores": [[1.0, 1.0]]}, "target": {"index": [0]}, "margin": -1e-300,
+      "reduction": "sum"}, "float64", [[0.0, 0.0]]),
+    ({"loss": "multi_margin", "input": {"scores": [[1e100, 0.0]]}, "target": {"index": [0]}, "margin": 1e100, "p": 2,
+      "reduction": "sum"}, "float64", [[0.0, 0.0]]),
+    ({"loss": "squared_hinge", "input": {"scores": [1.0]}, "target": {"signs": [1.0]}, "reduction": "sum"},
+     "float64", [0.0]),
+    # A smooth loss at extreme inputs: right, and without stepping below 5e-324 (no test of time).
+    ({"loss": "log_cosh", "input": {"predictions": [1.7976931348623157e308, 5e-324]},
+      "target": {"values": [5e-324, 1.7976931348623157e308]}, "reduction": "sum"}, "float64", [1.0, -1.0]),
 ]
 
 

@@ -87,8 +87,9 @@ class HingeEmbedding(Family):
                 grad[index] = NAN
                 continue
             margin = MP.mpf(self._margin(case, dtype))
+            # The loss is of the size of the margin too; the kink is where v crosses it.
             grad[index] = central_slope(lambda u, t=t[index]: self.element(case, dtype, u, t), v,
-                                        max(abs(v), ONE), smallest_magnitude(v, v - margin))
+                                        max(abs(v), abs(margin), ONE), smallest_magnitude(v, margin, v - margin))
         scale = self.scale(case, x.shape)
         return grad * scale, scale
 

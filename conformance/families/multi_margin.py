@@ -52,9 +52,15 @@ class MultiMargin(shared.RowFamily):
         shared.check_indices(case)
         shared.check_class_weights(case)
 
+    def margins(self, case: Case, dtype: DType) -> tuple[Any, ...]:
+        return (self._margin(case, dtype),)
+
+    def _margin(self, case: Case, dtype: DType) -> Any:
+        return MP.mpf(float(round_to(case.option("margin"), dtype)))
+
     def row_loss(self, case: Case, dtype: DType, s: np.ndarray, target: Any) -> Any:
         y = int(target)
-        margin = MP.mpf(float(round_to(case.option("margin"), dtype)))
+        margin = self._margin(case, dtype)
         weight = case.option("weight")
         w = mp_array(weight, dtype)[y] if weight is not None else ONE
         terms = []

@@ -37,7 +37,7 @@ import numpy as np
 
 from conformance.case_rules import CaseRuleError
 from conformance.dtypes import round_to
-from conformance.exact import MP, NAN, ONE, central_slope, mp_array, smallest_magnitude, total
+from conformance.exact import MP, NAN, ONE, ZERO, central_slope, mp_array, smallest_magnitude, total
 from conformance.families.base import Aspect, Family, Reading, Rule, reduce_exact
 from conformance.vocabulary import Elements, Reduction
 
@@ -133,6 +133,13 @@ class RowFamily(Family):
     inputs = ("scores",)
     class_axis = True
     least_classes: int = 1
+    # Whether a row's loss has kinks (a hinge at its margin, tied maxima); see central_slope.
+    kinks: bool = True
+
+    def margins(self, case: Case, dtype: DType) -> tuple[Any, ...]:
+        """The constants a row's kinks are offset by: a kink is where two scores' difference
+        crosses one (1: the hinge losses' margin; 0: the perceptron's tie)."""
+        return (ONE, ZERO)
 
     # -- the row, exact and in float64 ---------------------------------------------------
     def row_loss(self, case: Case, dtype: DType, s: np.ndarray, target: Any) -> Any:
@@ -181,17 +188,21 @@ class RowFamily(Family):
         rows = x.reshape(-1, case.num_classes)
         targets = self.target_rows(case, dtype)
         grad = np.empty(rows.shape, dtype=object)
+        margins = self.margins(case, dtype)
         for i in range(rows.shape[0]):
-            # A kink is where two scores' difference crosses a margin: steps go below the row's
-            # smallest score and its closest two scores (adjacent once sorted).
-            ordered = sorted(v for v in rows[i] if MP.isfinite(v))
-            smallest = smallest_magnitude(*ordered, *(b - a for a, b in zip(ordered, ordered[1:])))
+            finite = [v for v in rows[i] if MP.isfinite(v)]
+            scale = max([abs(v) for v in finite] + [abs(m) for m in margins] + [ONE])
+            # Steps go below every distance from a kink: a score, a margin, and how far each
+            # two scores' difference is from each margin.
+            smallest = smallest_magnitude(*finite, *margins, *(a - b + m for a in finite for b in finite
+                                                                for m in margins)) if self.kinks else scale
             for j in range(rows.shape[1]):
-                grad[i, j] = self._row_partial(case, dtype, rows[i], targets[i], j, smallest)
+                grad[i, j] = self._row_partial(case, dtype, rows[i], targets[i], j, scale, smallest)
         scale = self.scale(case, x.shape)
         return grad.reshape(x.shape) * scale, scale
 
-    def _row_partial(self, case: Case, dtype: DType, row: np.ndarray, target: Any, j: int, smallest: Any) -> Any:
+    def _row_partial(self, case: Case, dtype: DType, row: np.ndarray, target: Any, j: int, scale: Any,
+                     smallest: Any) -> Any:
         if not all(MP.isfinite(v) for v in row):
             return NAN
 
@@ -200,8 +211,8 @@ class RowFamily(Family):
             changed[j] = v
             return self.row_loss(case, dtype, changed, target)
 
-        # Steps relative to the row's largest score: the row's loss is of that size.
-        return central_slope(moved, row[j], max(max(abs(v) for v in row), ONE), smallest)
+        # Steps relative to the row's largest score or margin: the row's loss is of that size.
+        return central_slope(moved, row[j], scale, smallest)
 
     # -- interpretation ----------------------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:

@@ -34,6 +34,7 @@ class MultilabelSoftMarginOptions(Options):
 
 
 class MultilabelSoftMargin(shared.RowFamily):
+    kinks = False  # smooth: no step needs to go below an argument
     name = "multilabel_soft_margin"
     definition = "-1/C sum_i w_i [y_i log sigmoid(s_i) + (1 - y_i) log sigmoid(-s_i)] per sample"
     targets = {"probs": Elements.FLOAT}

@@ -107,6 +107,9 @@ class ElementwiseFamily(Family):
     asymmetric: bool = False
     # The guard constants APIs are known to use, tried as readings (``eps``).
     guards: tuple[float, ...] = ()
+    # Whether the loss has kinks (|r|, a hinge): its numerical slope then steps below the
+    # smallest argument, which costs many steps at extreme inputs; a smooth loss needs none.
+    kinks: bool = True
     gradient_readings = {
         "left_slope_at_tie": "at a tie (x = y) the slope is the one from the left, e.g. -1 for |x - y|, not 0: "
                              "JAX differentiates abs(t) as select(t >= 0, 1, -1), and Keras computes "
@@ -190,8 +193,10 @@ class ElementwiseFamily(Family):
             step = MP.mpf("1e-20") * max(abs(x), ONE)
             here, low = self.element(case, x, y), self.element(case, x - step, y)
             return (here - low) / step if MP.isfinite(here) and MP.isfinite(low) else NAN
-        return central_slope(lambda v: self.element(case, v, y), x, max(abs(x), abs(y), ONE),
-                             smallest_magnitude(x, y, x - y))
+        scale = max(abs(x), abs(y), ONE)
+        # A kink (|r| at 0, a hinge at its margin) may be as close as the smallest argument.
+        smallest = smallest_magnitude(x, y, x - y) if self.kinks else scale
+        return central_slope(lambda v: self.element(case, v, y), x, scale, smallest)
 
     # -- interpretation -----------------------------------------------------------------
     def readings(self, case: Case, dtype: DType) -> list[Knobs]:

@@ -18,6 +18,7 @@ from conformance.families import margin
 
 
 class SoftMargin(margin.MarginFamily):
+    kinks = False  # smooth: no step needs to go below an argument
     name = "soft_margin"
     definition = "log(1 + exp(-y s)) per element; y = 2t - 1 for {0, 1} labels"
 

@@ -25,6 +25,7 @@ from conformance.vocabulary import Elements
 
 
 class SquaredError(shared.ElementwiseFamily):
+    kinks = False  # smooth: no step needs to go below an argument
     name = "squared_error"
     homogeneity = (2, None)
     definition = "(x - y)^2 per element; a weighted mean divides by the summed weights"

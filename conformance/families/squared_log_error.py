@@ -33,6 +33,7 @@ def _log1p(v: Any) -> Any:
 
 
 class SquaredLogError(shared.ElementwiseFamily):
+    kinks = False  # smooth: no step needs to go below an argument
     name = "squared_log_error"
     definition = "(log(1 + x) - log(1 + y))^2 per element"
     inputs = ("predictions",)
