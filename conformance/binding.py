@@ -217,19 +217,30 @@ class Framework:
 
 
 def dead_entry(case: Case, binding_id: str, bindings: Mapping[str, Binding]) -> str | None:
-    """Why the ``expect`` entries of ``binding_id`` document nothing on ``case`` (None when
-    they do): no binding that reads them runs it. A key's readers are its binding and those
-    that inherit its entries (``documented_by``: Keras on other backends, a class over its
-    function), each where it takes the entries at all (``shared: false`` ones stay); where it
-    fails, the message names the bindings of that framework that do run the case."""
-    shared = any(entry.shared for entry in case.expectations(binding_id))
-    readers = [b for b in bindings.values() for link in b.documentation
-               if link.binding == binding_id and (shared or not link.shared_only)]
-    if binding_id not in bindings or any(b.cannot_express(case) is None for b in readers):
+    """Why an ``expect`` entry of ``binding_id`` documents nothing on ``case`` (None when each
+    does): no binding that reads it runs the case. An entry's readers are the key's binding
+    and those that inherit its entries (``documented_by``: Keras on other backends, a class
+    over its function), where they take that entry (not one marked ``shared: false`` through a
+    ``shared_only`` link, nor one whose ``backends`` exclude them). Where one fails, the
+    message names the bindings of that framework that do run the case."""
+    if binding_id not in bindings:
         return None
-    framework = binding_id.split(".", 1)[0]
-    runs = [b for b, other in bindings.items()
-            if b.split(".", 1)[0] == framework and other.cannot_express(case) is None]
-    instead = f"; of {framework}'s, {', '.join(runs[:4])} run{'s' if len(runs) == 1 else ''} it" if runs else ""
-    return (f"{binding_id} never runs this case ({bindings[binding_id].cannot_express(case)}), nor does any "
-            f"binding that inherits its entries, so its entry documents nothing{instead}")
+    runners = [(b, link) for b in bindings.values() if b.cannot_express(case) is None
+               for link in b.documentation if link.binding == binding_id]
+    entries = case.expectations(binding_id)
+    for position, entry in enumerate(entries, start=1):
+        if any((entry.shared or not link.shared_only) and (entry.backends is None or b.variant in entry.backends)
+               for b, link in runners):
+            continue
+        framework = binding_id.split(".", 1)[0]
+        runs = [b for b, other in bindings.items()
+                if b.split(".", 1)[0] == framework and other.cannot_express(case) is None]
+        instead = f"; of {framework}'s, {', '.join(runs[:4])} run{'s' if len(runs) == 1 else ''} it" if runs else ""
+        which = f"its entry {position} of {len(entries)}" if len(entries) > 1 else "its entry"
+        why = bindings[binding_id].cannot_express(case)
+        if why:
+            return (f"{binding_id} never runs this case ({why}), and no binding that inherits {which} does, "
+                    f"so it documents nothing{instead}")
+        return (f"{which.capitalize()} is taken by no binding that runs this case (its `backends` or "
+                f"`shared: false` leave them out), so it documents nothing{instead}")
+    return None

@@ -129,6 +129,34 @@ def test_an_entry_a_running_binding_inherits_is_live(write_cases):
     assert not loaded.errors and [c.id for c in loaded.cases] == ["inherited-entry"]
 
 
+def test_each_entry_of_a_key_needs_a_reader_that_runs_the_case(write_cases):
+    # A `shared: false` entry is read by the key's own binding only: beside a shared entry that
+    # keras.CTC inherits, it was accepted, though keras.ops.ctc_loss never runs the case.
+    path = write_cases("""
+        cases:
+          - id: mixed-shared
+            mode: as_is
+            loss: ctc
+            input: {log_probs: [[[-1.6094379124341003, -0.6931471805599453, -1.2039728043259361],
+                                 [-0.5108256237659907, -1.2039728043259361, -2.3025850929940455]]]}
+            target: {labels: [[1]]}
+            expected: 1.0
+            expect:
+              keras.ops.ctc_loss:
+                - value: 1.0
+                  dtypes: [float32]
+                  reason: an entry the CTC class form inherits
+                  category: semantic
+                - value: 2.0
+                  dtypes: [float64]
+                  shared: false
+                  reason: only keras.ops.ctc_loss reads this, and it never runs the case
+                  category: semantic
+    """)
+    (error,) = load_cases([path]).errors
+    assert "its entry 2 of 2" in error.message and "keras.CTC runs it" in error.message
+
+
 def test_nonfinite_expected_values_are_kept():
     assert math.isnan(float(CASES["ce-all-ignored-mean"].expected))
     assert float(CASES["ce-probs-zero-on-target"].expected) == math.inf

@@ -189,13 +189,17 @@ def test_undocumented_rows_are_one_finding_per_measured_mechanism():
             interpretation="unexplained (more than 256 components: not searched)"),
         _ce("u", "kornia.cross_entropy", "fail", 3.0, 1.0,
             interpretation="unexplained (more than 256 components: not searched)"),
+        # A reading that begins with "raises" is a reading all the same.
+        _ce("p", "torch.triplet_margin_loss", "fail", 3.0, 1.0, interpretation="raises the differences to p"),
+        _ce("p", "jax.optax.triplet_margin_loss", "fail", 3.0, 1.0, interpretation="raises the differences to p"),
     ])
     found = {tuple(f.bindings): f for f in findings(frame)}
     assert set(found) == {("keras.CategoricalCrossentropy", "keras_jax.losses.categorical_crossentropy"),
                           ("torch.cross_entropy",), ("jax.optax.softmax_cross_entropy",),
                           ("tensorflow.nn.softmax_cross_entropy_with_logits",),
                           ("keras_torch.CategoricalCrossentropy",), ("torch.nn.CrossEntropyLoss",),
-                          ("sklearn.log_loss",), ("tinygrad.cross_entropy",), ("kornia.cross_entropy",)}
+                          ("sklearn.log_loss",), ("tinygrad.cross_entropy",), ("kornia.cross_entropy",),
+                          ("jax.optax.triplet_margin_loss", "torch.triplet_margin_loss")}
     assert found["keras.CategoricalCrossentropy", "keras_jax.losses.categorical_crossentropy"].headline == clip
 
 

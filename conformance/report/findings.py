@@ -30,7 +30,8 @@ from conformance.vocabulary import Quantity
 UNEXPLAINED = {"", "unexplained", None}
 # Interpretations that name no mechanism: what could not be measured or searched, that it
 # raised (whatever it raised), or only where a gradient is NaN.
-NOT_A_READING = ("not measured", "NaN gradient at ", "raises", "unexplained")
+NOT_A_READING = ("not measured", "NaN gradient at ", "unexplained")
+RAISED = r"raises( [\w.]+)?"  # "raises TypeError"; not a reading that "raises ... to the power p"
 # The columns a finding reads (besides the value or gradient and its exact one).
 _READ = ("case_id", "binding", "framework", "dtype", "raised", "link", "oracle")
 DTYPE_PREFERENCE = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
@@ -207,7 +208,7 @@ def _cause(bindings: pd.Series, reasons: pd.Series, measured: pd.Series, statuse
     # shows it; an unexplained one is one finding per binding.
     undocumented = statuses.isin(FAILING)
     # A note of what could not be measured, or that it raised, names no mechanism to share.
-    vague = measured.isin(UNEXPLAINED) | measured.str.startswith(NOT_A_READING)
+    vague = measured.isin(UNEXPLAINED) | measured.str.startswith(NOT_A_READING) | measured.str.fullmatch(RAISED)
     measured = measured.where(~vague, bindings + "\x00" + measured)
     return reasons.fillna("").where(~undocumented, "\x01" + measured)
 
