@@ -11,8 +11,9 @@ function can express (that input and target kind, the class axis last of a
 oracle, with the gradient where the framework differentiates. A declared option
 (``smooth_l1[predictions,values](beta)``) is passed as a keyword with the case's
 value, or the family's default where the case gives none:
-``function(input, target, beta=0.5)``; an array option (``weight``) only where
-the case gives one, as an array of the framework in the run's dtype.
+``function(input, target, beta=0.5)``; an option without a default (``weight``,
+``ignore_index``) only where the case gives one, an array as an array of the
+framework in the run's dtype.
 
 The adapter travels to the worker process as its *reference*,
 ``adapter:`` followed by its fields as JSON; nothing in it is ever evaluated:
