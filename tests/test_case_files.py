@@ -105,54 +105,37 @@ def test_an_entry_whose_binding_never_runs_the_case_is_a_located_error(write_cas
     assert "keras.SparseCategoricalCrossentropy runs it" in error.message
 
 
+# An as_is CTC case with a mean: keras.ops.ctc_loss has no reduction of its own, so it never runs
+# it; keras.CTC does, and reads keras.ops.ctc_loss's entries (documented_by). ENTRIES follow.
+AS_IS_CTC = """\
+cases:
+  - id: as-is-ctc-mean
+    mode: as_is
+    loss: ctc
+    input: {log_probs: [[[-1.6094379124341003, -0.6931471805599453, -1.2039728043259361],
+                         [-0.5108256237659907, -1.2039728043259361, -2.3025850929940455]]]}
+    target: {labels: [[1]]}
+    expected: 1.0
+    expect:
+      keras.ops.ctc_loss:
+"""
+
+
 def test_an_entry_a_running_binding_inherits_is_live(write_cases):
-    # keras.ops.ctc_loss has no reduction of its own, so it never runs an as_is mean case; keras.CTC
-    # does, and reads keras.ops.ctc_loss's entries (documented_by): the entry documents keras.CTC.
-    path = write_cases("""
-        cases:
-          - id: inherited-entry
-            mode: as_is
-            loss: ctc
-            input: {log_probs: [[[-1.6094379124341003, -0.6931471805599453, -1.2039728043259361],
-                                 [-0.5108256237659907, -1.2039728043259361, -2.3025850929940455]]]}
-            target: {labels: [[1]]}
-            expected: 1.0
-            expect:
-              keras.ops.ctc_loss:
-                value: 1.0
-                reason: an entry the CTC class form inherits
-                category: semantic
-    """)
-    binding = registry.all_bindings()["keras.ops.ctc_loss"]
+    path = write_cases(AS_IS_CTC + "        value: 1.0\n        reason: inherited by keras.CTC\n"
+                                   "        category: semantic\n")
     loaded = load_cases([path])
+    binding = registry.all_bindings()["keras.ops.ctc_loss"]
     assert binding.cannot_express(loaded.cases[0]) is not None  # the premise: the key's own binding never runs it
-    assert not loaded.errors and [c.id for c in loaded.cases] == ["inherited-entry"]
+    assert not loaded.errors and [c.id for c in loaded.cases] == ["as-is-ctc-mean"]
 
 
 def test_each_entry_of_a_key_needs_a_reader_that_runs_the_case(write_cases):
     # A `shared: false` entry is read by the key's own binding only: beside a shared entry that
     # keras.CTC inherits, it was accepted, though keras.ops.ctc_loss never runs the case.
-    path = write_cases("""
-        cases:
-          - id: mixed-shared
-            mode: as_is
-            loss: ctc
-            input: {log_probs: [[[-1.6094379124341003, -0.6931471805599453, -1.2039728043259361],
-                                 [-0.5108256237659907, -1.2039728043259361, -2.3025850929940455]]]}
-            target: {labels: [[1]]}
-            expected: 1.0
-            expect:
-              keras.ops.ctc_loss:
-                - value: 1.0
-                  dtypes: [float32]
-                  reason: an entry the CTC class form inherits
-                  category: semantic
-                - value: 2.0
-                  dtypes: [float64]
-                  shared: false
-                  reason: only keras.ops.ctc_loss reads this, and it never runs the case
-                  category: semantic
-    """)
+    path = write_cases(AS_IS_CTC + "        - {value: 1.0, dtypes: [float32], reason: inherited, category: semantic}\n"
+                                   "        - {value: 2.0, dtypes: [float64], shared: false, reason: read by the key "
+                                   "alone, category: semantic}\n")
     (error,) = load_cases([path]).errors
     assert "its entry 2 of 2" in error.message and "keras.CTC runs it" in error.message
 
