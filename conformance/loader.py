@@ -125,13 +125,6 @@ def _walk(root: Path) -> Iterable[Path]:
                 continue
 
 
-def known_bindings() -> frozenset[str]:
-    """The binding ids an ``expect`` key may name: every binding of every adapter."""
-    from conformance import frameworks as registry
-
-    return frozenset(registry.all_bindings())
-
-
 def known_variants() -> frozenset[str]:
     """The variants an ``expect`` entry's ``backends`` may name (``Binding.variant``)."""
     from conformance import frameworks as registry
@@ -189,7 +182,7 @@ def load_file(path: str | Path, limits: LoadLimits = LoadLimits(),
     # With the adapters' own bindings (not a caller's list of ids), an entry is also checked
     # against what its binding can express.
     runnable = _binding_objects() if bindings is None else {}
-    bindings = known_bindings() if bindings is None else bindings
+    bindings = frozenset(runnable) if bindings is None else bindings
     budget = ElementBudget(limits.max_total) if budget is None else budget
     context = {"max_elements": limits.max_elements, "bindings": bindings, "budget": budget,
                "variants": known_variants(), "runnable": runnable}

@@ -16,6 +16,7 @@ import pytest
 from conformance.runner import run
 from conformance.evaluation import Evaluation
 from conformance.loader import load_cases
+from conformance.recipe_guard import allowed_imports, check_recipe
 from conformance.user_adapter import AdapterSpecError, UserAdapter, coverage
 from tests.conftest import REPO, needs
 
@@ -178,3 +179,24 @@ def test_pytest_runs_the_adapter(pytester, monkeypatch):
     assert outcomes.get("failed", 0) >= 3 and "user.examples.user_loss.seed_losses.cross_entropy_one_hot" \
         in result.stdout.str()
     result.stdout.fnmatch_lines([f"*{WRONG_AXIS}*"])
+
+
+@pytest.mark.parametrize("declared", [
+    "smooth_l1[predictions,values](beta,weight)",
+    "cross_entropy[logits,index](weight,ignore_index,label_smoothing)",
+    "triplet_margin[anchors,positives](negatives,margin,p,swap)",
+    "binary_focal[logits,probs](gamma,alpha,label_smoothing)",
+    "gaussian_nll[means,values](variance,full)",
+])
+def test_option_values_from_case_files_reach_recipes_only_as_numbers_the_guard_accepts(declared):
+    # The values come from case files: every recipe with them must pass the worker's AST allow-list.
+    adapter = UserAdapter.parse("mypkg.losses:f", declared)
+    framework = adapter.framework()
+    binding = framework.bindings[0]
+    cases = [c for c in load_cases([REPO / "cases"]).cases if binding.cannot_express(c) is None]
+    passed = [c for c in cases if any(c.option(o) is not None for o in adapter.options)]
+    assert passed, "no shipped case gives one of these options"
+    modules = allowed_imports(framework.recipe_lines)
+    for case in passed:
+        for dtype in ("float32", "bfloat16"):
+            check_recipe(Evaluation(case, binding, dtype).recipe(), modules)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from conformance.exact import MP, NAN, ONE, divide, mp_array, total
+from conformance.exact import MP, NAN, ONE, central_slope, divide, mp_array, smallest_magnitude, total
 from conformance.vocabulary import Elements, Reduction
 
 if TYPE_CHECKING:
@@ -158,10 +158,10 @@ class Family:
         """d(sum of the loss)/d(input) as an mpf object array of the input's shape, and the
         reduction's scale (``1/D`` for a mean over D, else 1).
 
-        By default it follows from :meth:`loss` by central differences in 50-digit
-        arithmetic (step 1e-20 relative: exact to about 40 digits where the loss is
-        smooth); a family may give an analytic gradient instead, checked against this
-        in its tests. ``reading`` names one of :attr:`gradient_readings`.
+        By default it follows from :meth:`loss` by central differences in exact
+        arithmetic (:func:`conformance.exact.central_slope`: steps from 1e-20 relative
+        down until two agree, below a kink at 0); a family may give an analytic gradient
+        instead, checked against this in its tests. ``reading`` names one of :attr:`gradient_readings`.
         """
         if reading is not None:
             raise ValueError(f"{self.name} has no gradient reading {reading!r}")
@@ -184,11 +184,14 @@ class Family:
     def _partial(self, case: Case, dtype: DType, x: np.ndarray, index: tuple[int, ...]) -> Any:
         if not MP.isfinite(x[index]):
             return NAN
-        step = MP.mpf("1e-20") * max(abs(x[index]), ONE)
-        up, down = x.copy(), x.copy()
-        up[index], down[index] = x[index] + step, x[index] - step
-        high, low = (total(self.loss(case, dtype, v)) for v in (up, down))
-        return (high - low) / (2 * step)
+
+        def moved(v: Any) -> Any:
+            changed = x.copy()
+            changed[index] = v
+            return total(self.loss(case, dtype, changed))
+
+        # A kink at 0 (|x|) is as close as the element itself: steps go below it.
+        return central_slope(moved, x[index], max(abs(x[index]), ONE), smallest_magnitude(x[index]))
 
     def divisor(self, case: Case, dtype: DType) -> Any:
         """What the case's reduction divides the summed per-position losses by (1 for ``sum``

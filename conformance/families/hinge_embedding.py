@@ -81,12 +81,12 @@ class HingeEmbedding(Family):
         x = mp_array(case.input.values, dtype)
         t = mp_array(case.target.values, dtype)
         grad = np.empty(x.shape, dtype=object)
+        margin = MP.mpf(self._margin(case, dtype))
         for index in np.ndindex(x.shape):
             v = x[index]
             if not MP.isfinite(v):
                 grad[index] = NAN
                 continue
-            margin = MP.mpf(self._margin(case, dtype))
             # The loss is of the size of the margin too; the kink is where v crosses it.
             grad[index] = central_slope(lambda u, t=t[index]: self.element(case, dtype, u, t), v,
                                         max(abs(v), abs(margin), ONE), smallest_magnitude(v, margin, v - margin))
